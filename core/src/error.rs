@@ -1,0 +1,64 @@
+//! The one error type of the core. Bindings map it to their host exceptions in one file each
+//! (`TypeError` for [`Error::InvalidType`] and [`Error::UnknownOption`], `ValueError`/`RangeError`
+//! for [`Error::InvalidValue`], a configuration error for [`Error::Config`]).
+
+use std::fmt;
+
+/// A programming error, raised at the call before any user code runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// An option or attribute has the wrong type. `field` is the option's name as the caller spelled
+    /// it (host naming style), `expected` says what is allowed, `got` what was passed.
+    InvalidType { field: String, expected: String, got: String },
+    /// An option has a value outside what is allowed (e.g. `user_id_type` outside the enum).
+    InvalidValue { field: String, allowed: String, got: String },
+    /// An option key that does not exist. `allowed` lists the valid keys.
+    UnknownOption { field: String, allowed: String },
+    /// `init` configuration is unusable (bad endpoint, missing hash key, feature not compiled in...).
+    Config(String),
+}
+
+impl Error {
+    /// The option name the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidType { field, .. }
+            | Error::InvalidValue { field, .. }
+            | Error::UnknownOption { field, .. } => Some(field),
+            Error::Config(_) => None,
+        }
+    }
+
+    /// A stable short name for the kind: `type`, `value`, `unknown_option`, `config`. Used by the
+    /// conformance vectors to check every language raises the same kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidType { .. } => "type",
+            Error::InvalidValue { .. } => "value",
+            Error::UnknownOption { .. } => "unknown_option",
+            Error::Config(_) => "config",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidType { field, expected, got } => {
+                write!(f, "userspan: `{field}` must be {expected}, got {got}")
+            }
+            Error::InvalidValue { field, allowed, got } => {
+                write!(f, "userspan: `{field}` must be one of {allowed}, got {got}")
+            }
+            Error::UnknownOption { field, allowed } => {
+                write!(f, "userspan: unknown option `{field}`; allowed options: {allowed}")
+            }
+            Error::Config(msg) => write!(f, "userspan: invalid configuration: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result with the core's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,53 @@
+//! # userspan
+//!
+//! Attribute LLM-application telemetry to the **end users** of the application. Wrap work in
+//! [`capture`] (or open a scope with [`enter_scope`] / [`with_scope`]) and every OpenTelemetry span
+//! started inside — from userspan or from any other tracer under the provider — carries the user's
+//! identity (`user.id`, `user.email`, `session.id`, tags, metadata; OTel semconv and OpenInference
+//! keys, see [`conventions`]). Spans leave over OTLP to the reference receiver or any OTLP backend.
+//!
+//! ```no_run
+//! use userspan::{capture, init, Attributes, Config};
+//!
+//! init(Config { service_name: Some("support-bot".into()), ..Default::default() })?;
+//! let reply = capture(
+//!     "support-agent-turn",
+//!     Attributes::new().user_id("user-42").user_email("ada@example.com").session_id("conv-7"),
+//!     || "hello".to_string(),
+//! );
+//! userspan::shutdown(std::time::Duration::from_secs(5));
+//! # Ok::<(), userspan::Error>(())
+//! ```
+//!
+//! Bad input policy: invalid options are an [`Error`] at the call (before any user code runs);
+//! over-long values are truncated and counted; export failures never reach the app and are
+//! counted in [`stats()`].
+//!
+//! The Python, Node and WASM packages are bindings over this crate: they call
+//! [`Attributes::from_options`], [`Scope`], [`start_span`] and [`SpanHandle::end`] and nothing
+//! else holds behaviour.
+
+pub mod attributes;
+pub mod capture;
+pub mod config;
+pub mod conventions;
+pub mod error;
+pub mod export;
+mod pipeline;
+pub mod privacy;
+pub mod processor;
+pub mod scope;
+pub mod spans;
+pub mod stats;
+
+pub use attributes::{Attributes, KeyStyle, OptionValue, UserIdType};
+pub use capture::{capture, capture_async, record_error, try_capture, try_capture_async, ErrorInfo};
+pub use config::{Config, ExporterKind, Protocol, ResolvedConfig};
+pub use error::{Error, Result};
+pub use export::{FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
+pub use pipeline::{clear_finished_spans, finished_spans, flush, init, reinit_after_fork, shutdown};
+pub use privacy::{Privacy, UserIdHashing};
+pub use processor::UserAttributesProcessor;
+pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};
+pub use spans::{parent_context, start_span, SpanHandle};
+pub use stats::{stats, Stats};

@@ -1,0 +1,111 @@
+//! Span processors: [`UserAttributesProcessor`] stamps the current scope's attributes on every
+//! span at start (from the span's parent context, so spans of *any* tracer under the provider are
+//! stamped), and the export queue gate that bounds memory and counts drops.
+
+use crate::privacy::Privacy;
+use crate::scope::Scope;
+use crate::stats::COUNTERS;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::Span as _;
+use opentelemetry::{Context, Key, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stamps `user.id`, `session.id`, tags, metadata ... from the [`Scope`] in the span's parent
+/// context, after the privacy mode. Add it first to a `TracerProvider` you own (for example with
+/// `tracing-opentelemetry`); [`crate::init`] adds it for you.
+///
+/// When a baggage allow-list is set, a span with no scope takes the allowed keys (`user.id`,
+/// `session.id`) from the W3C baggage of its parent context instead.
+#[derive(Debug, Default)]
+pub struct UserAttributesProcessor {
+    privacy: Privacy,
+    baggage_keys: Vec<&'static str>,
+}
+
+impl UserAttributesProcessor {
+    /// A processor that stamps ids as given (no hashing).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A processor applying `privacy` (see [`crate::Privacy::new`]).
+    pub fn with_privacy(privacy: Privacy) -> Self {
+        UserAttributesProcessor { privacy, baggage_keys: Vec::new() }
+    }
+
+    /// Also read these keys (`user.id`, `session.id`) from incoming W3C baggage.
+    pub fn with_baggage_keys(mut self, keys: Vec<&'static str>) -> Self {
+        self.baggage_keys = keys;
+        self
+    }
+}
+
+impl SpanProcessor for UserAttributesProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        COUNTERS.spans_started.fetch_add(1, Ordering::Relaxed);
+        if let Some(scope) = cx.get::<Scope>() {
+            for kv in scope.key_values(&self.privacy).iter() {
+                span.set_attribute(kv.clone());
+            }
+        } else if !self.baggage_keys.is_empty() {
+            let baggage = cx.baggage();
+            for key in &self.baggage_keys {
+                if let Some(v) = baggage.get(*key) {
+                    span.set_attribute(KeyValue::new(Key::from_static_str(key), v.clone()));
+                }
+            }
+        }
+    }
+
+    fn on_end(&self, _span: SpanData) {}
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Bounds the spans waiting for export: a span that would make more than `max` spans in flight
+/// (queued, batched or being sent) is dropped and counted in `spans_dropped`; the app never
+/// waits. The exporter side decrements `in_flight` when a batch is done ([`crate::export`]).
+#[derive(Debug)]
+pub(crate) struct QueueGate<P: SpanProcessor> {
+    pub inner: P,
+    pub in_flight: Arc<AtomicUsize>,
+    pub max: usize,
+}
+
+impl<P: SpanProcessor> SpanProcessor for QueueGate<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx)
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            COUNTERS.spans_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.inner.on_end(span)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}

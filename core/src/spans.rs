@@ -1,0 +1,75 @@
+//! Explicit-parent spans for the bindings: Python, Node and WASM keep context in their own
+//! language's mechanism and cross into Rust once to start a span (with the parent's span context
+//! and the current [`Scope`]) and once to end it.
+
+use crate::capture::{record_error, ErrorInfo};
+use crate::pipeline::with_tracer;
+use crate::scope::Scope;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer};
+use opentelemetry::{Context, KeyValue};
+
+/// A started span, owned by a binding. Ending is idempotent.
+#[derive(Debug, Clone)]
+pub struct SpanHandle {
+    cx: Context,
+}
+
+/// Builds an in-process parent span context from raw ids (e.g. a host OTel span).
+pub fn parent_context(trace_id: u128, span_id: u64, sampled: bool) -> SpanContext {
+    let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    SpanContext::new(TraceId::from(trace_id), SpanId::from(span_id), flags, false, TraceState::NONE)
+}
+
+/// Starts span `name` as a child of `parent` (a new trace when `None` or invalid), stamped with
+/// `scope`'s attributes by [`crate::UserAttributesProcessor`].
+pub fn start_span(name: String, parent: Option<&SpanContext>, scope: Option<&Scope>) -> SpanHandle {
+    let mut cx = Context::new();
+    if let Some(p) = parent.filter(|p| p.is_valid()) {
+        cx = cx.with_remote_span_context(p.clone());
+    }
+    if let Some(s) = scope {
+        cx = cx.with_value(s.clone());
+    }
+    let span = with_tracer(|t| t.start_with_context(name, &cx));
+    SpanHandle { cx: cx.with_span(span) }
+}
+
+impl SpanHandle {
+    /// The span's context (to parent children on).
+    pub fn span_context(&self) -> SpanContext {
+        self.cx.span().span_context().clone()
+    }
+
+    /// Trace id as 32 lower-case hex chars.
+    pub fn trace_id(&self) -> String {
+        self.cx.span().span_context().trace_id().to_string()
+    }
+
+    /// Span id as 16 lower-case hex chars.
+    pub fn span_id(&self) -> String {
+        self.cx.span().span_context().span_id().to_string()
+    }
+
+    /// The context holding this span (for Rust code running inside it).
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Sets one attribute on the span.
+    pub fn set_attribute(&self, kv: KeyValue) {
+        self.cx.span().set_attribute(kv)
+    }
+
+    /// Ends the span, first recording `error` when given (see [`record_error`]). A second call
+    /// does nothing.
+    pub fn end(&self, error: Option<&ErrorInfo>) {
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        if let Some(e) = error {
+            record_error(&self.cx, e);
+        }
+        span.end();
+    }
+}

@@ -1,0 +1,76 @@
+//! Process-wide counters reported by [`stats()`]: what happened to telemetry, so that problems that
+//! must never break the app (truncation, drops, export failures) are still visible.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Once;
+
+/// A snapshot of the counters. All values are counts since process start (they survive `init`
+/// being called again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Spans started under a provider that has the userspan processor.
+    pub spans_started: u64,
+    /// Spans the exporter accepted (OTLP: the receiver answered 2xx).
+    pub spans_exported: u64,
+    /// Spans lost: the export queue was full, or their batch failed after all retries.
+    pub spans_dropped: u64,
+    /// Export calls that failed after all retries (receiver down, timeout, 4xx/5xx).
+    pub export_errors: u64,
+    /// Values cut to their limit (ids/session/tags over 256 chars, metadata over 4 KiB of JSON).
+    pub values_truncated: u64,
+}
+
+pub(crate) struct Counters {
+    pub spans_started: AtomicU64,
+    pub spans_exported: AtomicU64,
+    pub spans_dropped: AtomicU64,
+    pub export_errors: AtomicU64,
+    pub values_truncated: AtomicU64,
+}
+
+pub(crate) static COUNTERS: Counters = Counters {
+    spans_started: AtomicU64::new(0),
+    spans_exported: AtomicU64::new(0),
+    spans_dropped: AtomicU64::new(0),
+    export_errors: AtomicU64::new(0),
+    values_truncated: AtomicU64::new(0),
+};
+
+/// Returns the current counters.
+pub fn stats() -> Stats {
+    let c = &COUNTERS;
+    Stats {
+        spans_started: c.spans_started.load(Relaxed),
+        spans_exported: c.spans_exported.load(Relaxed),
+        spans_dropped: c.spans_dropped.load(Relaxed),
+        export_errors: c.export_errors.load(Relaxed),
+        values_truncated: c.values_truncated.load(Relaxed),
+    }
+}
+
+static TRUNCATION_WARNING: Once = Once::new();
+
+/// Counts one truncated value and warns on stderr the first time in the process.
+pub(crate) fn count_truncation(what: &str, limit: &str) {
+    COUNTERS.values_truncated.fetch_add(1, Relaxed);
+    TRUNCATION_WARNING.call_once(|| {
+        eprintln!(
+            "userspan: warning: `{what}` was longer than {limit} and was truncated; \
+             further truncations are only counted (see stats().values_truncated)"
+        )
+    });
+}
+
+static EXPORT_WARNING: Once = Once::new();
+
+/// Counts one failed export and warns on stderr the first time in the process.
+pub(crate) fn count_export_error(spans: usize, error: &dyn std::fmt::Display) {
+    COUNTERS.export_errors.fetch_add(1, Relaxed);
+    COUNTERS.spans_dropped.fetch_add(spans as u64, Relaxed);
+    EXPORT_WARNING.call_once(|| {
+        eprintln!(
+            "userspan: warning: exporting spans failed ({error}); the app is not affected, \
+             further failures are only counted (see stats().export_errors)"
+        )
+    });
+}
