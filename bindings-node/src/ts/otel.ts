@@ -1,0 +1,113 @@
+// Interop with OpenTelemetry JS through the API's global registry, so any @opentelemetry/api 1.x
+// copy the app uses (and no dependency of ours) is honoured:
+//   globalThis[Symbol.for('opentelemetry.js.api.1')].context  -> the registered context manager
+//   Symbol.for('OpenTelemetry Context Key SPAN')               -> the span key in a Context
+// Both are part of @opentelemetry/api 1.x's stable layout (createContextKey uses Symbol.for).
+import type { Frame } from './native';
+
+const API_KEY = Symbol.for('opentelemetry.js.api.1');
+/** The key under which @opentelemetry/api stores the current span in a Context. */
+export const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/** Minimal structural view of an OTel JS Context. */
+export interface OtelContext {
+  getValue(key: symbol): unknown;
+  setValue(key: symbol, value: unknown): OtelContext;
+}
+
+/** Minimal structural view of an OTel JS ContextManager. */
+export interface OtelContextManager {
+  active(): OtelContext;
+  with<R>(context: OtelContext, fn: () => R): R;
+}
+
+/** The context manager the app registered with @opentelemetry/api, if any. */
+export function contextManager(): OtelContextManager | undefined {
+  const registry = (globalThis as Record<symbol, { context?: OtelContextManager } | undefined>)[API_KEY];
+  return registry?.context;
+}
+
+/** An OTel JS span context (structural). */
+export interface OtelSpanContext {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  isRemote?: boolean;
+}
+
+const INVALID_TRACE = '00000000000000000000000000000000';
+const INVALID_SPAN = '0000000000000000';
+const HEX32 = /^[0-9a-f]{32}$/i;
+const HEX16 = /^[0-9a-f]{16}$/i;
+
+/** The valid span context of `value` when it is an OTel span (anything with `spanContext()`). */
+export function validSpanContext(value: unknown): OtelSpanContext | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const get = (value as { spanContext?: unknown }).spanContext;
+  if (typeof get !== 'function') return undefined;
+  const sc = get.call(value) as OtelSpanContext | undefined;
+  if (
+    !sc ||
+    typeof sc.traceId !== 'string' ||
+    typeof sc.spanId !== 'string' ||
+    sc.traceId === INVALID_TRACE ||
+    sc.spanId === INVALID_SPAN ||
+    !HEX32.test(sc.traceId) ||
+    !HEX16.test(sc.spanId)
+  ) {
+    return undefined;
+  }
+  return sc;
+}
+
+/**
+ * The span OTel JS sees as current inside a capture: it reports the capture span's ids (so
+ * OTel spans started inside become its children, same trace) and forwards `setAttribute(s)` to it.
+ * Ending, status, events and links are the capture's business and are ignored here.
+ */
+export class CaptureSpan {
+  private ids: OtelSpanContext | undefined;
+  constructor(readonly frame: Frame) {}
+
+  spanContext(): OtelSpanContext {
+    if (this.ids === undefined) {
+      const ids = this.frame.spanIds();
+      this.ids = ids
+        ? { traceId: ids.traceId, spanId: ids.spanId, traceFlags: ids.traceFlags, isRemote: false }
+        : { traceId: INVALID_TRACE, spanId: INVALID_SPAN, traceFlags: 0, isRemote: false };
+    }
+    return this.ids;
+  }
+  setAttribute(key: string, value: unknown): this {
+    try {
+      this.frame.setAttribute(key, value);
+    } catch {
+      // OTel's API never throws into the app; an invalid attribute value is dropped.
+    }
+    return this;
+  }
+  setAttributes(attributes: Record<string, unknown>): this {
+    if (attributes) for (const k of Object.keys(attributes)) this.setAttribute(k, attributes[k]);
+    return this;
+  }
+  addEvent(): this {
+    return this;
+  }
+  addLink(): this {
+    return this;
+  }
+  addLinks(): this {
+    return this;
+  }
+  setStatus(): this {
+    return this;
+  }
+  updateName(): this {
+    return this;
+  }
+  end(): void {}
+  isRecording(): boolean {
+    return true;
+  }
+  recordException(): void {}
+}
