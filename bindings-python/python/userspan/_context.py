@@ -1,0 +1,274 @@
+"""Context plumbing: the ContextVars that hold the current scope and span, the optional bridge to
+Python OpenTelemetry's context, and the drivers that keep a scope current around a coroutine,
+generator or async generator step by step.
+
+Rules (DESIGN.md, "Scope semantics", in Python terms):
+
+- the current scope is a frozen native ``Scope`` in a ``ContextVar``; entering a scope sets a new
+  merged one, leaving resets the token, so the outer scope is restored exactly;
+- every ContextVar token is set and reset inside the same synchronous step (one ``send`` of a
+  generator, one ``asend`` of an async generator, one run of a coroutine inside its task), so a
+  generator closed early, from another task or by the garbage collector never resets a token
+  created in another ``Context`` (no "Failed to detach context" errors).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from contextvars import ContextVar
+from typing import Any, Optional
+
+from . import _native
+
+_scope_var: ContextVar[Optional[_native.Scope]] = ContextVar("userspan.scope", default=None)
+_span_var: ContextVar[Optional[_native.Span]] = ContextVar("userspan.span", default=None)
+
+scope_get = _scope_var.get
+scope_set = _scope_var.set
+scope_reset = _scope_var.reset
+span_get = _span_var.get
+span_set = _span_var.set
+span_reset = _span_var.reset
+
+_modules = sys.modules
+
+
+class _Bridge:
+    """Python OpenTelemetry interop, switched on once ``opentelemetry.trace`` has been imported
+    (before that, no Python OTel span can exist, so there is nothing to bridge)."""
+
+    __slots__ = ("get_current_span", "attach", "detach", "set_span_in_context", "bridge_span", "invalid_span")
+
+    def __init__(self) -> None:
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace as otel_trace
+
+        from ._otel_span import make_bridge_span_class
+
+        self.get_current_span = otel_trace.get_current_span
+        self.set_span_in_context = otel_trace.set_span_in_context
+        self.attach = otel_context.attach
+        self.detach = otel_context.detach
+        self.invalid_span = otel_trace.INVALID_SPAN
+        self.bridge_span = make_bridge_span_class()
+
+    def parent(self) -> Any:
+        """The parent for a span started now: our own span when it is OTel's current span, else a
+        Python OTel span's ``(trace_id, span_id, sampled)``, else our current span (or None)."""
+        current = self.get_current_span()
+        if type(current) is self.bridge_span:
+            return current._userspan
+        if current is not self.invalid_span:
+            sc = current.get_span_context()
+            if sc.is_valid:
+                return (sc.trace_id, sc.span_id, sc.trace_flags.sampled)
+        return span_get()
+
+    def enter(self, span: _native.Span) -> object:
+        """Makes ``span`` OTel's current span; returns the token for :meth:`exit`."""
+        return self.attach(self.set_span_in_context(self.bridge_span(span)))
+
+    def exit(self, token: object) -> None:
+        self.detach(token)
+
+
+_bridge: Optional[_Bridge] = None
+_bridge_failed = False
+
+
+def bridge() -> Optional[_Bridge]:
+    """The OTel bridge, or None while Python OpenTelemetry is not in use."""
+    global _bridge, _bridge_failed
+    if _bridge is not None:
+        return _bridge
+    if _bridge_failed or "opentelemetry.trace" not in _modules:
+        return None
+    try:
+        _bridge = _Bridge()
+    except Exception:  # an unusable opentelemetry-api install: run without interop
+        _bridge_failed = True
+        return None
+    return _bridge
+
+
+def current_parent() -> Any:
+    b = _bridge if _bridge is not None else bridge()
+    return span_get() if b is None else b.parent()
+
+
+def enter(span: Optional[_native.Span], scope: Optional[_native.Scope]) -> tuple:
+    """Makes ``scope`` (and ``span``, when given) current; returns the tokens for :func:`exit`."""
+    ts = scope_set(scope)
+    if span is None:
+        return (ts, None, None, None)
+    tp = span_set(span)
+    b = _bridge if _bridge is not None else bridge()
+    return (ts, tp, b, b.enter(span) if b is not None else None)
+
+
+def exit(tokens: tuple) -> None:
+    ts, tp, b, to = tokens
+    try:
+        if b is not None:
+            b.exit(to)
+        if tp is not None:
+            span_reset(tp)
+    finally:
+        scope_reset(ts)
+
+
+def end(span: Optional[_native.Span], error: Optional[BaseException] = None) -> None:
+    if span is not None:
+        # Closing a generator / coroutine early is not a failure of the work.
+        span.end(None if isinstance(error, GeneratorExit) else error)
+
+
+# --- coroutines -------------------------------------------------------------------------------
+
+
+async def run_coroutine(coro: Any, span: Optional[_native.Span], scope: Optional[_native.Scope]) -> Any:
+    """Awaits ``coro`` with the scope current; ends ``span`` when it settles."""
+    tokens = enter(span, scope)
+    try:
+        result = await coro
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    finally:
+        exit(tokens)
+    end(span)
+    return result
+
+
+# --- generators -------------------------------------------------------------------------------
+
+
+def gen_step(gen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple:
+    """Resumes ``gen`` once with the scope current. Returns ``(done, item_or_return_value)``."""
+    tokens = enter(span, scope)
+    try:
+        item = gen.send(send) if thrown is None else gen.throw(thrown)
+    except StopIteration as stop:
+        end(span)
+        return True, stop.value
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    finally:
+        exit(tokens)
+    return False, item
+
+
+def gen_close(gen: Any, span: Any, scope: Any) -> None:
+    tokens = enter(span, scope)
+    try:
+        gen.close()
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    finally:
+        exit(tokens)
+    end(span)
+
+
+def drive_generator(gen: Any, span: Any, scope: Any) -> Any:
+    """A generator yielding what ``gen`` yields, with the scope current during each step. The span
+    ends when ``gen`` is exhausted, raises, or is closed (``close()``, ``break`` + GC)."""
+    send: Any = None
+    thrown: Optional[BaseException] = None
+    while True:
+        done, value = gen_step(gen, span, scope, send, thrown)
+        if done:
+            return value
+        try:
+            send = yield value
+            thrown = None
+        except GeneratorExit:
+            gen_close(gen, span, scope)
+            raise
+        except BaseException as exc:
+            send, thrown = None, exc
+
+
+# --- async generators -------------------------------------------------------------------------
+
+
+async def agen_step(agen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple:
+    tokens = enter(span, scope)
+    try:
+        item = await (agen.asend(send) if thrown is None else agen.athrow(thrown))
+    except StopAsyncIteration:
+        end(span)
+        return True, None
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    finally:
+        exit(tokens)
+    return False, item
+
+
+async def agen_close(agen: Any, span: Any, scope: Any) -> None:
+    tokens = enter(span, scope)
+    try:
+        await agen.aclose()
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    finally:
+        exit(tokens)
+    end(span)
+
+
+async def drive_async_generator(agen: Any, span: Any, scope: Any) -> Any:
+    """Async twin of :func:`drive_generator`."""
+    send: Any = None
+    thrown: Optional[BaseException] = None
+    while True:
+        done, value = await agen_step(agen, span, scope, send, thrown)
+        if done:
+            return
+        try:
+            send = yield value
+            thrown = None
+        except GeneratorExit:
+            await agen_close(agen, span, scope)
+            raise
+        except BaseException as exc:
+            send, thrown = None, exc
+
+
+# --- futures ----------------------------------------------------------------------------------
+
+
+def end_with_future(fut: Any, span: Any) -> Any:
+    """Ends ``span`` when the asyncio future ``fut`` is done; returns ``fut`` unchanged."""
+
+    def done(f: Any) -> None:
+        if f.cancelled():
+            import asyncio
+
+            span.end(asyncio.CancelledError())
+        else:
+            span.end(f.exception())
+
+    fut.add_done_callback(done)
+    return fut
+
+
+def special_results() -> dict:
+    """Result types that outlive the call: handler(result, span, scope) → what capture returns."""
+    handlers: dict = {
+        types.CoroutineType: run_coroutine,
+        types.GeneratorType: drive_generator,
+        types.AsyncGeneratorType: drive_async_generator,
+    }
+    try:
+        import asyncio
+
+        for t in (asyncio.Future, asyncio.Task):
+            handlers[t] = lambda fut, span, scope: end_with_future(fut, span)
+    except Exception:  # pragma: no cover - asyncio is always there on CPython
+        pass
+    return handlers

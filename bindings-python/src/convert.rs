@@ -1,0 +1,107 @@
+//! Host-value translation only: Python objects → [`OptionValue`] (validation is the core's job,
+//! in [`userspan::Attributes::from_options`] / [`userspan::Config::from_options`]) and JSON → Python.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value as Json;
+use userspan::OptionValue;
+
+/// Translates one Python value. `bool` is checked before `int` (bool is an int subclass).
+pub fn option_value(v: &Bound<'_, PyAny>) -> OptionValue {
+    if v.is_none() {
+        return OptionValue::Null;
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return match s.to_cow() {
+            Ok(s) => OptionValue::Str(s.into_owned()),
+            Err(_) => OptionValue::Other("str (not valid UTF-8)".into()),
+        };
+    }
+    if v.is_instance_of::<PyBool>() {
+        return OptionValue::Bool(v.is_truthy().unwrap_or(false));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return match v.extract::<i64>() {
+            Ok(i) => OptionValue::Int(i),
+            Err(_) => OptionValue::Other("int (outside the 64-bit range)".into()),
+        };
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return OptionValue::Float(f.value());
+    }
+    if let Ok(l) = v.cast::<PyList>() {
+        return OptionValue::List(l.iter().map(|x| option_value(&x)).collect());
+    }
+    if let Ok(t) = v.cast::<PyTuple>() {
+        return OptionValue::List(t.iter().map(|x| option_value(&x)).collect());
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut entries = Vec::with_capacity(d.len());
+        for (k, x) in d.iter() {
+            match k.cast::<PyString>().ok().and_then(|k| k.to_cow().ok()) {
+                Some(k) => entries.push((k.into_owned(), option_value(&x))),
+                None => return OptionValue::Other("dict with a non-string key".into()),
+            }
+        }
+        return OptionValue::Map(entries);
+    }
+    OptionValue::Other(type_name(v))
+}
+
+/// `module.QualName` of `v`'s type (`QualName` alone for builtins).
+pub fn type_name(v: &Bound<'_, PyAny>) -> String {
+    qualified_name(&v.get_type())
+}
+
+/// `module.QualName` of a class (`QualName` alone for builtins).
+pub fn qualified_name(t: &Bound<'_, pyo3::types::PyType>) -> String {
+    use pyo3::types::PyTypeMethods;
+    let qual = t.qualname().map(|q| q.to_string()).unwrap_or_else(|_| "object".into());
+    match t.module() {
+        Ok(m) if m.to_cow().map(|m| m != "builtins").unwrap_or(false) => format!("{m}.{qual}"),
+        _ => qual,
+    }
+}
+
+/// Entries of a dict of options, translated. The caller has checked that `d` is a dict.
+pub fn option_entries(d: &Bound<'_, PyDict>) -> Vec<(String, OptionValue)> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key = match k.cast::<PyString>() {
+            Ok(s) => s.to_cow().map(|c| c.into_owned()).unwrap_or_default(),
+            // A non-string key is an unknown option; its repr names it in the error.
+            Err(_) => k.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
+        };
+        out.push((key, option_value(&v)));
+    }
+    out
+}
+
+/// A JSON value as a Python object (dict, list, str, int, float, bool, None).
+pub fn json_to_py<'py>(py: Python<'py>, v: &Json) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Json::Null => py.None().into_bound(py),
+        Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Json::String(s) => PyString::new(py, s).into_any(),
+        Json::Array(a) => {
+            let items = a.iter().map(|x| json_to_py(py, x)).collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Json::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, json_to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
