@@ -4,7 +4,7 @@
 //! only the stamping processor), so the pair measures span creation + attribute cost alone.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
 use std::hint::black_box;
 use userspan::{Attributes, Config, ExporterKind};
@@ -27,6 +27,24 @@ fn bench(c: &mut Criterion) {
                 ])
                 .start(&raw);
             span.end();
+        })
+    });
+    g.bench_function("raw_otel_span_4_attributes_made_current", |b| {
+        b.iter(|| {
+            let span = raw
+                .span_builder("support-agent-turn")
+                .with_attributes([
+                    KeyValue::new("user.id", "user-42"),
+                    KeyValue::new("user.email", "ada@example.com"),
+                    KeyValue::new("session.id", "conv-7"),
+                    KeyValue::new("tag.tags", opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("vip")].into())),
+                ])
+                .start(&raw);
+            let cx = opentelemetry::Context::current_with_span(span);
+            let guard = cx.clone().attach();
+            black_box(1);
+            drop(guard);
+            cx.span().end();
         })
     });
     g.bench_function("userspan_capture", |b| {

@@ -195,9 +195,12 @@ pub struct Attributes {
     extra: Vec<KeyValue>,
 }
 
-fn clip(field: &str, value: String) -> Option<Arc<str>> {
+fn clip(field: &str, value: &str) -> Option<Arc<str>> {
     if value.is_empty() {
         return None;
+    }
+    if value.len() <= conv::MAX_ID_CHARS {
+        return Some(value.into()); // at most 256 bytes, so at most 256 characters
     }
     match value.char_indices().nth(conv::MAX_ID_CHARS) {
         None => Some(value.into()),
@@ -215,8 +218,8 @@ impl Attributes {
     }
 
     /// End-user id (`user.id`). Empty = unset; over 256 characters is truncated and counted.
-    pub fn user_id(mut self, id: impl Into<String>) -> Self {
-        self.user_id = clip("user_id", id.into());
+    pub fn user_id(mut self, id: impl AsRef<str>) -> Self {
+        self.user_id = clip("user_id", id.as_ref());
         self
     }
     /// Kind of the id (`user.id.type`).
@@ -225,13 +228,13 @@ impl Attributes {
         self
     }
     /// App-computed hash of the id (`user.id.hash`).
-    pub fn user_id_hash(mut self, hash: impl Into<String>) -> Self {
-        self.user_id_hash = clip("user_id_hash", hash.into());
+    pub fn user_id_hash(mut self, hash: impl AsRef<str>) -> Self {
+        self.user_id_hash = clip("user_id_hash", hash.as_ref());
         self
     }
     /// End-user e-mail (`user.email`).
-    pub fn user_email(mut self, email: impl Into<String>) -> Self {
-        self.user_email = clip("user_email", email.into());
+    pub fn user_email(mut self, email: impl AsRef<str>) -> Self {
+        self.user_email = clip("user_email", email.as_ref());
         self
     }
     /// End-user metadata (`user.metadata`, sent as JSON text; at most 4 KiB).
@@ -240,13 +243,13 @@ impl Attributes {
         self
     }
     /// Session id (`session.id`).
-    pub fn session_id(mut self, id: impl Into<String>) -> Self {
-        self.session_id = clip("session_id", id.into());
+    pub fn session_id(mut self, id: impl AsRef<str>) -> Self {
+        self.session_id = clip("session_id", id.as_ref());
         self
     }
     /// Adds one tag (`tag.tags`); duplicates are dropped, order is kept.
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        if let Some(t) = clip("tags", tag.into()) {
+    pub fn tag(mut self, tag: impl AsRef<str>) -> Self {
+        if let Some(t) = clip("tags", tag.as_ref()) {
             if !self.tags.contains(&t) {
                 self.tags.push(t);
             }
@@ -254,7 +257,7 @@ impl Attributes {
         self
     }
     /// Adds several tags.
-    pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(self, tags: I) -> Self {
+    pub fn tags<I: IntoIterator<Item = S>, S: AsRef<str>>(self, tags: I) -> Self {
         tags.into_iter().fold(self, |a, t| a.tag(t))
     }
     /// Free-form metadata (`metadata`, OpenInference; sent as JSON text; at most 4 KiB).

@@ -8,11 +8,11 @@
 
 use crate::attributes::Attributes;
 use crate::conventions::ERROR_TYPE;
-use crate::pipeline::{baggage_keys, with_tracer};
+use crate::pipeline::{baggage_enabled, baggage_keys, start_in};
 use crate::scope::Scope;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -66,22 +66,16 @@ fn error_info<E: Display>(e: &E) -> ErrorInfo {
 pub(crate) fn start(name: Cow<'static, str>, attributes: Attributes) -> Context {
     let parent = Context::current();
     let scope = Scope::nested(parent.get::<Scope>(), attributes);
-    let cx = with_baggage(parent.with_value(scope.clone()), &scope);
-    let span = with_tracer(|t| t.start_with_context(name, &cx));
-    cx.with_span(span)
+    let cx = if baggage_enabled() { with_baggage(parent.with_value(scope.clone()), &scope) } else { parent.with_value(scope) };
+    start_in(name, cx)
 }
 
 fn with_baggage(cx: Context, scope: &Scope) -> Context {
-    let keys = baggage_keys();
-    if keys.is_empty() {
-        return cx;
-    }
     let a = scope.attributes();
-    let entries: Vec<KeyValue> = keys
-        .iter()
+    let entries: Vec<KeyValue> = baggage_keys()
         .filter_map(|k| {
-            let v = if *k == "user.id" { a.get_user_id() } else { a.get_session_id() };
-            v.map(|v| KeyValue::new(*k, v.to_string()))
+            let v = if k == "user.id" { a.get_user_id() } else { a.get_session_id() };
+            v.map(|v| KeyValue::new(k, v.to_string()))
         })
         .collect();
     if entries.is_empty() {

@@ -7,18 +7,19 @@ use crate::conventions::RESOURCE_PROJECT;
 use crate::error::{Error, Result};
 use crate::export::{ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
 use crate::processor::{QueueGate, UserAttributesProcessor};
-use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor};
+use opentelemetry::global;
+use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SimpleSpanProcessor};
 use opentelemetry_sdk::Resource;
-use std::sync::atomic::AtomicUsize;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 struct Pipeline {
     provider: SdkTracerProvider,
-    tracer: BoxedTracer,
+    tracer: SdkTracer,
     memory: Option<MemoryExporter>,
     config: Config,
     resolved: ResolvedConfig,
@@ -30,19 +31,36 @@ fn current() -> Option<Arc<Pipeline>> {
     PIPELINE.read().ok().and_then(|p| p.clone())
 }
 
-/// Runs `f` with the tracer captures use: the pipeline's after [`init`], else the global
-/// OpenTelemetry tracer `userspan` (so an app that owns its provider, with
-/// [`crate::UserAttributesProcessor`] added, still gets capture spans).
-pub(crate) fn with_tracer<T>(f: impl FnOnce(&BoxedTracer) -> T) -> T {
-    match current() {
-        Some(p) => f(&p.tracer),
-        None => f(&global::tracer("userspan")),
+/// Starts span `name` in `cx` and returns `cx` with the span current. The tracer is the
+/// pipeline's after [`init`], else the global OpenTelemetry tracer `userspan` (so an app that owns
+/// its provider, with [`crate::UserAttributesProcessor`] added, still gets capture spans).
+pub(crate) fn start_in(name: Cow<'static, str>, cx: Context) -> Context {
+    let guard = PIPELINE.read().unwrap_or_else(|e| e.into_inner());
+    match guard.as_ref() {
+        Some(p) => {
+            let span = p.tracer.start_with_context(name, &cx);
+            drop(guard);
+            cx.with_span(span)
+        }
+        None => {
+            drop(guard);
+            let span = global::tracer("userspan").start_with_context(name, &cx);
+            cx.with_span(span)
+        }
     }
 }
 
+/// Baggage keys to propagate, as a bit set (1 = `user.id`, 2 = `session.id`); 0 unless configured.
+static BAGGAGE: AtomicU8 = AtomicU8::new(0);
+
 /// Baggage keys to propagate (empty unless configured).
-pub(crate) fn baggage_keys() -> Vec<&'static str> {
-    current().map(|p| p.resolved.propagate_baggage.clone()).unwrap_or_default()
+pub(crate) fn baggage_keys() -> impl Iterator<Item = &'static str> {
+    let bits = BAGGAGE.load(Ordering::Relaxed);
+    [(1u8, "user.id"), (2u8, "session.id")].into_iter().filter(move |(b, _)| bits & b != 0).map(|(_, k)| k)
+}
+
+pub(crate) fn baggage_enabled() -> bool {
+    BAGGAGE.load(Ordering::Relaxed) != 0
 }
 
 fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
@@ -128,7 +146,7 @@ fn build(config: Config) -> Result<Pipeline> {
         ExporterKind::None => {}
     }
     let provider = builder.build();
-    let tracer = BoxedTracer::new(Box::new(provider.tracer("userspan")));
+    let tracer = provider.tracer("userspan");
     Ok(Pipeline { provider, tracer, memory, config, resolved })
 }
 
@@ -144,6 +162,8 @@ fn build(config: Config) -> Result<Pipeline> {
 pub fn init(config: Config) -> Result<()> {
     let pipeline = Arc::new(build(config)?);
     global::set_tracer_provider(pipeline.provider.clone());
+    let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == "user.id" { 1 } else { 2 });
+    BAGGAGE.store(bits, Ordering::Relaxed);
     let old = PIPELINE.write().map_err(|_| Error::Config("pipeline lock poisoned".into()))?.replace(pipeline);
     if let Some(old) = old {
         let _ = old.provider.shutdown();
@@ -169,6 +189,7 @@ pub fn shutdown(timeout: Duration) {
     let old = PIPELINE.write().ok().and_then(|mut p| p.take());
     if let Some(p) = old {
         let _ = p.provider.shutdown_with_timeout(timeout);
+        BAGGAGE.store(0, Ordering::Relaxed);
         global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
     }
 }

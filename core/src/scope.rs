@@ -7,6 +7,7 @@ use crate::attributes::Attributes;
 use crate::privacy::Privacy;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::{Context, ContextGuard, KeyValue};
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
@@ -19,7 +20,7 @@ pub struct Scope(Arc<ScopeInner>);
 #[derive(Debug)]
 struct ScopeInner {
     attributes: Attributes,
-    rendered: OnceLock<(u64, Arc<[KeyValue]>)>,
+    rendered: OnceLock<(u64, Vec<KeyValue>)>,
 }
 
 impl Scope {
@@ -48,13 +49,12 @@ impl Scope {
 
     /// The span attributes to stamp under `privacy`, rendered once and cached (for the first
     /// privacy configuration that asks; another one renders afresh each time).
-    pub fn key_values(&self, privacy: &Privacy) -> Arc<[KeyValue]> {
-        let (id, kvs) =
-            self.0.rendered.get_or_init(|| (privacy.id, self.0.attributes.render(privacy).into()));
+    pub fn key_values(&self, privacy: &Privacy) -> Cow<'_, [KeyValue]> {
+        let (id, kvs) = self.0.rendered.get_or_init(|| (privacy.id, self.0.attributes.render(privacy)));
         if *id == privacy.id {
-            kvs.clone()
+            Cow::Borrowed(kvs)
         } else {
-            self.0.attributes.render(privacy).into()
+            Cow::Owned(self.0.attributes.render(privacy))
         }
     }
 

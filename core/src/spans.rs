@@ -3,9 +3,9 @@
 //! and the current [`Scope`]) and once to end it.
 
 use crate::capture::{record_error, ErrorInfo};
-use crate::pipeline::with_tracer;
+use crate::pipeline::start_in;
 use crate::scope::Scope;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 
 /// A started span, owned by a binding. Ending is idempotent.
@@ -30,8 +30,7 @@ pub fn start_span(name: String, parent: Option<&SpanContext>, scope: Option<&Sco
     if let Some(s) = scope {
         cx = cx.with_value(s.clone());
     }
-    let span = with_tracer(|t| t.start_with_context(name, &cx));
-    SpanHandle { cx: cx.with_span(span) }
+    SpanHandle { cx: start_in(name.into(), cx) }
 }
 
 impl SpanHandle {
