@@ -412,56 +412,75 @@ impl Attributes {
     /// `tag.tags`, `metadata` (typed options win over an extra attribute of the same key).
     /// Metadata JSON over 4 KiB is truncated here and counted.
     pub fn render(&self, privacy: &Privacy) -> Vec<KeyValue> {
-        let mut out: Vec<KeyValue> = Vec::with_capacity(self.extra.len() + 8);
-        let push = |out: &mut Vec<KeyValue>, key: &'static str, value: Value| {
-            out.retain(|e: &KeyValue| e.key.as_str() != key);
-            out.push(KeyValue::new(Key::from_static_str(key), value));
+        let mut out = Vec::with_capacity(self.extra.len() + 8);
+        self.emit(privacy, &self.derive(privacy), |kv| out.push(kv));
+        out
+    }
+
+    /// The costly parts of rendering (metadata JSON text, the id's HMAC), computed once per scope.
+    pub(crate) fn derive(&self, privacy: &Privacy) -> Derived {
+        let hash = match (&self.user_id, privacy.mode) {
+            (Some(id), UserIdHashing::Add | UserIdHashing::Replace) => Some(privacy.hash(id).into()),
+            _ => self.user_id_hash.clone(),
         };
-        out.extend(self.extra.iter().cloned());
-        if privacy.mode == UserIdHashing::Replace {
-            out.retain(|e| e.key.as_str() != conv::USER_EMAIL);
+        Derived {
+            hash,
+            user_metadata: self.user_metadata.as_ref().map(|m| metadata_text("user_metadata", m).into()),
+            metadata: self.metadata.as_ref().map(|m| metadata_text("metadata", m).into()),
         }
+    }
+
+    fn emits(&self, key: &str, privacy: &Privacy, d: &Derived) -> bool {
+        match key {
+            conv::USER_ID => self.user_id.is_some(),
+            conv::USER_ID_TYPE => self.user_id_type.is_some(),
+            conv::USER_ID_HASH => d.hash.is_some(),
+            conv::USER_EMAIL => self.user_email.is_some() || privacy.mode == UserIdHashing::Replace,
+            conv::USER_METADATA => d.user_metadata.is_some(),
+            conv::SESSION_ID => self.session_id.is_some(),
+            conv::TAGS => !self.tags.is_empty(),
+            conv::METADATA => d.metadata.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Calls `f` with each span attribute, in [`Attributes::render`]'s order, without building a
+    /// vector (the stamping processor's hot path).
+    pub(crate) fn emit(&self, privacy: &Privacy, d: &Derived, mut f: impl FnMut(KeyValue)) {
         let string = |s: &Arc<str>| Value::String(StringValue::from(s.clone()));
+        let kv = |key: &'static str, value: Value| KeyValue::new(Key::from_static_str(key), value);
+        for e in &self.extra {
+            if !self.emits(e.key.as_str(), privacy, d) {
+                f(e.clone());
+            }
+        }
+        let replace = privacy.mode == UserIdHashing::Replace;
         if let Some(id) = &self.user_id {
-            let hash: Option<Arc<str>> = match privacy.mode {
-                UserIdHashing::Off => self.user_id_hash.clone(),
-                _ => Some(privacy.hash(id).into()),
-            };
-            let sent_id = if privacy.mode == UserIdHashing::Replace { hash.clone().unwrap_or_default() } else { id.clone() };
-            push(&mut out, conv::USER_ID, string(&sent_id));
-            if let Some(t) = self.user_id_type {
-                push(&mut out, conv::USER_ID_TYPE, Value::from(t.as_str()));
-            }
-            if let Some(h) = &hash {
-                push(&mut out, conv::USER_ID_HASH, string(h));
-            }
-        } else {
-            if let Some(t) = self.user_id_type {
-                push(&mut out, conv::USER_ID_TYPE, Value::from(t.as_str()));
-            }
-            if let Some(h) = &self.user_id_hash {
-                push(&mut out, conv::USER_ID_HASH, string(h));
-            }
+            let sent = if replace { d.hash.as_ref().unwrap_or(id) } else { id };
+            f(kv(conv::USER_ID, string(sent)));
         }
-        if let Some(e) = &self.user_email {
-            if privacy.mode != UserIdHashing::Replace {
-                push(&mut out, conv::USER_EMAIL, string(e));
-            }
+        if let Some(t) = self.user_id_type {
+            f(kv(conv::USER_ID_TYPE, Value::from(t.as_str())));
         }
-        if let Some(m) = &self.user_metadata {
-            push(&mut out, conv::USER_METADATA, Value::from(metadata_text("user_metadata", m)));
+        if let Some(h) = &d.hash {
+            f(kv(conv::USER_ID_HASH, string(h)));
+        }
+        if let (Some(e), false) = (&self.user_email, replace) {
+            f(kv(conv::USER_EMAIL, string(e)));
+        }
+        if let Some(m) = &d.user_metadata {
+            f(kv(conv::USER_METADATA, string(m)));
         }
         if let Some(s) = &self.session_id {
-            push(&mut out, conv::SESSION_ID, string(s));
+            f(kv(conv::SESSION_ID, string(s)));
         }
         if !self.tags.is_empty() {
             let tags: Vec<StringValue> = self.tags.iter().map(|t| StringValue::from(t.clone())).collect();
-            push(&mut out, conv::TAGS, Value::Array(Array::String(tags)));
+            f(kv(conv::TAGS, Value::Array(Array::String(tags))));
         }
-        if let Some(m) = &self.metadata {
-            push(&mut out, conv::METADATA, Value::from(metadata_text("metadata", m)));
+        if let Some(m) = &d.metadata {
+            f(kv(conv::METADATA, string(m)));
         }
-        out
     }
 
     /// The options as a JSON object in `style` (what `get_attributes()` returns in the bindings).
@@ -502,6 +521,14 @@ impl Attributes {
         }
         m
     }
+}
+
+/// What [`Attributes::derive`] computes once per scope and privacy configuration.
+#[derive(Debug)]
+pub(crate) struct Derived {
+    hash: Option<Arc<str>>,
+    user_metadata: Option<Arc<str>>,
+    metadata: Option<Arc<str>>,
 }
 
 /// JSON text of a metadata object, keys sorted; over 4 KiB the last keys are dropped until it

@@ -49,9 +49,7 @@ impl SpanProcessor for UserAttributesProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         COUNTERS.spans_started.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = cx.get::<Scope>() {
-            for kv in scope.key_values(&self.privacy).iter() {
-                span.set_attribute(kv.clone());
-            }
+            scope.for_each_key_value(&self.privacy, |kv| span.set_attribute(kv));
         } else if !self.baggage_keys.is_empty() {
             let baggage = cx.baggage();
             for key in &self.baggage_keys {

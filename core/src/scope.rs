@@ -3,11 +3,10 @@
 //! attributes. Entering a scope inside another merges ([`Attributes::merge`]); leaving restores
 //! the outer scope exactly, because contexts are immutable and the guard restores the previous one.
 
-use crate::attributes::Attributes;
+use crate::attributes::{Attributes, Derived};
 use crate::privacy::Privacy;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::{Context, ContextGuard, KeyValue};
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
@@ -20,13 +19,13 @@ pub struct Scope(Arc<ScopeInner>);
 #[derive(Debug)]
 struct ScopeInner {
     attributes: Attributes,
-    rendered: OnceLock<(u64, Vec<KeyValue>)>,
+    derived: OnceLock<(u64, Derived)>,
 }
 
 impl Scope {
     /// A scope holding exactly `attributes` (no merge).
     pub fn new(attributes: Attributes) -> Scope {
-        Scope(Arc::new(ScopeInner { attributes, rendered: OnceLock::new() }))
+        Scope(Arc::new(ScopeInner { attributes, derived: OnceLock::new() }))
     }
 
     /// A scope nested in `outer`: `attributes` merged over the outer ones.
@@ -47,14 +46,23 @@ impl Scope {
         &self.0.attributes
     }
 
-    /// The span attributes to stamp under `privacy`, rendered once and cached (for the first
-    /// privacy configuration that asks; another one renders afresh each time).
-    pub fn key_values(&self, privacy: &Privacy) -> Cow<'_, [KeyValue]> {
-        let (id, kvs) = self.0.rendered.get_or_init(|| (privacy.id, self.0.attributes.render(privacy)));
+    /// The span attributes to stamp under `privacy` (see [`Attributes::render`]).
+    pub fn key_values(&self, privacy: &Privacy) -> Vec<KeyValue> {
+        let mut out = Vec::new();
+        self.for_each_key_value(privacy, |kv| out.push(kv));
+        out
+    }
+
+    /// Calls `f` with each attribute to stamp under `privacy`. The costly parts (metadata JSON,
+    /// the id's HMAC) are computed once per scope for the first privacy configuration that asks
+    /// (another configuration computes them afresh each time).
+    pub fn for_each_key_value(&self, privacy: &Privacy, f: impl FnMut(KeyValue)) {
+        let a = &self.0.attributes;
+        let (id, derived) = self.0.derived.get_or_init(|| (privacy.id, a.derive(privacy)));
         if *id == privacy.id {
-            Cow::Borrowed(kvs)
+            a.emit(privacy, derived, f)
         } else {
-            Cow::Owned(self.0.attributes.render(privacy))
+            a.emit(privacy, &a.derive(privacy), f)
         }
     }
 

@@ -1,0 +1,104 @@
+//! HTTP: the OTLP/HTTP trace endpoint ([`otlp`]) and the JSON API ([`users`]) on one axum router.
+
+pub mod otlp;
+pub mod params;
+pub mod users;
+
+use crate::store::index::Index;
+use crate::store::writer::WriteJob;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Queue to the writer.
+    pub writer: mpsc::Sender<WriteJob>,
+    /// Committed rollups.
+    pub index: Arc<Index>,
+    /// API key → project; empty when keys are not configured.
+    pub keys: Arc<HashMap<String, String>>,
+}
+
+/// A JSON API error: `{"error": message}` with a 4xx status.
+#[derive(Debug)]
+pub struct ApiError {
+    /// Status.
+    pub status: StatusCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+
+    /// A 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// The bearer token of a request (`Authorization: Bearer KEY`).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The project a request may read or write: its key's project when keys are configured (401
+/// without a valid key), else `requested` (the resource's or the query's), else `default`.
+pub fn project_of(st: &AppState, headers: &HeaderMap, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+    if st.keys.is_empty() {
+        return Ok(requested.map(str::to_string));
+    }
+    match bearer(headers).and_then(|k| st.keys.get(k)) {
+        Some(p) => Ok(Some(p.clone())),
+        None => Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: "a valid API key is required: send `Authorization: Bearer <key>`".into(),
+        }),
+    }
+}
+
+/// The full router: `/v1/traces` (with CORS for browsers), `/healthz` and `/api/...`.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::CONTENT_ENCODING])
+        .max_age(std::time::Duration::from_secs(3600));
+    let otlp = Router::new()
+        .route("/v1/traces", post(otlp::export))
+        .layer(DefaultBodyLimit::disable())
+        .layer(cors);
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/api/overview", get(users::overview))
+        .route("/api/users", get(users::list))
+        .route("/api/users/{user_id}", get(users::detail))
+        .route("/api/users/{user_id}/sessions", get(users::sessions))
+        .route("/api/users/{user_id}/traces", get(users::traces))
+        .merge(otlp)
+        .fallback(|| async { ApiError::not_found("no such endpoint; see GET /api/users, /api/overview, POST /v1/traces") })
+        .with_state(state)
+}

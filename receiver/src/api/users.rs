@@ -1,0 +1,143 @@
+//! The JSON API: overview, users list (with overview and rollups), user detail, sessions, traces.
+
+use super::params::Params;
+use super::{project_of, ApiError, AppState};
+use crate::metrics::detail::{self, find_user};
+use crate::metrics::overview;
+use crate::metrics::users::{filter_sort, rollups, user_rows, ListQuery, SORT_COLUMNS};
+use crate::timefmt::now_ns;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+
+type Q = Result<Query<Vec<(String, String)>>, QueryRejection>;
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Runs a computation on the blocking pool (metrics scan every trace of the period).
+async fn compute<F>(f: F) -> ApiResult
+where
+    F: FnOnce() -> ApiResult + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(ApiError::bad_request(format!("request failed: {e}"))))
+}
+
+fn project(st: &AppState, headers: &HeaderMap, p: &Params) -> Result<String, ApiError> {
+    Ok(project_of(st, headers, p.get("project"))?.unwrap_or_else(|| "default".into()))
+}
+
+fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id).map_err(|e| ApiError::bad_request(format!("invalid user id in the path: {e}")))
+}
+
+fn id_type(p: &Params) -> Result<Option<String>, ApiError> {
+    match p.get("type") {
+        None => Ok(None),
+        Some(t @ ("email" | "phone" | "uuid" | "custom")) => Ok(Some(t.to_string())),
+        Some(t) => Err(ApiError::bad_request(format!("type must be one of email, phone, uuid, custom, got {t:?}"))),
+    }
+}
+
+/// `GET /api/overview?from&to`
+pub async fn overview(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiResult {
+    let p = Params::new(q, &["from", "to", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let period = p.period(true)?;
+    compute(move || {
+        let idx = st.index.read();
+        Ok(Json(json!(overview::overview(idx.project(&project), &period))))
+    })
+    .await
+}
+
+/// `GET /api/users?from&to&q&sort&order&limit&offset` → `{overview, users, rollups, total}`
+pub async fn list(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiResult {
+    let p = Params::new(q, &["from", "to", "q", "sort", "order", "limit", "offset", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let period = p.period(true)?;
+    let sort = p.choice("sort", SORT_COLUMNS, "last_seen")?.to_string();
+    let order = p.choice("order", &["asc", "desc"], "desc")?.to_string();
+    let limit = p.int("limit", 1, 1000, 50)? as usize;
+    let offset = p.int("offset", 0, i64::from(u32::MAX), 0)? as usize;
+    let lq = ListQuery { q: p.get("q").map(str::to_string), sort: sort.clone(), desc: order == "desc" };
+    compute(move || {
+        let idx = st.index.read();
+        let pd = idx.project(&project);
+        let ov = overview::overview(pd, &period);
+        let rows = filter_sort(user_rows(pd, &period), &lq);
+        let roll = rollups(&rows);
+        let total = rows.len();
+        let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+        Ok(Json(json!({
+            "overview": ov,
+            "users": page,
+            "rollups": roll,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "sort": sort,
+            "order": order,
+        })))
+    })
+    .await
+}
+
+/// `GET /api/users/{user_id}?type` → lifetime detail
+pub async fn detail(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+    let p = Params::new(q, &["type", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let id = path_id(id)?;
+    let t = id_type(&p)?;
+    compute(move || {
+        let idx = st.index.read();
+        let pd = idx.project(&project);
+        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        Ok(Json(json!(detail::detail(pd, u, now_ns()))))
+    })
+    .await
+}
+
+/// `GET /api/users/{user_id}/sessions?from&to&errors_only&type&limit&offset`
+pub async fn sessions(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+    let p = Params::new(q, &["from", "to", "errors_only", "type", "limit", "offset", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let id = path_id(id)?;
+    let t = id_type(&p)?;
+    let period = p.open_period()?;
+    let errors_only = p.flag("errors_only")?;
+    let limit = p.int("limit", 1, 1000, 100)? as usize;
+    let offset = p.int("offset", 0, i64::from(u32::MAX), 0)? as usize;
+    compute(move || {
+        let idx = st.index.read();
+        let pd = idx.project(&project);
+        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        let rows = detail::sessions(pd, u, &period, errors_only);
+        let total = rows.len();
+        let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+        Ok(Json(json!({ "user_id": u.ident.id, "user_id_type": u.ident.id_type, "sessions": page, "total": total, "limit": limit, "offset": offset })))
+    })
+    .await
+}
+
+/// `GET /api/users/{user_id}/traces?session_id&errors_only&type&limit&offset`
+pub async fn traces(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+    let p = Params::new(q, &["session_id", "errors_only", "type", "limit", "offset", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let id = path_id(id)?;
+    let t = id_type(&p)?;
+    let errors_only = p.flag("errors_only")?;
+    let session = p.get("session_id").map(str::to_string);
+    let limit = p.int("limit", 1, 1000, 50)? as usize;
+    let offset = p.int("offset", 0, i64::from(u32::MAX), 0)? as usize;
+    compute(move || {
+        let idx = st.index.read();
+        let pd = idx.project(&project);
+        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        let rows = detail::traces(pd, u, session.as_deref(), errors_only);
+        let total = rows.len();
+        let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
+        Ok(Json(json!({ "user_id": u.ident.id, "user_id_type": u.ident.id_type, "traces": page, "total": total, "limit": limit, "offset": offset })))
+    })
+    .await
+}

@@ -1,0 +1,360 @@
+//! OTLP trace decoding and the span → [`SpanRow`] mapping: identity resolution (userspan's keys
+//! first, then other SDKs'), GenAI usage, cost in micro-USD, evaluations and guardrails.
+
+use crate::model::{SpanRow, UserIdent};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+
+/// Largest request body accepted, after decompression (64 MiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Wire encoding of a request (and so of its response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/x-protobuf`.
+    Protobuf,
+    /// `application/json`.
+    Json,
+}
+
+impl Encoding {
+    /// From a `Content-Type` header value (parameters ignored); `None` when unsupported.
+    pub fn from_content_type(ct: &str) -> Option<Encoding> {
+        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match media.as_str() {
+            "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
+            "application/json" => Some(Encoding::Json),
+            _ => None,
+        }
+    }
+
+    /// The `Content-Type` of responses in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// Why a body could not be turned into spans.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// Larger than [`MAX_BODY_BYTES`] after decompression.
+    TooLarge,
+    /// Not decodable (bad gzip, bad protobuf, bad JSON).
+    Invalid(String),
+}
+
+/// Decompresses a gzip body, refusing to produce more than [`MAX_BODY_BYTES`].
+pub fn gunzip_capped(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_BODY_BYTES));
+    let mut dec = flate2::read::MultiGzDecoder::new(body).take(MAX_BODY_BYTES as u64 + 1);
+    dec.read_to_end(&mut out).map_err(|e| DecodeError::Invalid(format!("invalid gzip body: {e}")))?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Decodes an `ExportTraceServiceRequest` in `encoding`.
+pub fn decode_request(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
+            .map_err(|e| DecodeError::Invalid(format!("invalid OTLP protobuf: {e}"))),
+        Encoding::Json => serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP JSON: {e}"))),
+    }
+}
+
+/// Spans of one request, mapped, plus the ones rejected as invalid.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    /// Valid spans.
+    pub rows: Vec<SpanRow>,
+    /// Count of spans rejected (bad trace/span ids).
+    pub rejected: i64,
+    /// Why (first reason), for `partial_success.error_message`.
+    pub reject_reason: Option<String>,
+}
+
+/// Maps a decoded request to rows. `project_override` is the API key's project, when keys are
+/// configured; otherwise each resource's `userspan.project`, else `default`.
+pub fn map_request(req: ExportTraceServiceRequest, project_override: Option<&str>) -> Mapped {
+    let mut out = Mapped::default();
+    let mut projects: Vec<Arc<str>> = Vec::new();
+    let mut intern = |p: &str| -> Arc<str> {
+        if let Some(x) = projects.iter().find(|x| &***x == p) {
+            return x.clone();
+        }
+        let a: Arc<str> = Arc::from(p);
+        projects.push(a.clone());
+        a
+    };
+    for rs in req.resource_spans {
+        let res_attrs: &[KeyValue] = rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        let mut res = Resolved::default();
+        let mut res_project = None;
+        let mut service = None;
+        for kv in res_attrs {
+            match kv.key.as_str() {
+                "userspan.project" => res_project = str_value(kv.value.as_ref()).filter(|s| !s.is_empty()),
+                "service.name" => service = str_value(kv.value.as_ref()).map(Arc::<str>::from),
+                _ => res.take(kv),
+            }
+        }
+        let project = intern(project_override.or(res_project.as_deref()).unwrap_or("default"));
+        for ss in rs.scope_spans {
+            for span in ss.spans {
+                match map_span(span, &res, &project, &service) {
+                    Ok(row) => out.rows.push(row),
+                    Err(reason) => {
+                        out.rejected += 1;
+                        out.reject_reason.get_or_insert(reason);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn id_array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    let arr: [u8; N] = bytes
+        .try_into()
+        .map_err(|_| format!("{what} must be {N} bytes, got {}", bytes.len()))?;
+    if arr.iter().all(|b| *b == 0) {
+        return Err(format!("{what} is all zeroes"));
+    }
+    Ok(arr)
+}
+
+fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc<str>>) -> Result<SpanRow, String> {
+    let trace_id: [u8; 16] = id_array(&span.trace_id, "trace_id")?;
+    let span_id: [u8; 8] = id_array(&span.span_id, "span_id")?;
+    let parent_span_id = if span.parent_span_id.is_empty() || span.parent_span_id.iter().all(|b| *b == 0) {
+        None
+    } else {
+        Some(id_array::<8>(&span.parent_span_id, "parent_span_id")?)
+    };
+    let mut r = Resolved::default();
+    let mut attrs = Map::new();
+    for kv in &span.attributes {
+        r.take(kv);
+        attrs.insert(kv.key.clone(), any_to_json(kv.value.as_ref()));
+    }
+    let (mut eval_pass, mut eval_total) = (0, 0);
+    for ev in &span.events {
+        if ev.name != "gen_ai.evaluation.result" {
+            continue;
+        }
+        let mut label = None;
+        let mut value = None;
+        for kv in &ev.attributes {
+            match kv.key.as_str() {
+                "gen_ai.evaluation.score.label" => label = str_value(kv.value.as_ref()),
+                "gen_ai.evaluation.score.value" => value = f64_value(kv.value.as_ref()),
+                _ => {}
+            }
+        }
+        let passed = match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("pass" | "passed" | "true") => Some(true),
+            Some("fail" | "failed" | "false") => Some(false),
+            _ => value.filter(|v| (0.0..=1.0).contains(v)).map(|v| v >= 0.5),
+        };
+        if let Some(p) = passed {
+            eval_total += 1;
+            eval_pass += i64::from(p);
+        }
+    }
+    let pick = |own: &Option<(u8, String)>, fallback: &Option<(u8, String)>| {
+        own.as_ref().or(fallback.as_ref()).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    };
+    let user = pick(&r.user_id, &res.user_id).map(|id| UserIdent {
+        id,
+        id_type: match pick(&r.user_id_type, &res.user_id_type).as_deref() {
+            Some(t @ ("email" | "phone" | "uuid" | "custom")) => t.to_string(),
+            _ => "custom".to_string(),
+        },
+    });
+    let input_tokens = r.input_tokens.map(|(_, v)| v).unwrap_or(0).max(0);
+    let output_tokens = r.output_tokens.map(|(_, v)| v).unwrap_or(0).max(0);
+    let has_usage = r.input_tokens.is_some() || r.output_tokens.is_some();
+    let cost_usd = match r.total_cost {
+        Some(t) => t,
+        None => r.input_cost.unwrap_or(0.0) + r.output_cost.unwrap_or(0.0),
+    };
+    let cost_micros = if cost_usd.is_finite() { (cost_usd * 1e6).round().clamp(0.0, 9e15) as i64 } else { 0 };
+    let operation = r.operation.clone();
+    let llm_call = has_usage
+        || matches!(operation.as_deref(), Some("chat" | "text_completion" | "generate_content" | "embeddings"));
+    let guardrail = match r.guardrail_triggered {
+        Some(b) => b,
+        None => r.span_kind_guardrail,
+    };
+    let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
+    let end_ns = i64::try_from(span.end_time_unix_nano).unwrap_or(i64::MAX).max(start_ns);
+    let (status, status_message) = span.status.map(|s| (s.code, s.message)).unwrap_or((0, String::new()));
+    Ok(SpanRow {
+        project: project.clone(),
+        trace_id,
+        span_id,
+        parent_span_id,
+        name: span.name,
+        kind: span.kind,
+        start_ns,
+        end_ns,
+        status,
+        status_message,
+        service: service.clone(),
+        user,
+        user_email: pick(&r.user_email, &res.user_email),
+        user_metadata: pick(&r.user_metadata, &res.user_metadata),
+        session_id: pick(&r.session_id, &res.session_id),
+        operation,
+        provider: pick(&r.provider, &None),
+        model: pick(&r.model, &None),
+        tool: pick(&r.tool, &None),
+        input_tokens,
+        output_tokens,
+        cost_micros,
+        llm_call,
+        eval_pass,
+        eval_total,
+        guardrail,
+        attributes_json: Json::Object(attrs).to_string(),
+    })
+}
+
+/// Attribute slots filled in one pass; a lower priority number wins (userspan's own key is 0).
+#[derive(Default)]
+struct Resolved {
+    user_id: Option<(u8, String)>,
+    user_id_type: Option<(u8, String)>,
+    user_email: Option<(u8, String)>,
+    user_metadata: Option<(u8, String)>,
+    session_id: Option<(u8, String)>,
+    provider: Option<(u8, String)>,
+    model: Option<(u8, String)>,
+    tool: Option<(u8, String)>,
+    operation: Option<String>,
+    input_tokens: Option<(u8, i64)>,
+    output_tokens: Option<(u8, i64)>,
+    input_cost: Option<f64>,
+    output_cost: Option<f64>,
+    total_cost: Option<f64>,
+    guardrail_triggered: Option<bool>,
+    span_kind_guardrail: bool,
+}
+
+fn put_str(slot: &mut Option<(u8, String)>, prio: u8, v: Option<&AnyValue>) {
+    if slot.as_ref().is_some_and(|(p, _)| *p <= prio) {
+        return;
+    }
+    if let Some(s) = str_value(v).filter(|s| !s.is_empty()) {
+        *slot = Some((prio, s));
+    }
+}
+
+fn put_int(slot: &mut Option<(u8, i64)>, prio: u8, v: Option<&AnyValue>) {
+    if slot.as_ref().is_some_and(|(p, _)| *p <= prio) {
+        return;
+    }
+    if let Some(n) = f64_value(v) {
+        *slot = Some((prio, n.round() as i64));
+    }
+}
+
+impl Resolved {
+    fn take(&mut self, kv: &KeyValue) {
+        let v = kv.value.as_ref();
+        match kv.key.as_str() {
+            "user.id" => put_str(&mut self.user_id, 0, v),
+            "enduser.id" => put_str(&mut self.user_id, 1, v),
+            "langfuse.user.id" => put_str(&mut self.user_id, 2, v),
+            "traceloop.association.properties.user_id" => put_str(&mut self.user_id, 3, v),
+            "user.id.type" => put_str(&mut self.user_id_type, 0, v),
+            "user.email" => put_str(&mut self.user_email, 0, v),
+            "user.metadata" => put_str(&mut self.user_metadata, 0, v),
+            "session.id" => put_str(&mut self.session_id, 0, v),
+            "gen_ai.conversation.id" => put_str(&mut self.session_id, 1, v),
+            "langfuse.session.id" => put_str(&mut self.session_id, 2, v),
+            "traceloop.association.properties.session_id" => put_str(&mut self.session_id, 3, v),
+            "gen_ai.provider.name" => put_str(&mut self.provider, 0, v),
+            "gen_ai.system" => put_str(&mut self.provider, 1, v),
+            "llm.provider" => put_str(&mut self.provider, 2, v),
+            "gen_ai.response.model" => put_str(&mut self.model, 0, v),
+            "gen_ai.request.model" => put_str(&mut self.model, 1, v),
+            "llm.model_name" => put_str(&mut self.model, 2, v),
+            "gen_ai.tool.name" => put_str(&mut self.tool, 0, v),
+            "gen_ai.operation.name" => self.operation = str_value(v).filter(|s| !s.is_empty()),
+            "gen_ai.usage.input_tokens" => put_int(&mut self.input_tokens, 0, v),
+            "gen_ai.usage.prompt_tokens" => put_int(&mut self.input_tokens, 1, v),
+            "llm.token_count.prompt" => put_int(&mut self.input_tokens, 2, v),
+            "gen_ai.usage.output_tokens" => put_int(&mut self.output_tokens, 0, v),
+            "gen_ai.usage.completion_tokens" => put_int(&mut self.output_tokens, 1, v),
+            "llm.token_count.completion" => put_int(&mut self.output_tokens, 2, v),
+            "gen_ai.usage.input_cost" => self.input_cost = f64_value(v),
+            "gen_ai.usage.output_cost" => self.output_cost = f64_value(v),
+            "gen_ai.usage.total_cost" => self.total_cost = f64_value(v),
+            "guardrail.triggered" => self.guardrail_triggered = bool_value(v),
+            "openinference.span.kind" => {
+                self.span_kind_guardrail = str_value(v).is_some_and(|s| s.eq_ignore_ascii_case("GUARDRAIL"))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A string attribute (numbers and booleans are rendered as text).
+fn str_value(v: Option<&AnyValue>) -> Option<String> {
+    match v?.value.as_ref()? {
+        Value::StringValue(s) => Some(s.clone()),
+        Value::IntValue(i) => Some(i.to_string()),
+        Value::DoubleValue(d) => Some(d.to_string()),
+        Value::BoolValue(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A numeric attribute (numeric strings accepted).
+fn f64_value(v: Option<&AnyValue>) -> Option<f64> {
+    match v?.value.as_ref()? {
+        Value::IntValue(i) => Some(*i as f64),
+        Value::DoubleValue(d) if d.is_finite() => Some(*d),
+        Value::StringValue(s) => s.trim().parse::<f64>().ok().filter(|d| d.is_finite()),
+        _ => None,
+    }
+}
+
+fn bool_value(v: Option<&AnyValue>) -> Option<bool> {
+    match v?.value.as_ref()? {
+        Value::BoolValue(b) => Some(*b),
+        Value::StringValue(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::StringValue(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        Value::IntValue(i) => Some(*i != 0),
+        _ => None,
+    }
+}
+
+/// An OTLP attribute value as JSON.
+pub fn any_to_json(v: Option<&AnyValue>) -> Json {
+    match v.and_then(|v| v.value.as_ref()) {
+        None => Json::Null,
+        Some(Value::StringValue(s)) => Json::String(s.clone()),
+        Some(Value::BoolValue(b)) => Json::Bool(*b),
+        Some(Value::IntValue(i)) => Json::from(*i),
+        Some(Value::DoubleValue(d)) => serde_json::Number::from_f64(*d).map(Json::Number).unwrap_or(Json::Null),
+        Some(Value::BytesValue(b)) => Json::String(hex::encode(b)),
+        Some(Value::ArrayValue(a)) => Json::Array(a.values.iter().map(|x| any_to_json(Some(x))).collect()),
+        Some(Value::KvlistValue(l)) => {
+            Json::Object(l.values.iter().map(|kv| (kv.key.clone(), any_to_json(kv.value.as_ref()))).collect())
+        }
+        Some(_) => Json::Null,
+    }
+}

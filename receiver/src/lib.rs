@@ -1,0 +1,16 @@
+//! # userspan-receiver
+//!
+//! The reference receiver of userspan: OTLP/HTTP trace ingest, a SQLite store with per-trace and
+//! per-user rollups, every per-user metric of the design contract, a JSON API, and the CLI
+//! (`userspan serve | users | demo | bench`).
+
+pub mod api;
+pub mod bench;
+pub mod demo;
+pub mod ingest;
+pub mod metrics;
+pub mod model;
+pub mod server;
+pub mod store;
+pub mod table;
+pub mod timefmt;

@@ -1,0 +1,101 @@
+//! `userspan`: the reference receiver's command line.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use userspan_receiver::server::{parse_api_key, spawn, ServerConfig};
+use userspan_receiver::store::schema::DbPath;
+use userspan_receiver::store::DEFAULT_QUEUE_REQUESTS;
+use userspan_receiver::{bench, demo, table};
+
+#[derive(Parser)]
+#[command(name = "userspan", version, about = "userspan reference receiver: OTLP in, per-user LLM-app metrics out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive OTLP/HTTP traces on /v1/traces and serve the JSON API on the same port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4318")]
+        listen: SocketAddr,
+        /// SQLite database file, or :memory:.
+        #[arg(long, default_value = "userspan.db")]
+        db: String,
+        /// KEY=PROJECT (repeatable). With keys, every request needs `Authorization: Bearer KEY`
+        /// and reads or writes only that key's project.
+        #[arg(long = "api-key", value_name = "KEY=PROJECT", value_parser = parse_api_key)]
+        api_keys: Vec<(String, String)>,
+        /// Requests that may wait for the database writer before ingest answers 503.
+        #[arg(long, default_value_t = DEFAULT_QUEUE_REQUESTS)]
+        queue: usize,
+    },
+    /// Print the users table of a database.
+    Users(table::UsersArgs),
+    /// Run a realistic multi-user LLM-app workload through the Rust SDK into a fresh receiver,
+    /// then print the overview and the users table.
+    Demo(demo::DemoArgs),
+    /// Load-test ingest and the users list over loopback.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { listen, db, api_keys, queue } => serve(ServerConfig {
+            listen,
+            db: DbPath::parse(&db),
+            api_keys,
+            queue_requests: queue,
+        }),
+        Command::Users(args) => table::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("userspan: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cfg: ServerConfig) -> Result<(), String> {
+    let keys = cfg.api_keys.len();
+    let db = cfg.db.clone();
+    let running = spawn(cfg)?;
+    println!("userspan receiver listening on {}", running.url());
+    println!("  OTLP/HTTP traces: POST {}/v1/traces", running.url());
+    println!("  users API:        GET  {}/api/users", running.url());
+    match db {
+        DbPath::File(p) => println!("  database:         {}", p.display()),
+        DbPath::Memory => println!("  database:         in memory (gone on exit)"),
+    }
+    if keys > 0 {
+        println!("  {keys} API key(s) configured: requests need `Authorization: Bearer <key>`");
+    }
+    wait_for_signal();
+    println!("shutting down");
+    running.stop();
+    Ok(())
+}
+
+fn wait_for_signal() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    });
+}

@@ -1,0 +1,75 @@
+//! Every metric of DESIGN.md ("Metric definitions"), computed from the committed trace rollups of
+//! one project: the overview and histogram ([`overview`]), user rows, search, sort and column
+//! rollups ([`users`]), and a user's lifetime detail, sessions and traces ([`detail`]).
+
+pub mod detail;
+pub mod overview;
+pub mod period;
+pub mod users;
+
+use crate::model::TraceRec;
+
+/// Identity of a session inside a project: its `session.id`, else its trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessKey<'a> {
+    /// `session.id`.
+    Id(&'a str),
+    /// No session id: the trace is its own session.
+    Trace(&'a [u8; 16]),
+}
+
+impl<'a> SessKey<'a> {
+    /// The session of a trace.
+    pub fn of(t: &'a TraceRec) -> SessKey<'a> {
+        match &t.session {
+            Some(p) => SessKey::Id(p.value.as_str()),
+            None => SessKey::Trace(&t.trace_id),
+        }
+    }
+}
+
+/// Micro-USD → USD.
+pub fn usd(micros: i64) -> f64 {
+    micros as f64 / 1e6
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+/// Median (mean of the two middle values for an even count); `None` when empty. Sorts `v`.
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Median of integers, as f64.
+pub fn median_i64(v: &mut [i64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median_i64(&mut [4, 1, 3, 2]), Some(2.5));
+    }
+}

@@ -1,0 +1,284 @@
+//! The receiver's data model: one stored span ([`SpanRow`]), the per-trace rollup folded from a
+//! trace's spans ([`TraceRec`]) and the per-user identity/lifetime record ([`UserRec`]).
+//!
+//! The trace rollup is a commutative fold: adding the same spans in any order, in one request or
+//! many, gives the same record. Choices that depend on "the earliest span" (the trace's user,
+//! session and name) compare `(start_ns, span_id)` so ties are deterministic.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Span status code as OTLP sends it.
+pub const STATUS_ERROR: i32 = 2;
+
+/// Identity of an end user: unique per (project, user id, id type).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserIdent {
+    /// `user.id` (or another SDK's user key).
+    pub id: String,
+    /// `user.id.type`; `custom` when the span did not say.
+    pub id_type: String,
+}
+
+/// One span as stored, with everything the metrics need already resolved from its attributes.
+#[derive(Debug, Clone)]
+pub struct SpanRow {
+    /// Project the span belongs to.
+    pub project: Arc<str>,
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id, if any.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Span name.
+    pub name: String,
+    /// OTLP span kind.
+    pub kind: i32,
+    /// Start, unix ns.
+    pub start_ns: i64,
+    /// End, unix ns (never before start).
+    pub end_ns: i64,
+    /// OTLP status code (0 unset, 1 ok, 2 error).
+    pub status: i32,
+    /// Status message.
+    pub status_message: String,
+    /// Resource `service.name`.
+    pub service: Option<Arc<str>>,
+    /// Resolved end user.
+    pub user: Option<UserIdent>,
+    /// `user.email`.
+    pub user_email: Option<String>,
+    /// `user.metadata` (JSON object text).
+    pub user_metadata: Option<String>,
+    /// Resolved session id.
+    pub session_id: Option<String>,
+    /// `gen_ai.operation.name`.
+    pub operation: Option<String>,
+    /// Resolved provider.
+    pub provider: Option<String>,
+    /// Resolved model.
+    pub model: Option<String>,
+    /// `gen_ai.tool.name`.
+    pub tool: Option<String>,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cost, micro-USD.
+    pub cost_micros: i64,
+    /// Counts as an LLM call.
+    pub llm_call: bool,
+    /// Evaluations that passed, on this span.
+    pub eval_pass: i64,
+    /// Evaluations on this span (with a decidable result).
+    pub eval_total: i64,
+    /// A guardrail fired on this span.
+    pub guardrail: bool,
+    /// All span attributes as a JSON object text (for later trace views).
+    pub attributes_json: String,
+}
+
+/// Model usage inside one trace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelUse {
+    /// Model name.
+    pub model: String,
+    /// Input tokens of this model's spans.
+    pub input_tokens: i64,
+    /// Output tokens of this model's spans.
+    pub output_tokens: i64,
+    /// Cost of this model's spans, micro-USD.
+    pub cost_micros: i64,
+}
+
+/// What a trace used, for the user detail breakdowns (each listed once per trace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// Models, with tokens and cost.
+    pub models: Vec<ModelUse>,
+    /// Providers.
+    pub providers: Vec<String>,
+    /// Tools.
+    pub tools: Vec<String>,
+}
+
+/// A ranked choice: the value of the span with the smallest `(rank, start_ns, span_id)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pick<T> {
+    /// Smaller wins (0 before 1): used to prefer root spans for the trace name.
+    pub rank: u8,
+    /// Start of the span the value came from.
+    pub start_ns: i64,
+    /// Id of that span (tie-break).
+    pub span_id: [u8; 8],
+    /// The value.
+    pub value: T,
+}
+
+fn pick_min<T: Clone>(slot: &mut Option<Pick<T>>, cand: Pick<T>) {
+    let better = match slot {
+        None => true,
+        Some(cur) => (cand.rank, cand.start_ns, cand.span_id) < (cur.rank, cur.start_ns, cur.span_id),
+    };
+    if better {
+        *slot = Some(cand);
+    }
+}
+
+/// Per-trace rollup, folded from the trace's spans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceRec {
+    /// Trace id.
+    pub trace_id: [u8; 16],
+    /// The user of the earliest-starting span with a user id.
+    pub user: Option<Pick<UserIdent>>,
+    /// Store key of that user (resolved by the writer).
+    pub user_key: Option<i64>,
+    /// The session id of the earliest-starting span with one.
+    pub session: Option<Pick<String>>,
+    /// The root span's name (else the earliest span's).
+    pub name: Option<Pick<String>>,
+    /// Min start, unix ns.
+    pub start_ns: i64,
+    /// Max end, unix ns.
+    pub end_ns: i64,
+    /// Spans stored.
+    pub span_count: i64,
+    /// Any span has status ERROR.
+    pub errored: bool,
+    /// LLM calls.
+    pub llm_calls: i64,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cost, micro-USD.
+    pub cost_micros: i64,
+    /// Evaluations passed.
+    pub eval_pass: i64,
+    /// Evaluations with a result.
+    pub eval_total: i64,
+    /// A guardrail fired in this trace.
+    pub guardrail: bool,
+    /// Models, providers, tools.
+    pub breakdown: Breakdown,
+}
+
+impl TraceRec {
+    /// An empty rollup for `trace_id`.
+    pub fn new(trace_id: [u8; 16]) -> TraceRec {
+        TraceRec {
+            trace_id,
+            user: None,
+            user_key: None,
+            session: None,
+            name: None,
+            start_ns: i64::MAX,
+            end_ns: i64::MIN,
+            span_count: 0,
+            errored: false,
+            llm_calls: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micros: 0,
+            eval_pass: 0,
+            eval_total: 0,
+            guardrail: false,
+            breakdown: Breakdown::default(),
+        }
+    }
+
+    /// Folds one (newly stored) span into the rollup.
+    pub fn add_span(&mut self, s: &SpanRow) {
+        self.start_ns = self.start_ns.min(s.start_ns);
+        self.end_ns = self.end_ns.max(s.end_ns);
+        self.span_count += 1;
+        self.errored |= s.status == STATUS_ERROR;
+        self.llm_calls += i64::from(s.llm_call);
+        self.input_tokens += s.input_tokens;
+        self.output_tokens += s.output_tokens;
+        self.cost_micros += s.cost_micros;
+        self.eval_pass += s.eval_pass;
+        self.eval_total += s.eval_total;
+        self.guardrail |= s.guardrail;
+        if let Some(u) = &s.user {
+            pick_min(&mut self.user, Pick { rank: 0, start_ns: s.start_ns, span_id: s.span_id, value: u.clone() });
+        }
+        if let Some(sid) = &s.session_id {
+            pick_min(&mut self.session, Pick { rank: 0, start_ns: s.start_ns, span_id: s.span_id, value: sid.clone() });
+        }
+        let rank = u8::from(s.parent_span_id.is_some());
+        pick_min(&mut self.name, Pick { rank, start_ns: s.start_ns, span_id: s.span_id, value: s.name.clone() });
+        let b = &mut self.breakdown;
+        if let Some(m) = &s.model {
+            match b.models.iter_mut().find(|x| &x.model == m) {
+                Some(x) => {
+                    x.input_tokens += s.input_tokens;
+                    x.output_tokens += s.output_tokens;
+                    x.cost_micros += s.cost_micros;
+                }
+                None => b.models.push(ModelUse {
+                    model: m.clone(),
+                    input_tokens: s.input_tokens,
+                    output_tokens: s.output_tokens,
+                    cost_micros: s.cost_micros,
+                }),
+            }
+        }
+        if let Some(p) = &s.provider {
+            if !b.providers.contains(p) {
+                b.providers.push(p.clone());
+            }
+        }
+        if let Some(t) = &s.tool {
+            if !b.tools.contains(t) {
+                b.tools.push(t.clone());
+            }
+        }
+    }
+
+    /// The trace's session: its `session.id`, else its trace id (hex).
+    pub fn session_id(&self) -> String {
+        match &self.session {
+            Some(p) => p.value.clone(),
+            None => hex::encode(self.trace_id),
+        }
+    }
+
+    /// Trace name.
+    pub fn name(&self) -> &str {
+        self.name.as_ref().map(|p| p.value.as_str()).unwrap_or("")
+    }
+
+    /// Duration, ns.
+    pub fn duration_ns(&self) -> i64 {
+        (self.end_ns - self.start_ns).max(0)
+    }
+
+    /// Total tokens.
+    pub fn total_tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// An end user's identity and lifetime record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRec {
+    /// Store key.
+    pub key: i64,
+    /// Identity.
+    pub ident: UserIdent,
+    /// Latest `user.email` (by span start).
+    pub email: Option<String>,
+    /// Start of the span the email came from.
+    pub email_ns: i64,
+    /// Latest `user.metadata` (by span start).
+    pub metadata: Option<String>,
+    /// Start of the span the metadata came from.
+    pub metadata_ns: i64,
+    /// Lifetime first trace start, unix ns (`i64::MAX` if the user owns no trace).
+    pub first_ns: i64,
+    /// Lifetime last trace start, unix ns (`i64::MIN` if none).
+    pub last_ns: i64,
+}

@@ -1,0 +1,176 @@
+//! The in-memory index of committed rollups that the API reads: per project, every trace rollup
+//! and every user. The writer updates it right after each COMMIT (before answering 200), so a
+//! client that got a 200 reads its spans back. Built from SQLite at startup ([`load`]).
+//!
+//! Why in memory: period metrics (distinct sessions, per-trace medians, arbitrary `[from, to)`)
+//! need the trace rollups of the period; scanning compact in-memory records is ~100x faster than
+//! reading the same rows back from SQLite on every request.
+
+use crate::model::{Breakdown, Pick, TraceRec, UserIdent, UserRec};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// One project's traces and users.
+#[derive(Debug, Default)]
+pub struct ProjectData {
+    /// Trace rollups by trace id.
+    pub traces: HashMap<[u8; 16], TraceRec>,
+    /// Users by store key.
+    pub users: HashMap<i64, UserRec>,
+    /// Store key by identity.
+    pub user_keys: HashMap<UserIdent, i64>,
+}
+
+impl ProjectData {
+    /// Users with this id, any id type.
+    pub fn users_with_id<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a UserRec> + 'a {
+        let id = id.to_string();
+        self.users.values().filter(move |u| u.ident.id == id)
+    }
+}
+
+/// All projects.
+#[derive(Debug, Default)]
+pub struct Index {
+    projects: RwLock<HashMap<Arc<str>, ProjectData>>,
+}
+
+static EMPTY: std::sync::OnceLock<ProjectData> = std::sync::OnceLock::new();
+
+/// A read view of the index.
+pub struct IndexRead<'a>(RwLockReadGuard<'a, HashMap<Arc<str>, ProjectData>>);
+
+impl IndexRead<'_> {
+    /// The project's data (empty when the project has none).
+    pub fn project(&self, name: &str) -> &ProjectData {
+        self.0.get(name).unwrap_or_else(|| EMPTY.get_or_init(ProjectData::default))
+    }
+
+    /// Project names.
+    pub fn project_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.0.keys().map(|k| k.to_string()).collect();
+        v.sort();
+        v
+    }
+}
+
+impl Index {
+    /// Read access.
+    pub fn read(&self) -> IndexRead<'_> {
+        IndexRead(self.projects.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Applies committed changes.
+    pub fn apply(&self, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
+        let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
+        for (p, u) in users {
+            let pd = g.entry(p).or_default();
+            pd.user_keys.insert(u.ident.clone(), u.key);
+            pd.users.insert(u.key, u);
+        }
+        for (p, t) in traces {
+            g.entry(p).or_default().traces.insert(t.trace_id, t);
+        }
+    }
+
+    /// Existing rollups for these traces.
+    pub fn get_traces(&self, keys: &[(Arc<str>, [u8; 16])]) -> Vec<Option<TraceRec>> {
+        let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().map(|(p, t)| g.get(p).and_then(|pd| pd.traces.get(t)).cloned()).collect()
+    }
+
+    /// Existing user by identity.
+    pub fn get_user(&self, project: &str, ident: &UserIdent) -> Option<UserRec> {
+        let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        let pd = g.get(project)?;
+        pd.user_keys.get(ident).and_then(|k| pd.users.get(k)).cloned()
+    }
+
+    /// Existing user by key.
+    pub fn get_user_by_key(&self, project: &str, key: i64) -> Option<UserRec> {
+        let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        g.get(project).and_then(|pd| pd.users.get(&key)).cloned()
+    }
+}
+
+fn blob8(v: Option<Vec<u8>>) -> [u8; 8] {
+    v.and_then(|b| b.try_into().ok()).unwrap_or([0; 8])
+}
+
+/// Builds the index from a database.
+pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
+    let mut projects: HashMap<Arc<str>, ProjectData> = HashMap::new();
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let mut intern = |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| Arc::from(s)).clone() };
+    {
+        let mut st = conn.prepare(
+            "SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns, first_ns, last_ns FROM users",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let project = intern(r.get(1)?);
+            let u = UserRec {
+                key: r.get(0)?,
+                ident: UserIdent { id: r.get(2)?, id_type: r.get(3)? },
+                email: r.get(4)?,
+                email_ns: r.get(5)?,
+                metadata: r.get(6)?,
+                metadata_ns: r.get(7)?,
+                first_ns: r.get(8)?,
+                last_ns: r.get(9)?,
+            };
+            let pd = projects.entry(project).or_default();
+            pd.user_keys.insert(u.ident.clone(), u.key);
+            pd.users.insert(u.key, u);
+        }
+    }
+    let mut st = conn.prepare(
+        "SELECT project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns, session_span_id,
+                name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
+                input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown
+         FROM traces",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let project = intern(r.get(0)?);
+        let pd = projects.entry(project).or_default();
+        let tid: Vec<u8> = r.get(1)?;
+        let Ok(trace_id) = <[u8; 16]>::try_from(tid.as_slice()) else { continue };
+        let user_key: Option<i64> = r.get(2)?;
+        let user = match user_key.and_then(|k| pd.users.get(&k)) {
+            Some(u) => Some(Pick { rank: 0, start_ns: r.get(3)?, span_id: blob8(r.get(4)?), value: u.ident.clone() }),
+            None => None,
+        };
+        let session = match r.get::<_, Option<String>>(5)? {
+            Some(s) => Some(Pick { rank: 0, start_ns: r.get(6)?, span_id: blob8(r.get(7)?), value: s }),
+            None => None,
+        };
+        let name = match r.get::<_, Option<String>>(8)? {
+            Some(s) => Some(Pick { rank: r.get(9)?, start_ns: r.get(10)?, span_id: blob8(r.get(11)?), value: s }),
+            None => None,
+        };
+        let breakdown: Breakdown = serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default();
+        let t = TraceRec {
+            trace_id,
+            user,
+            user_key,
+            session,
+            name,
+            start_ns: r.get(12)?,
+            end_ns: r.get(13)?,
+            span_count: r.get(14)?,
+            errored: r.get(15)?,
+            llm_calls: r.get(16)?,
+            input_tokens: r.get(17)?,
+            output_tokens: r.get(18)?,
+            cost_micros: r.get(19)?,
+            eval_pass: r.get(20)?,
+            eval_total: r.get(21)?,
+            guardrail: r.get(22)?,
+            breakdown,
+        };
+        pd.traces.insert(trace_id, t);
+    }
+    Ok(Index { projects: RwLock::new(projects) })
+}

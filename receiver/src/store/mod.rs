@@ -1,0 +1,58 @@
+//! SQLite storage: schema and migrations ([`schema`]), the single writer ([`writer`]) and the
+//! in-memory index of committed rollups that reads use ([`index`]).
+
+pub mod index;
+pub mod schema;
+pub mod writer;
+
+use index::Index;
+use schema::DbPath;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use writer::WriteJob;
+
+/// Requests that may wait for the writer; beyond that ingest answers 503 + `Retry-After`.
+pub const DEFAULT_QUEUE_REQUESTS: usize = 64;
+
+/// An open store: the writer thread's queue and the index.
+pub struct Store {
+    /// Committed rollups, for reads.
+    pub index: Arc<Index>,
+    /// Queue to the writer.
+    pub tx: mpsc::Sender<WriteJob>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Store {
+    /// Opens (creating or migrating) the database, loads the index and starts the writer thread.
+    pub fn open(path: &DbPath, queue_requests: usize) -> Result<Store, String> {
+        let conn = schema::open_writer(path).map_err(|e| format!("cannot open the database {path:?}: {e}"))?;
+        let index = Arc::new(index::load(&conn).map_err(|e| format!("cannot read the database: {e}"))?);
+        let (tx, rx) = mpsc::channel(queue_requests.max(1));
+        let idx = index.clone();
+        let thread = std::thread::Builder::new()
+            .name("userspan-writer".into())
+            .spawn(move || writer::run(conn, idx, rx))
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        Ok(Store { index, tx, thread: Some(thread) })
+    }
+
+    /// Stops accepting writes and waits for the writer to finish what it has.
+    pub fn close(mut self) {
+        let Store { tx, thread, .. } = &mut self;
+        let (dummy, _) = mpsc::channel(1);
+        drop(std::mem::replace(tx, dummy));
+        if let Some(t) = thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Loads the index of a database file read-only (for `userspan users`).
+pub fn load_file(path: &std::path::Path) -> Result<Index, String> {
+    if !path.exists() {
+        return Err(format!("{} does not exist (start `userspan serve --db {}` or `userspan demo` first)", path.display(), path.display()));
+    }
+    let conn = schema::open_reader(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    index::load(&conn).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}

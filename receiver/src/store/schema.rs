@@ -1,0 +1,152 @@
+//! Opening the SQLite database and migrating its schema (`PRAGMA user_version` counts the
+//! migrations applied).
+
+use rusqlite::{Connection, OpenFlags};
+
+/// Schema migrations, applied in order; index + 1 is the `user_version` after each.
+const MIGRATIONS: &[&str] = &[
+    // 1: spans, per-trace rollups, users.
+    "CREATE TABLE spans (
+        project TEXT NOT NULL,
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        parent_span_id BLOB,
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        status_message TEXT NOT NULL,
+        service TEXT,
+        user_id TEXT,
+        user_id_type TEXT,
+        user_email TEXT,
+        user_metadata TEXT,
+        session_id TEXT,
+        operation TEXT,
+        provider TEXT,
+        model TEXT,
+        tool TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_micros INTEGER NOT NULL,
+        llm_call INTEGER NOT NULL,
+        eval_pass INTEGER NOT NULL,
+        eval_total INTEGER NOT NULL,
+        guardrail INTEGER NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (project, trace_id, span_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_id_type TEXT NOT NULL,
+        email TEXT,
+        email_ns INTEGER NOT NULL,
+        metadata TEXT,
+        metadata_ns INTEGER NOT NULL,
+        first_ns INTEGER NOT NULL,
+        last_ns INTEGER NOT NULL,
+        UNIQUE (project, user_id, user_id_type)
+    );
+    CREATE TABLE traces (
+        project TEXT NOT NULL,
+        trace_id BLOB NOT NULL,
+        user_key INTEGER,
+        user_start_ns INTEGER,
+        user_span_id BLOB,
+        session_id TEXT,
+        session_start_ns INTEGER,
+        session_span_id BLOB,
+        name TEXT,
+        name_rank INTEGER,
+        name_start_ns INTEGER,
+        name_span_id BLOB,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        errored INTEGER NOT NULL,
+        llm_calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_micros INTEGER NOT NULL,
+        eval_pass INTEGER NOT NULL,
+        eval_total INTEGER NOT NULL,
+        guardrail INTEGER NOT NULL,
+        breakdown TEXT NOT NULL,
+        PRIMARY KEY (project, trace_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX traces_by_user ON traces (project, user_key, start_ns);
+    CREATE INDEX traces_by_start ON traces (project, start_ns);",
+];
+
+/// Current schema version.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum DbPath {
+    /// A file (created if missing).
+    File(std::path::PathBuf),
+    /// A private in-memory database (`:memory:`), gone when the process exits.
+    Memory,
+}
+
+impl DbPath {
+    /// `:memory:` or a file path.
+    pub fn parse(s: &str) -> DbPath {
+        if s == ":memory:" {
+            DbPath::Memory
+        } else {
+            DbPath::File(s.into())
+        }
+    }
+}
+
+/// Opens the database for writing, with WAL, full fsync at commit, and migrations applied.
+pub fn open_writer(path: &DbPath) -> rusqlite::Result<Connection> {
+    let conn = match path {
+        DbPath::Memory => Connection::open_in_memory()?,
+        DbPath::File(p) => Connection::open(p)?,
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if matches!(path, DbPath::File(_)) {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // A 200 is only sent after COMMIT, and with FULL the WAL is fsynced at every commit.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Opens an existing database file read-only (for `userspan users`).
+pub fn open_reader(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v != SCHEMA_VERSION {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "{} has schema version {v}, this userspan reads version {SCHEMA_VERSION}; run `userspan serve` on it once to migrate",
+            path.display()
+        )));
+    }
+    Ok(conn)
+}
+
+/// Applies the migrations not yet applied, each in its own transaction.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {current} is newer than this userspan ({SCHEMA_VERSION})"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let batch = format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1);
+        conn.execute_batch(&batch)?;
+    }
+    Ok(())
+}
