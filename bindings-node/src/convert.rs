@@ -113,7 +113,7 @@ pub(crate) unsafe fn option_value(env: sys::napi_env, v: sys::napi_value, depth:
             let mut f = 0f64;
             check(unsafe { sys::napi_get_value_double(env, v, &mut f) }, "a number")?;
             // 2^63 is exactly representable; anything below it with no fraction fits in i64.
-            if f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0 {
+            if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
                 OptionValue::Int(f as i64)
             } else {
                 OptionValue::Float(f)
