@@ -68,7 +68,12 @@ pub fn decode_request(body: &[u8], encoding: Encoding) -> Result<ExportTraceServ
     match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
             .map_err(|e| DecodeError::Invalid(format!("invalid OTLP protobuf: {e}"))),
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP JSON: {e}"))),
+        Encoding::Json => {
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(DecodeError::Invalid("invalid OTLP JSON: the body must be a JSON object".into()));
+            }
+            serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP JSON: {e}")))
+        }
     }
 }
 

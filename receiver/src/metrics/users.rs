@@ -346,7 +346,7 @@ pub fn rollups(rows: &[UserRow]) -> BTreeMap<&'static str, Rollup> {
         .iter()
         .map(|col| {
             let mut v: Vec<f64> = rows.iter().filter_map(|r| r.number(col)).collect();
-            let sum: f64 = v.iter().sum();
+            let sum: f64 = v.iter().fold(0.0, |a, b| a + b);
             let avg = (!v.is_empty()).then(|| sum / v.len() as f64);
             (*col, Rollup { sum, avg, median: median(&mut v) })
         })
