@@ -47,6 +47,26 @@ fn bench(c: &mut Criterion) {
             cx.span().end();
         })
     });
+    // What an app holding a user record passes: owned strings, cloned per call.
+    let (user, email, session) = ("user-42".to_string(), "ada@example.com".to_string(), "conv-7".to_string());
+    g.bench_function("raw_otel_span_owned_values_made_current", |b| {
+        b.iter(|| {
+            let span = raw
+                .span_builder("support-agent-turn")
+                .with_attributes([
+                    KeyValue::new("user.id", user.clone()),
+                    KeyValue::new("user.email", email.clone()),
+                    KeyValue::new("session.id", session.clone()),
+                    KeyValue::new("tag.tags", opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("vip")].into())),
+                ])
+                .start(&raw);
+            let cx = opentelemetry::Context::current_with_span(span);
+            let guard = cx.clone().attach();
+            black_box(1);
+            drop(guard);
+            cx.span().end();
+        })
+    });
     g.bench_function("userspan_capture", |b| {
         b.iter(|| {
             userspan::capture(
