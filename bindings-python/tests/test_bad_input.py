@@ -1,0 +1,126 @@
+"""Bad input policy: programming errors raise at the call (before fn runs) naming the field;
+data-dependent problems (over-long values) are truncated and counted, never raised."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+import userspan
+
+
+def called_list() -> List[bool]:
+    return []
+
+
+@pytest.mark.parametrize(
+    "options, cls, kind, field, builtin",
+    [
+        ({"userId": "u"}, userspan.UserspanTypeError, "unknown_option", "userId", TypeError),
+        ({"user_id": 42}, userspan.UserspanTypeError, "type", "user_id", TypeError),
+        ({"user_id": True}, userspan.UserspanTypeError, "type", "user_id", TypeError),
+        ({"session_id": b"bytes"}, userspan.UserspanTypeError, "type", "session_id", TypeError),
+        ({"tags": "one-tag"}, userspan.UserspanTypeError, "type", "tags", TypeError),
+        ({"tags": ["a", None, 3]}, userspan.UserspanTypeError, "type", "tags[1]", TypeError),
+        ({"metadata": ["not", "a", "dict"]}, userspan.UserspanTypeError, "type", "metadata", TypeError),
+        ({"user_metadata": {"when": object()}}, userspan.UserspanTypeError, "type", "user_metadata.when", TypeError),
+        ({"attributes": {"k": {"nested": 1}}}, userspan.UserspanTypeError, "type", "attributes.k", TypeError),
+        ({"user_id": "u", "user_id_type": "phone-number"}, userspan.UserspanValueError, "value", "user_id_type", ValueError),
+        ({"user_id_type": "EMAIL"}, userspan.UserspanValueError, "value", "user_id_type", ValueError),
+    ],
+)
+def test_bad_options_raise_before_fn_runs(
+    spans: Any, options: Dict[str, Any], cls: type, kind: str, field: str, builtin: type
+) -> None:
+    called: List[bool] = []
+    with pytest.raises(cls) as info:
+        userspan.capture("never", lambda: called.append(True), options)
+    err = info.value
+    assert isinstance(err, userspan.UserspanError) and isinstance(err, builtin)
+    assert err.kind == kind and err.field == field
+    assert f"`{field}`" in str(err)
+    assert called == []
+    assert spans.all() == []
+
+
+def test_error_messages_say_what_is_allowed() -> None:
+    with pytest.raises(userspan.UserspanTypeError) as info:
+        userspan.capture("x", lambda: None, {"user": "u"})
+    assert "user_id, user_email, user_id_type" in str(info.value)
+    with pytest.raises(userspan.UserspanValueError) as value_info:
+        userspan.capture("x", lambda: None, {"user_id_type": "name"})
+    assert '"email", "phone", "uuid", "custom"' in str(value_info.value)
+
+
+def test_options_must_be_a_mapping() -> None:
+    with pytest.raises(userspan.UserspanTypeError) as info:
+        userspan.capture("x", lambda: None, ["user_id", "u"])  # type: ignore[arg-type]
+    assert info.value.field == "options"
+
+
+def test_any_mapping_is_accepted(spans: Any) -> None:
+    from types import MappingProxyType
+
+    userspan.capture("m", lambda: None, MappingProxyType({"user_id": "u"}))
+    assert spans.named("m")["attributes"] == {"user.id": "u"}
+
+
+def test_scope_helpers_validate_at_construction() -> None:
+    with pytest.raises(userspan.UserspanTypeError) as info:
+        userspan.using_attributes(user=1)
+    assert info.value.kind == "unknown_option"
+    with pytest.raises(userspan.UserspanTypeError):
+        userspan.using_session(123)  # type: ignore[arg-type]
+    with pytest.raises(userspan.UserspanValueError):
+        userspan.using_user("u", user_id_type="nickname")
+    with pytest.raises(userspan.UserspanTypeError):
+        userspan.capture.start("s", {"tags": [1]})
+
+
+def test_over_long_values_are_truncated_and_counted(spans: Any) -> None:
+    before = userspan.stats()["values_truncated"]
+    long_id = "x" * 1000
+    assert userspan.capture("long", lambda: "ran", {"user_id": long_id, "session_id": "é" * 300}) == "ran"
+    attrs = spans.named("long")["attributes"]
+    assert attrs["user.id"] == "x" * 256
+    assert attrs["session.id"] == "é" * 256  # characters, not bytes
+    assert userspan.stats()["values_truncated"] - before == 2
+
+
+def test_over_long_metadata_is_truncated_and_counted(spans: Any) -> None:
+    before = userspan.stats()["values_truncated"]
+    userspan.capture("meta", lambda: None, {"metadata": {f"k{i}": "v" * 100 for i in range(100)}})
+    text = spans.named("meta")["attributes"]["metadata"]
+    assert len(text.encode()) <= 4096 and '"_truncated":true' in text
+    assert userspan.stats()["values_truncated"] - before == 1
+
+
+def test_stats_shape(spans: Any) -> None:
+    before = userspan.stats()
+    userspan.capture("s", lambda: None)
+    after = userspan.stats()
+    assert set(after) == {"spans_started", "spans_exported", "spans_dropped", "export_errors", "values_truncated"}
+    assert after["spans_started"] == before["spans_started"] + 1
+    assert after["spans_exported"] == before["spans_exported"] + 1
+
+
+def test_init_errors() -> None:
+    with pytest.raises(userspan.UserspanValueError) as info:
+        userspan.init(exporter="file")
+    assert info.value.field == "exporter" and info.value.kind == "value"
+    with pytest.raises(userspan.ConfigError) as cfg:
+        userspan.init(endpoint="ftp://example")
+    assert isinstance(cfg.value, ValueError) and cfg.value.kind == "config" and cfg.value.field is None
+    with pytest.raises(userspan.UserspanTypeError) as typ:
+        userspan.init(max_queue_size="big")  # type: ignore[arg-type]
+    assert typ.value.field == "max_queue_size"
+    with pytest.raises(TypeError):
+        userspan.init(exporterr="memory")  # type: ignore[call-arg]
+
+
+def test_init_error_leaves_the_running_pipeline(spans: Any) -> None:
+    with pytest.raises(userspan.UserspanError):
+        userspan.init(user_id_hashing="sometimes")
+    userspan.capture("still", lambda: None)
+    assert spans.names() == ["still"]

@@ -1,0 +1,221 @@
+"""Interop with a real opentelemetry-sdk TracerProvider: a Python OTel span current at capture start
+becomes the parent; inside capture, Python OTel sees the capture span as current (spans of
+existing instrumentations nest under it); UserAttributesSpanProcessor stamps them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Iterator, Tuple
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk.trace")
+
+from opentelemetry import context as otel_context  # noqa: E402
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.trace import StatusCode  # noqa: E402
+
+import userspan  # noqa: E402
+from userspan.otel import UserAttributesSpanProcessor  # noqa: E402
+
+
+@pytest.fixture
+def otel() -> Iterator[Tuple[trace.Tracer, InMemorySpanExporter]]:
+    """A Python SDK provider (not the global one) with our processor first and an in-memory exporter."""
+    provider = TracerProvider()
+    provider.add_span_processor(UserAttributesSpanProcessor())
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider.get_tracer("app"), exporter
+    provider.shutdown()
+
+
+def hex_trace(span: Any) -> str:
+    return format(span.context.trace_id, "032x")
+
+
+def hex_span(span_id: int) -> str:
+    return format(span_id, "016x")
+
+
+def test_python_spans_nest_under_capture_and_are_stamped(spans: Any, otel: Any) -> None:
+    tracer, exporter = otel
+
+    def agent() -> str:
+        # What OpenInference / OpenLLMetry instrumentations do.
+        with tracer.start_as_current_span("openai.chat") as llm:
+            llm.set_attribute("gen_ai.request.model", "gpt-x")
+            with tracer.start_as_current_span("http.post"):
+                pass
+        return "ok"
+
+    assert userspan.capture("turn", agent, {"user_id": "u-1", "session_id": "s-1", "tags": ["t"]}) == "ok"
+    turn = spans.named("turn")
+    py = {s.name: s for s in exporter.get_finished_spans()}
+    chat, post = py["openai.chat"], py["http.post"]
+    assert hex_trace(chat) == turn["trace_id"] == hex_trace(post)
+    assert hex_span(chat.parent.span_id) == turn["span_id"]
+    assert post.parent.span_id == chat.context.span_id
+    for s in (chat, post):
+        assert s.attributes["user.id"] == "u-1"
+        assert s.attributes["session.id"] == "s-1"
+        assert tuple(s.attributes["tag.tags"]) == ("t",)
+    assert chat.attributes["gen_ai.request.model"] == "gpt-x"
+
+
+def test_python_span_current_at_capture_start_is_the_parent(spans: Any, otel: Any) -> None:
+    tracer, exporter = otel
+    with tracer.start_as_current_span("http.request") as request:
+        userspan.capture("turn", lambda: userspan.capture("inner", lambda: None), {"user_id": "u"})
+    turn, inner = spans.named("turn"), spans.named("inner")
+    assert turn["trace_id"] == hex_trace(request)
+    assert turn["parent_span_id"] == hex_span(request.get_span_context().span_id)
+    assert inner["parent_span_id"] == turn["span_id"]
+    # The request span started outside any scope: not stamped.
+    [req] = exporter.get_finished_spans()
+    assert "user.id" not in (req.attributes or {})
+
+
+def test_capture_nested_inside_a_python_span_inside_capture(spans: Any, otel: Any) -> None:
+    tracer, exporter = otel
+
+    def outer() -> None:
+        with tracer.start_as_current_span("retriever"):
+            userspan.capture("inner", lambda: None)
+
+    userspan.capture("outer", outer, {"user_id": "u"})
+    [retriever] = exporter.get_finished_spans()
+    inner, outer_span = spans.named("inner"), spans.named("outer")
+    assert hex_span(retriever.parent.span_id) == outer_span["span_id"]
+    assert inner["parent_span_id"] == hex_span(retriever.context.span_id)
+    assert inner["trace_id"] == outer_span["trace_id"]
+
+
+def test_current_span_inside_capture_writes_to_the_capture_span(spans: Any) -> None:
+    def work() -> None:
+        current = trace.get_current_span()
+        assert current.get_span_context().is_valid
+        assert current.is_recording()
+        current.set_attribute("gen_ai.usage.input_tokens", 10)
+        current.set_attributes({"gen_ai.usage.output_tokens": 5, "gen_ai.request.model": "m"})
+        current.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.score.label": "pass"})
+        current.set_attribute("bad", {"nested": 1})  # warned and ignored, like the OTel API does
+        current.end()  # no-op: capture owns the span
+
+    userspan.capture("t", work)
+    span = spans.named("t")
+    assert span["attributes"] == {
+        "gen_ai.usage.input_tokens": 10,
+        "gen_ai.usage.output_tokens": 5,
+        "gen_ai.request.model": "m",
+    }
+    assert span["events"][0]["attributes"] == {"gen_ai.evaluation.score.label": "pass"}
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_use_span_error_handling_on_the_capture_span(spans: Any) -> None:
+    def work() -> None:
+        with trace.use_span(trace.get_current_span(), end_on_exit=False):
+            raise ValueError("via use_span")
+
+    with pytest.raises(ValueError):
+        userspan.capture("u", work)
+    span = spans.named("u")
+    assert span["status"] == {"code": "ERROR", "message": "via use_span"}
+
+
+def test_set_status_through_the_otel_api(spans: Any) -> None:
+    userspan.capture("ok", lambda: trace.get_current_span().set_status(StatusCode.OK))
+    assert spans.named("ok")["status"]["code"] == "OK"
+
+
+def test_using_attributes_stamps_python_spans_without_capture(otel: Any) -> None:
+    tracer, exporter = otel
+    with userspan.using_attributes(user_id="scoped", user_metadata={"plan": "pro"}):
+        with tracer.start_as_current_span("plain"):
+            pass
+    [plain] = exporter.get_finished_spans()
+    assert plain.attributes["user.id"] == "scoped"
+    assert plain.attributes["user.metadata"] == '{"plan":"pro"}'
+    assert plain.parent is None
+
+
+def test_processor_hashing(otel: Any) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(UserAttributesSpanProcessor(user_id_hashing="replace", hash_key="secret"))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with userspan.using_attributes(user_id="ada@example.com", user_email="ada@example.com"):
+        with provider.get_tracer("t").start_as_current_span("hashed"):
+            pass
+    [s] = exporter.get_finished_spans()
+    assert s.attributes["user.id"] == s.attributes["user.id.hash"] != "ada@example.com"
+    assert len(s.attributes["user.id"]) == 64
+    assert "user.email" not in s.attributes
+    with pytest.raises(userspan.ConfigError):
+        UserAttributesSpanProcessor(user_id_hashing="add")
+
+
+def test_processor_follows_the_pipeline_hashing_mode(otel: Any) -> None:
+    tracer, exporter = otel
+    userspan.init(exporter="memory", user_id_hashing="add", hash_key="secret")
+    try:
+        with userspan.using_attributes(user_id="u-1"):
+            with tracer.start_as_current_span("hashed"):
+                pass
+        [s] = exporter.get_finished_spans()
+        # Same HMAC as the conformance vector "hashing mode add".
+        assert s.attributes["user.id.hash"] == "8a756f7a5508f73fdfa425b9e762443bcfcfe5f372ab3643a890ddcd2433f599"
+    finally:
+        userspan.init(exporter="memory")
+
+
+def test_async_and_generators_keep_python_spans_nested(spans: Any, otel: Any, caplog: Any) -> None:
+    tracer, exporter = otel
+    caplog.set_level(logging.DEBUG)
+
+    async def agent() -> None:
+        await asyncio.sleep(0)
+        with tracer.start_as_current_span("async.llm"):
+            await asyncio.sleep(0)
+
+    def stream() -> Iterator[int]:
+        for i in range(5):
+            with tracer.start_as_current_span(f"chunk-{i}"):
+                yield i
+
+    async def main() -> None:
+        await asyncio.gather(
+            userspan.capture("a", agent, {"user_id": "ua"}),
+            userspan.capture("b", agent, {"user_id": "ub"}),
+        )
+
+    asyncio.run(main())
+    for x in userspan.capture("g", stream, {"user_id": "ug"}):
+        if x == 2:
+            break
+    py = exporter.get_finished_spans()
+    llms = [s for s in py if s.name == "async.llm"]
+    assert sorted(s.attributes["user.id"] for s in llms) == ["ua", "ub"]
+    for s in llms:
+        parent = spans.named("a" if s.attributes["user.id"] == "ua" else "b")
+        assert hex_span(s.parent.span_id) == parent["span_id"]
+    g = spans.named("g")
+    chunks = [s for s in py if s.name.startswith("chunk-")]
+    assert chunks and all(hex_span(s.parent.span_id) == g["span_id"] for s in chunks)
+    assert all(s.attributes["user.id"] == "ug" for s in chunks)
+    assert "Failed to detach context" not in caplog.text
+    assert otel_context.get_current() == {} or trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_unsampled_python_parent_is_respected(spans: Any) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    tracer = TracerProvider(sampler=ALWAYS_OFF).get_tracer("off")
+    with tracer.start_as_current_span("dropped"):
+        userspan.capture("child-of-unsampled", lambda: None)
+    assert spans.all() == []
