@@ -2,18 +2,26 @@
 //! processor, the chosen exporter (batched OTLP on the SDK's own thread, or memory / console),
 //! and the global OpenTelemetry tracer provider pointed at it.
 
-use crate::config::{Config, ExporterKind, Protocol, ResolvedConfig};
+#[cfg(feature = "otlp")]
+use crate::config::Protocol;
+use crate::config::{Config, ExporterKind, ResolvedConfig};
 use crate::conventions::RESOURCE_PROJECT;
 use crate::error::{Error, Result};
 use crate::export::{ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
-use crate::processor::{QueueGate, UserAttributesProcessor};
+#[cfg(feature = "otlp")]
+use crate::processor::QueueGate;
+use crate::processor::UserAttributesProcessor;
 use opentelemetry::global;
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SimpleSpanProcessor};
+#[cfg(feature = "otlp")]
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder};
 use opentelemetry_sdk::Resource;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+#[cfg(feature = "otlp")]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -63,6 +71,7 @@ pub(crate) fn baggage_enabled() -> bool {
     BAGGAGE.load(Ordering::Relaxed) != 0
 }
 
+#[cfg(feature = "otlp")]
 fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let headers = c.headers.iter().cloned().collect();
@@ -106,7 +115,7 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
     built.map_err(|e| Error::Config(format!("cannot build the OTLP exporter: {e}")))
 }
 
-fn build(config: Config) -> Result<Pipeline> {
+fn build(config: Config, custom: Option<Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder>>) -> Result<Pipeline> {
     let resolved = config.clone().resolve()?;
     let mut resource = Resource::builder();
     if let Some(name) = &resolved.service_name {
@@ -119,10 +128,26 @@ fn build(config: Config) -> Result<Pipeline> {
         UserAttributesProcessor::with_privacy(resolved.privacy.clone()).with_baggage_keys(resolved.propagate_baggage.clone());
     let mut builder = SdkTracerProvider::builder().with_resource(resource.build()).with_span_processor(stamping);
     let mut memory = None;
+    if let Some(add_exporter) = custom {
+        builder = add_exporter(builder);
+    } else {
+        builder = add_exporter(builder, &resolved, &mut memory)?;
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("userspan");
+    Ok(Pipeline { provider, tracer, memory, config, resolved })
+}
+
+fn add_exporter(
+    mut builder: TracerProviderBuilder,
+    resolved: &ResolvedConfig,
+    memory: &mut Option<MemoryExporter>,
+) -> Result<TracerProviderBuilder> {
     match resolved.exporter {
+        #[cfg(feature = "otlp")]
         ExporterKind::Otlp => {
             let in_flight = Arc::new(AtomicUsize::new(0));
-            let exporter = Counted { inner: build_otlp(&resolved)?, in_flight: Some(in_flight.clone()) };
+            let exporter = Counted { inner: build_otlp(resolved)?, in_flight: Some(in_flight.clone()) };
             let batch = BatchSpanProcessor::builder(exporter)
                 .with_batch_config(
                     BatchConfigBuilder::default()
@@ -134,10 +159,16 @@ fn build(config: Config) -> Result<Pipeline> {
                 .build();
             builder = builder.with_span_processor(QueueGate { inner: batch, in_flight, max: resolved.max_queue_size });
         }
+        #[cfg(not(feature = "otlp"))]
+        ExporterKind::Otlp => {
+            return Err(Error::Config(
+                "exporter \"otlp\" needs the `otlp` feature (bindings without it install their own exporter)".into(),
+            ))
+        }
         ExporterKind::Memory => {
             let m = MemoryExporter::default();
             builder = builder.with_span_processor(SimpleSpanProcessor::new(Counted { inner: m.clone(), in_flight: None }));
-            memory = Some(m);
+            *memory = Some(m);
         }
         ExporterKind::Console => {
             builder = builder
@@ -145,9 +176,7 @@ fn build(config: Config) -> Result<Pipeline> {
         }
         ExporterKind::None => {}
     }
-    let provider = builder.build();
-    let tracer = provider.tracer("userspan");
-    Ok(Pipeline { provider, tracer, memory, config, resolved })
+    Ok(builder)
 }
 
 /// Builds the export pipeline and makes it the global OpenTelemetry tracer provider.
@@ -160,7 +189,25 @@ fn build(config: Config) -> Result<Pipeline> {
 /// [`Error::Config`] / [`Error::InvalidValue`] from [`Config::resolve`] or when the OTLP exporter
 /// cannot be built. Nothing is changed on error.
 pub fn init(config: Config) -> Result<()> {
-    let pipeline = Arc::new(build(config)?);
+    install(build(config, None)?)
+}
+
+/// [`init`] with the app's own exporter instead of `config.exporter`: finished spans are handed to
+/// `exporter` synchronously as they end (a `SimpleSpanProcessor`, no background thread), counted
+/// in [`crate::stats()`]. For runtimes without threads (the WASM package buffers spans in its
+/// exporter and sends them with `fetch`) and for apps with a custom sink.
+///
+/// # Errors
+/// As [`init`].
+pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
+    let add = move |b: TracerProviderBuilder| {
+        b.with_span_processor(SimpleSpanProcessor::new(Counted { inner: exporter, in_flight: None }))
+    };
+    install(build(config, Some(Box::new(add)))?)
+}
+
+fn install(pipeline: Pipeline) -> Result<()> {
+    let pipeline = Arc::new(pipeline);
     global::set_tracer_provider(pipeline.provider.clone());
     let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == "user.id" { 1 } else { 2 });
     BAGGAGE.store(bits, Ordering::Relaxed);
@@ -176,6 +223,10 @@ pub fn init(config: Config) -> Result<()> {
 /// [`crate::stats()`].
 pub fn flush(timeout: Duration) -> bool {
     let Some(p) = current() else { return true };
+    if cfg!(target_arch = "wasm32") {
+        // No threads to wait on: the exporters used there finish synchronously.
+        return p.provider.force_flush().is_ok();
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().name("userspan-flush".into()).spawn(move || {
         let _ = tx.send(p.provider.force_flush().is_ok());
@@ -205,7 +256,7 @@ pub fn reinit_after_fork() -> Result<()> {
         std::mem::forget(old.provider.clone());
         let config = old.config.clone();
         std::mem::forget(old);
-        init(config)?;
+        install(build(config, None)?)?;
     }
     Ok(())
 }

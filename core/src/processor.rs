@@ -10,9 +10,7 @@ use opentelemetry::trace::Span as _;
 use opentelemetry::{Context, Key, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use opentelemetry_sdk::Resource;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Stamps `user.id`, `session.id`, tags, metadata ... from the [`Scope`] in the span's parent
@@ -71,39 +69,54 @@ impl SpanProcessor for UserAttributesProcessor {
     }
 }
 
-/// Bounds the spans waiting for export: a span that would make more than `max` spans in flight
-/// (queued, batched or being sent) is dropped and counted in `spans_dropped`; the app never
-/// waits. The exporter side decrements `in_flight` when a batch is done ([`crate::export`]).
-#[derive(Debug)]
-pub(crate) struct QueueGate<P: SpanProcessor> {
-    pub inner: P,
-    pub in_flight: Arc<AtomicUsize>,
-    pub max: usize,
-}
+#[cfg(feature = "otlp")]
+pub(crate) use queue::QueueGate;
 
-impl<P: SpanProcessor> SpanProcessor for QueueGate<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx)
+#[cfg(feature = "otlp")]
+mod queue {
+    use crate::stats::COUNTERS;
+    use opentelemetry::Context;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+    use opentelemetry_sdk::Resource;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Bounds the spans waiting for export: a span that would make more than `max` spans in flight
+    /// (queued, batched or being sent) is dropped and counted in `spans_dropped`; the app never
+    /// waits. The exporter side decrements `in_flight` when a batch is done ([`crate::export`]).
+    #[derive(Debug)]
+    pub(crate) struct QueueGate<P: SpanProcessor> {
+        pub inner: P,
+        pub in_flight: Arc<AtomicUsize>,
+        pub max: usize,
     }
 
-    fn on_end(&self, span: SpanData) {
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            COUNTERS.spans_dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+    impl<P: SpanProcessor> SpanProcessor for QueueGate<P> {
+        fn on_start(&self, span: &mut Span, cx: &Context) {
+            self.inner.on_start(span, cx)
         }
-        self.inner.on_end(span)
-    }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
+        fn on_end(&self, span: SpanData) {
+            if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                COUNTERS.spans_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.inner.on_end(span)
+        }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
+        fn force_flush(&self) -> OTelSdkResult {
+            self.inner.force_flush()
+        }
 
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource)
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+
+        fn set_resource(&mut self, resource: &Resource) {
+            self.inner.set_resource(resource)
+        }
     }
 }
