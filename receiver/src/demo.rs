@@ -152,7 +152,7 @@ fn make_users(rng: &mut Rng, n: usize) -> Vec<DemoUser> {
                 id_type,
                 email,
                 plan,
-                region: *rng.pick(REGIONS),
+                region: REGIONS[rng.below(REGIONS.len() as u64) as usize],
                 start_days_ago: if rng.chance(0.25) { rng.range(0, 6) } else { rng.range(7, 29) },
                 sessions,
                 model: if plan == "free" { if rng.chance(0.7) { 0 } else { 3 } } else { rng.range(0, 3) as usize },

@@ -105,9 +105,7 @@ fn counted(m: HashMap<String, i64>) -> Vec<NamedCount> {
 /// The lifetime detail of `u`; the activity series ends on the UTC day of `now_ns`.
 pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     let traces = user_traces(pd, u);
-    let mut acc = Acc::default();
-    acc.first_ns = i64::MAX;
-    acc.last_ns = i64::MIN;
+    let mut acc = Acc { first_ns: i64::MAX, last_ns: i64::MIN, ..Default::default() };
     let today = floor_to(now_ns, NS_PER_DAY);
     let first_day = today - 29 * NS_PER_DAY;
     let mut days = vec![(0i64, 0i64, 0i64, 0i64); 30];

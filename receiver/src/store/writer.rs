@@ -175,9 +175,9 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
     let mut by_key: HashMap<(Arc<str>, i64), UserRec> =
         users.into_iter().map(|((p, _), u)| ((p, u.key), u)).collect();
     for (p, k) in touched_users {
-        if !by_key.contains_key(&(p.clone(), k)) {
+        if let std::collections::hash_map::Entry::Vacant(e) = by_key.entry((p.clone(), k)) {
             if let Some(u) = index.get_user_by_key(&p, k) {
-                by_key.insert((p.clone(), k), u);
+                e.insert(u);
             }
         }
     }
