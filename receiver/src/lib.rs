@@ -14,3 +14,4 @@ pub mod server;
 pub mod store;
 pub mod table;
 pub mod timefmt;
+pub mod web;

@@ -1,5 +1,6 @@
 //! HTTP: the OTLP/HTTP trace endpoint ([`otlp`]) and the JSON API ([`users`]) on one axum router.
 
+pub mod cohorts;
 pub mod otlp;
 pub mod params;
 pub mod users;
@@ -98,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{user_id}", get(users::detail))
         .route("/api/users/{user_id}/sessions", get(users::sessions))
         .route("/api/users/{user_id}/traces", get(users::traces))
+        .route("/api/cohorts", get(cohorts::list))
+        .merge(crate::web::routes())
         .merge(otlp)
         .fallback(|| async { ApiError::not_found("no such endpoint; see GET /api/users, /api/overview, POST /v1/traces") })
         .with_state(state)

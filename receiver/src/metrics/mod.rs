@@ -2,6 +2,7 @@
 //! one project: the overview and histogram ([`overview`]), user rows, search, sort and column
 //! rollups ([`users`]), and a user's lifetime detail, sessions and traces ([`detail`]).
 
+pub mod cohorts;
 pub mod detail;
 pub mod overview;
 pub mod period;
