@@ -6,15 +6,37 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
 use userspan::OptionValue;
 
+extern "C" {
+    // Public C API since CPython 3.3 (stable ABI from 3.10); exported by every CPython >= 3.9, so
+    // an abi3-py39 module may call it. It borrows the string's cached UTF-8 form, avoiding the
+    // bytes object `PyUnicode_AsUTF8String` (pyo3's abi3 < 3.10 path) allocates per call.
+    fn PyUnicode_AsUTF8AndSize(unicode: *mut pyo3::ffi::PyObject, size: *mut pyo3::ffi::Py_ssize_t) -> *const std::os::raw::c_char;
+}
+
+/// The UTF-8 text of a `str` as an owned `String`, `None` when it is not valid UTF-8 (lone surrogates).
+pub fn string(s: &Bound<'_, PyString>) -> Option<String> {
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live `str`; the returned buffer lives as long as `s` and is copied at once.
+    let ptr = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if ptr.is_null() {
+        // Clear the UnicodeEncodeError.
+        let _ = PyErr::take(s.py());
+        return None;
+    }
+    // SAFETY: CPython guarantees `size` valid UTF-8 bytes at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size as usize) };
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned())
+}
+
 /// Translates one Python value. `bool` is checked before `int` (bool is an int subclass).
 pub fn option_value(v: &Bound<'_, PyAny>) -> OptionValue {
     if v.is_none() {
         return OptionValue::Null;
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return match s.to_cow() {
-            Ok(s) => OptionValue::Str(s.into_owned()),
-            Err(_) => OptionValue::Other("str (not valid UTF-8)".into()),
+        return match string(s) {
+            Some(s) => OptionValue::Str(s),
+            None => OptionValue::Other("str (not valid UTF-8)".into()),
         };
     }
     if v.is_instance_of::<PyBool>() {
@@ -38,8 +60,8 @@ pub fn option_value(v: &Bound<'_, PyAny>) -> OptionValue {
     if let Ok(d) = v.cast::<PyDict>() {
         let mut entries = Vec::with_capacity(d.len());
         for (k, x) in d.iter() {
-            match k.cast::<PyString>().ok().and_then(|k| k.to_cow().ok()) {
-                Some(k) => entries.push((k.into_owned(), option_value(&x))),
+            match k.cast::<PyString>().ok().and_then(string) {
+                Some(k) => entries.push((k, option_value(&x))),
                 None => return OptionValue::Other("dict with a non-string key".into()),
             }
         }
@@ -68,7 +90,7 @@ pub fn option_entries(d: &Bound<'_, PyDict>) -> Vec<(String, OptionValue)> {
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {
         let key = match k.cast::<PyString>() {
-            Ok(s) => s.to_cow().map(|c| c.into_owned()).unwrap_or_default(),
+            Ok(s) => string(s).unwrap_or_default(),
             // A non-string key is an unknown option; its repr names it in the error.
             Err(_) => k.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
         };

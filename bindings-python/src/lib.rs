@@ -350,11 +350,15 @@ fn nest<'py>(py: Python<'py>, outer: Option<&Bound<'py, PyScope>>, options: &Bou
 #[pyo3(signature = (name, options, outer, parent))]
 fn start<'py>(
     py: Python<'py>,
-    name: String,
+    name: &Bound<'py, PyAny>,
     options: &Bound<'py, PyAny>,
     outer: Option<&Bound<'py, PyScope>>,
     parent: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    let name = match name.cast::<pyo3::types::PyString>() {
+        Ok(s) => convert::string(s).unwrap_or_default(),
+        Err(_) => name.str()?.to_string(),
+    };
     let scope_obj = nested_scope(py, outer, options)?;
     let scope = scope_obj.cast::<PyScope>().ok().map(|s| &s.get().inner);
     let parent_cx = if parent.is_none() {

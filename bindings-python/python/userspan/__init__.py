@@ -29,6 +29,7 @@ import contextvars
 import functools
 import inspect
 import os
+import sys
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, TypeVar, cast, overload
 
@@ -72,10 +73,13 @@ _start = _native.start
 _scope_get = _cx.scope_get
 _scope_set = _cx.scope_set
 _scope_reset = _cx.scope_reset
+_span_get = _cx.span_get
 _span_set = _cx.span_set
 _span_reset = _cx.span_reset
 _current_parent = _cx.current_parent
 _SPECIAL = _cx.special_results()
+_OTEL_TRACE = "opentelemetry.trace"
+_modules = sys.modules
 
 # --- configuration ----------------------------------------------------------------------------
 
@@ -222,13 +226,15 @@ def clear_finished_spans() -> None:
 
 def _run(name: str, options: Any, fn: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> Any:
     """The one capture path: start (validates, before ``fn`` runs), run ``fn`` in the scope, end."""
-    span, scope = _start(name, options, _scope_get(), _current_parent())
+    b = _cx._bridge
+    if b is None and _OTEL_TRACE in _modules:
+        b = _cx.bridge()
+    span, scope = _start(name, options, _scope_get(), _span_get() if b is None else b.parent())
     ts = _scope_set(scope)
     tp = _span_set(span)
-    b = _cx._bridge
-    to = b.enter(span) if b is not None else None
+    to = None if b is None else b.enter(span)
     try:
-        result = fn(*args, **kwargs)
+        result = fn(*args, **kwargs) if args or kwargs else fn()
     except BaseException as exc:
         span.end(exc)
         raise
@@ -374,7 +380,7 @@ def _capture_start(name: str, options: Optional[Options] = None) -> CaptureHandl
 
 def _capture(name: str, fn: Any = None, options: Optional[Options] = None) -> Any:
     if callable(fn):
-        return _run(name, options, fn, (), {})
+        return _run(name, options, fn, (), None)  # type: ignore[arg-type]
     # Decorator: capture(name), capture(name, options), capture(name, options=...).
     if fn is not None:
         if options is not None:

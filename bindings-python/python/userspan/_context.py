@@ -38,7 +38,7 @@ class _Bridge:
     """Python OpenTelemetry interop, switched on once ``opentelemetry.trace`` has been imported
     (before that, no Python OTel span can exist, so there is nothing to bridge)."""
 
-    __slots__ = ("get_current_span", "attach", "detach", "set_span_in_context", "bridge_span", "invalid_span")
+    __slots__ = ("get_current", "context_class", "span_key", "span_class", "attach", "detach", "bridge_span")
 
     def __init__(self) -> None:
         from opentelemetry import context as otel_context
@@ -46,28 +46,35 @@ class _Bridge:
 
         from ._otel_span import make_bridge_span_class
 
-        self.get_current_span = otel_trace.get_current_span
-        self.set_span_in_context = otel_trace.set_span_in_context
+        self.get_current = otel_context.get_current
+        self.context_class = otel_context.Context
+        # The context key OTel keeps the current span under, found through the public API.
+        [self.span_key] = otel_trace.set_span_in_context(otel_trace.INVALID_SPAN, otel_context.Context()).keys()
+        self.span_class = otel_trace.Span
         self.attach = otel_context.attach
         self.detach = otel_context.detach
-        self.invalid_span = otel_trace.INVALID_SPAN
         self.bridge_span = make_bridge_span_class()
 
     def parent(self) -> Any:
         """The parent for a span started now: our own span when it is OTel's current span, else a
         Python OTel span's ``(trace_id, span_id, sampled)``, else our current span (or None)."""
-        current = self.get_current_span()
+        current = self.get_current().get(self.span_key)
+        if current is None:
+            return span_get()
         if type(current) is self.bridge_span:
             return current._userspan
-        if current is not self.invalid_span:
+        if isinstance(current, self.span_class):
             sc = current.get_span_context()
             if sc.is_valid:
                 return (sc.trace_id, sc.span_id, sc.trace_flags.sampled)
         return span_get()
 
     def enter(self, span: _native.Span) -> object:
-        """Makes ``span`` OTel's current span; returns the token for :meth:`exit`."""
-        return self.attach(self.set_span_in_context(self.bridge_span(span)))
+        """Makes ``span`` OTel's current span (what ``trace.set_span_in_context`` + ``attach``
+        do); returns the token for :meth:`exit`."""
+        values = dict(self.get_current())
+        values[self.span_key] = self.bridge_span(span)
+        return self.attach(self.context_class(values))
 
     def exit(self, token: object) -> None:
         self.detach(token)

@@ -25,6 +25,8 @@ def make_bridge_span_class() -> type:
     class UserspanOtelSpan(NonRecordingSpan):
         """OpenTelemetry's view of the current ``userspan.capture`` span."""
 
+        __slots__ = ("_userspan",)
+
         def __init__(self, span: Any) -> None:  # noqa: D107 - no super().__init__: context is lazy
             self._userspan = span
             self._context: Optional[SpanContext] = None
