@@ -9,11 +9,30 @@ use std::fmt;
 pub enum Error {
     /// An option or attribute has the wrong type. `field` is the option's name as the caller spelled
     /// it (host naming style), `expected` says what is allowed, `got` what was passed.
-    InvalidType { field: String, expected: String, got: String },
+    InvalidType {
+        /// Option name, host naming style (`user_id` / `userId`; nested: `tags[1]`, `attributes.k`).
+        field: String,
+        /// What is allowed.
+        expected: String,
+        /// What was passed.
+        got: String,
+    },
     /// An option has a value outside what is allowed (e.g. `user_id_type` outside the enum).
-    InvalidValue { field: String, allowed: String, got: String },
+    InvalidValue {
+        /// Option name.
+        field: String,
+        /// The allowed values, quoted and comma separated.
+        allowed: String,
+        /// The value passed (debug-quoted).
+        got: String,
+    },
     /// An option key that does not exist. `allowed` lists the valid keys.
-    UnknownOption { field: String, allowed: String },
+    UnknownOption {
+        /// The unknown key as passed.
+        field: String,
+        /// The valid option names, comma separated.
+        allowed: String,
+    },
     /// `init` configuration is unusable (bad endpoint, missing hash key, feature not compiled in...).
     Config(String),
 }

@@ -27,6 +27,8 @@
 //! [`Attributes::from_options`], [`Scope`], [`start_span`] and [`SpanHandle::end`] and nothing
 //! else holds behaviour.
 
+#![warn(missing_docs)]
+
 pub mod attributes;
 pub mod capture;
 pub mod config;
