@@ -154,3 +154,29 @@ pub(crate) unsafe fn option_value(env: sys::napi_env, v: sys::napi_value, depth:
         _ => OptionValue::Other("external".into()),
     })
 }
+
+/// [`option_value`] with a fast path for strings (one napi call for strings under 252 bytes; napi
+/// cuts at a character boundary, so a result that leaves 4 spare bytes is complete).
+pub(crate) unsafe fn option_value_fast(env: sys::napi_env, v: sys::napi_value) -> Result<OptionValue> {
+    let mut buf = [0u8; 256];
+    let mut written = 0usize;
+    let status = unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
+    if status == sys::Status::napi_ok && written + 4 < buf.len() {
+        let s = std::str::from_utf8(&buf[..written]).map(str::to_owned);
+        return Ok(OptionValue::Str(s.unwrap_or_else(|e| String::from_utf8_lossy(&buf[..e.valid_up_to()]).into_owned())));
+    }
+    unsafe { option_value(env, v, 1) }
+}
+
+/// A key passed by the TypeScript layer (always a string there).
+pub(crate) unsafe fn key(env: sys::napi_env, v: sys::napi_value) -> Result<String> {
+    let mut buf = [0u8; 128];
+    let mut written = 0usize;
+    let status = unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
+    if status == sys::Status::napi_ok && written + 4 < buf.len() {
+        if let Ok(s) = std::str::from_utf8(&buf[..written]) {
+            return Ok(s.to_owned());
+        }
+    }
+    unsafe { string(env, v) }
+}

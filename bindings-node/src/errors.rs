@@ -31,10 +31,8 @@ fn js_string(env: sys::napi_env, s: &str) -> sys::napi_value {
     out
 }
 
-/// Builds the JS exception for `e`; returning the result as `Err` from a `#[napi]` function throws
-/// that exact object.
-pub(crate) fn to_js(env: &Env, e: &userspan::Error) -> Error {
-    let raw = env.raw();
+/// Creates the JS exception object for `e` (null on failure to allocate).
+pub(crate) fn create(raw: sys::napi_env, e: &userspan::Error) -> sys::napi_value {
     let code_value = js_string(raw, code(e.kind()));
     let message = js_string(raw, &e.to_string());
     let mut obj = ptr::null_mut();
@@ -46,7 +44,7 @@ pub(crate) fn to_js(env: &Env, e: &userspan::Error) -> Error {
         }
     };
     if status != sys::Status::napi_ok || obj.is_null() {
-        return Error::new(Status::GenericFailure, e.to_string());
+        return ptr::null_mut();
     }
     let field = match e.field() {
         Some(f) => js_string(raw, f),
@@ -57,6 +55,28 @@ pub(crate) fn to_js(env: &Env, e: &userspan::Error) -> Error {
         }
     };
     unsafe { sys::napi_set_named_property(raw, obj, c"field".as_ptr(), field) };
+    obj
+}
+
+/// Throws the JS exception for `e` (for raw callbacks, which then return null).
+pub(crate) fn throw(raw: sys::napi_env, e: &userspan::Error) {
+    let obj = create(raw, e);
+    if obj.is_null() {
+        let msg = std::ffi::CString::new(e.to_string()).unwrap_or_default();
+        unsafe { sys::napi_throw_error(raw, ptr::null(), msg.as_ptr()) };
+    } else {
+        unsafe { sys::napi_throw(raw, obj) };
+    }
+}
+
+/// Builds the JS exception for `e`; returning the result as `Err` from a `#[napi]` function throws
+/// that exact object.
+pub(crate) fn to_js(env: &Env, e: &userspan::Error) -> Error {
+    let raw = env.raw();
+    let obj = create(raw, e);
+    if obj.is_null() {
+        return Error::new(Status::GenericFailure, e.to_string());
+    }
     Error::from(unsafe { Unknown::from_raw_unchecked(raw, obj) })
 }
 

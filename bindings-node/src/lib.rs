@@ -1,42 +1,42 @@
 //! Native half of the npm package `userspan`: a thin napi-rs layer over the `userspan` core.
 //!
 //! The TypeScript layer (`src/ts/`) is the public API; this module is private. It crosses into
-//! Rust once per span start ([`start_span`] / [`start_span_in`]), once per end ([`Frame::end`] /
-//! [`Frame::end_with_error`]) and once per attribute scope ([`enter_scope`]). All behaviour —
-//! validation, merging, stamping, export — is the core's.
+//! Rust once per span start, once per end and once per attribute scope (raw callbacks in
+//! `frame.rs`). All behaviour — validation, merging, stamping, export — is the core's.
 
 #![deny(clippy::all)]
 
 mod convert;
 mod errors;
+mod frame;
 
 use errors::OrThrow;
-use napi::bindgen_prelude::{AsyncTask, Unknown};
+use frame::FrameInner;
+use napi::bindgen_prelude::{AsyncTask, Object, Unknown};
 use napi::{Env, JsValue, Result, Task};
 use napi_derive::napi;
 use serde_json::{Map, Value as Json};
 use std::time::Duration;
-use userspan::{Attributes, Config, ErrorInfo, KeyStyle, OptionValue, Scope, SpanHandle};
+
+// Every capture allocates and frees a handful of small objects (scope, span, context entries);
+// glibc malloc spent about a third of the per-capture time on them in `perf`, mimalloc far less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use userspan::{Attributes, Config, KeyStyle, OptionValue};
 
 /// Reads a host options object (`undefined`/`null` = none) as `(key, value)` pairs.
 fn option_entries(env: &Env, options: &Unknown, what: &str) -> Result<Vec<(String, OptionValue)>> {
-    let raw_env = env.raw();
-    let raw = options.raw();
-    match unsafe { convert::option_value(raw_env, raw, 0) }? {
+    match unsafe { convert::option_value(env.raw(), options.raw(), 0) }? {
         OptionValue::Null => Ok(Vec::new()),
         OptionValue::Map(entries) => Ok(entries),
         other => Err(errors::to_js(
             env,
-            &userspan::Error::InvalidType {
-                field: what.into(),
-                expected: "an object".into(),
-                got: describe(&other),
-            },
+            &userspan::Error::InvalidType { field: what.into(), expected: "an object".into(), got: describe(&other) },
         )),
     }
 }
 
-fn describe(v: &OptionValue) -> String {
+pub(crate) fn describe(v: &OptionValue) -> String {
     match v {
         OptionValue::Null => "null".into(),
         OptionValue::Bool(_) => "a boolean".into(),
@@ -48,27 +48,14 @@ fn describe(v: &OptionValue) -> String {
     }
 }
 
-fn attributes(env: &Env, options: &Unknown) -> Result<Attributes> {
-    Attributes::from_options(option_entries(env, options, "options")?, KeyStyle::Camel).or_throw(env)
+/// Registers the raw hot-path callbacks (see `frame.rs`) next to the `#[napi]` exports.
+#[napi(module_exports)]
+pub fn module_exports(exports: Object, env: Env) -> Result<()> {
+    unsafe { frame::register(env.raw(), exports.raw()) }
 }
 
-/// The scope a frame opened with `options` inside `outer` holds (no new scope when nothing is set).
-fn scope_for(outer: Option<&Frame>, attrs: Attributes) -> Option<Scope> {
-    let outer_scope = outer.and_then(|f| f.scope.as_ref());
-    if attrs.is_empty() {
-        outer_scope.cloned()
-    } else {
-        Some(Scope::nested(outer_scope, attrs))
-    }
-}
-
-/// What the TypeScript layer keeps in its `AsyncLocalStorage`: the merged scope and the current
-/// span (this frame's own for a capture, the outer one for an attribute scope).
-#[napi]
-pub struct Frame {
-    scope: Option<Scope>,
-    span: Option<SpanHandle>,
-    owns_span: bool,
+fn frame_of<'a>(env: &Env, v: &Unknown) -> Option<&'a FrameInner> {
+    unsafe { frame::frame(env.raw(), v.raw()) }
 }
 
 /// `{traceId, spanId, traceFlags}` of a frame's span (OTel JS `SpanContext` shape).
@@ -82,102 +69,38 @@ pub struct SpanIds {
     pub trace_flags: u32,
 }
 
+/// The ids of a frame's current span, `null` outside any span.
 #[napi]
-impl Frame {
-    /// Ends the frame's span (captures only; idempotent).
-    #[napi]
-    pub fn end(&self) {
-        if let (true, Some(span)) = (self.owns_span, &self.span) {
-            span.end(None);
+pub fn span_ids(env: &Env, frame: Unknown) -> Option<SpanIds> {
+    frame_of(env, &frame).and_then(|f| f.span.as_ref()).map(|s| {
+        let sc = s.span_context();
+        SpanIds {
+            trace_id: sc.trace_id().to_string(),
+            span_id: sc.span_id().to_string(),
+            trace_flags: u32::from(sc.is_sampled()),
         }
-    }
-
-    /// Records the failure (exception event, status ERROR, `error.type`) and ends the span.
-    #[napi]
-    pub fn end_with_error(&self, type_name: String, message: String, stacktrace: Option<String>) {
-        if let (true, Some(span)) = (self.owns_span, &self.span) {
-            span.end(Some(&ErrorInfo { type_name, message, stacktrace }));
-        }
-    }
-
-    /// The ids of the current span, `null` outside any span.
-    #[napi]
-    pub fn span_ids(&self) -> Option<SpanIds> {
-        self.span.as_ref().map(|s| {
-            let sc = s.span_context();
-            SpanIds {
-                trace_id: sc.trace_id().to_string(),
-                span_id: sc.span_id().to_string(),
-                trace_flags: u32::from(sc.is_sampled()),
-            }
-        })
-    }
-
-    /// The merged scope as options (camelCase), for `getAttributes()`.
-    #[napi]
-    pub fn attributes(&self) -> Json {
-        Json::Object(self.scope.as_ref().map(|s| s.attributes().to_options(KeyStyle::Camel)).unwrap_or_default())
-    }
-
-    /// Sets one attribute on the frame's span, validated as an entry of the `attributes` option
-    /// (string, number, boolean or a homogeneous array of those).
-    #[napi]
-    pub fn set_attribute(&self, env: &Env, key: String, value: Unknown) -> Result<()> {
-        let Some(span) = &self.span else { return Ok(()) };
-        let v = unsafe { convert::option_value(env.raw(), value.raw(), 1) }?;
-        let attrs = Attributes::from_options(
-            [("attributes".to_string(), OptionValue::Map(vec![(key, v)]))],
-            KeyStyle::Camel,
-        )
-        .or_throw(env)?;
-        for kv in attrs.render(&userspan::Privacy::off()) {
-            span.set_attribute(kv);
-        }
-        Ok(())
-    }
-}
-
-/// Starts span `name` as a child of `outer`'s span, with `options` merged over `outer`'s scope.
-/// Validation errors are thrown before anything starts.
-#[napi]
-pub fn start_span(env: &Env, name: String, options: Unknown, outer: Option<&Frame>) -> Result<Frame> {
-    let attrs = attributes(env, &options)?;
-    let scope = scope_for(outer, attrs);
-    let parent = outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context);
-    let span = userspan::start_span(name, parent.as_ref(), scope.as_ref());
-    Ok(Frame { scope, span: Some(span), owns_span: true })
-}
-
-/// [`start_span`] with an explicit parent from OpenTelemetry JS (hex ids).
-#[napi]
-pub fn start_span_in(
-    env: &Env,
-    name: String,
-    options: Unknown,
-    outer: Option<&Frame>,
-    trace_id: String,
-    span_id: String,
-    sampled: bool,
-) -> Result<Frame> {
-    let attrs = attributes(env, &options)?;
-    let scope = scope_for(outer, attrs);
-    let parent = match (u128::from_str_radix(&trace_id, 16), u64::from_str_radix(&span_id, 16)) {
-        (Ok(t), Ok(s)) => Some(userspan::parent_context(t, s, sampled)),
-        _ => outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context),
-    };
-    let span = userspan::start_span(name, parent.as_ref(), scope.as_ref());
-    Ok(Frame { scope, span: Some(span), owns_span: true })
-}
-
-/// An attribute scope (no span of its own): `options` merged over `outer`'s scope.
-#[napi]
-pub fn enter_scope(env: &Env, options: Unknown, outer: Option<&Frame>) -> Result<Frame> {
-    let attrs = attributes(env, &options)?;
-    Ok(Frame {
-        scope: scope_for(outer, attrs),
-        span: outer.and_then(|f| f.span.clone()),
-        owns_span: false,
     })
+}
+
+/// A frame's merged scope as options (camelCase), for `getAttributes()`.
+#[napi]
+pub fn frame_attributes(env: &Env, frame: Unknown) -> Json {
+    let scope = frame_of(env, &frame).and_then(|f| f.scope.as_ref());
+    Json::Object(scope.map(|s| s.attributes().to_options(KeyStyle::Camel)).unwrap_or_default())
+}
+
+/// Sets one attribute on a frame's span, validated as an entry of the `attributes` option
+/// (string, number, boolean or a homogeneous array of those).
+#[napi]
+pub fn set_attribute(env: &Env, frame: Unknown, key: String, value: Unknown) -> Result<()> {
+    let Some(span) = frame_of(env, &frame).and_then(|f| f.span.as_ref()) else { return Ok(()) };
+    let v = unsafe { convert::option_value(env.raw(), value.raw(), 1) }?;
+    let attrs = Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
+        .or_throw(env)?;
+    for kv in attrs.render(&userspan::Privacy::off()) {
+        span.set_attribute(kv);
+    }
+    Ok(())
 }
 
 /// Renders scopes for OpenTelemetry JS spans (`UserAttributesSpanProcessor`) under one privacy mode.
@@ -206,9 +129,9 @@ impl Stamper {
 
     /// The span attributes `frame`'s scope stamps (`{}` without a scope).
     #[napi]
-    pub fn render(&self, frame: &Frame) -> Json {
+    pub fn render(&self, env: &Env, frame: Unknown) -> Json {
         let mut m = Map::new();
-        if let Some(scope) = &frame.scope {
+        if let Some(scope) = frame_of(env, &frame).and_then(|f| f.scope.as_ref()) {
             for kv in scope.key_values(&self.privacy).iter() {
                 m.insert(kv.key.to_string(), userspan::attributes::value_to_json(&kv.value));
             }

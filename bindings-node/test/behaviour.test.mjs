@@ -487,3 +487,19 @@ test('flush and shutdown return Promises and wait off the event loop; shutdown i
   // After shutdown, captures still work (spans go nowhere).
   assert.equal(capture('after', () => 5), 5);
 });
+
+test('strings of every UTF-8 width around the native fast-path buffer arrive intact', () => {
+  const samples = [];
+  for (const ch of ['a', 'é', '€', '😀']) {
+    for (let n = 55; n <= 130; n++) samples.push(ch.repeat(n));
+  }
+  samples.push('mixed-é€😀-'.repeat(30), '', 'x'.repeat(251), 'x'.repeat(252), 'x'.repeat(255));
+  for (const s of samples) {
+    clearFinishedSpans();
+    capture('utf8', () => {}, { userId: s || null, attributes: { [`k-${s.slice(0, 40)}`]: s } });
+    const [span] = getFinishedSpans();
+    const expectedId = [...s].length > 256 ? [...s].slice(0, 256).join('') : s;
+    if (s) assert.equal(span.attributes['user.id'], expectedId);
+    assert.equal(span.attributes[`k-${s.slice(0, 40)}`], s);
+  }
+});

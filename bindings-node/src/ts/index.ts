@@ -146,21 +146,74 @@ function runIn<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: Ot
   return storage.run(frame, () => otel.with(otelCx, fn));
 }
 
+const OBJECT_PROTO = Object.prototype;
+
+/**
+ * Calls the native start with the options object's own entries passed positionally when it is a
+ * plain object literal with at most 4 keys (no property-enumeration calls across the FFI); any
+ * other value goes to the generic path. Either way the core validates.
+ */
+function startFrame(name: string, options: unknown, outer: Frame | undefined, traceId?: string, spanId?: string, sampled?: boolean): Frame {
+  if (options === undefined || options === null) return native.startKV(name, outer, traceId, spanId, sampled);
+  if (typeof options === 'object' && Object.getPrototypeOf(options) === OBJECT_PROTO) {
+    const o = options as Record<string, unknown>;
+    const keys = Object.keys(o);
+    switch (keys.length) {
+      case 0:
+        return native.startKV(name, outer, traceId, spanId, sampled);
+      case 1:
+        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]]);
+      case 2:
+        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]], keys[1], o[keys[1]]);
+      case 3:
+        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]]);
+      case 4:
+        return native.startKV(
+          name, outer, traceId, spanId, sampled,
+          keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]], keys[3], o[keys[3]],
+        );
+    }
+  }
+  return native.start(name, outer, traceId, spanId, sampled, options);
+}
+
+/** {@link startFrame} for an attribute scope. */
+function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
+  if (options === undefined || options === null) return native.scopeKV(outer);
+  if (typeof options === 'object' && Object.getPrototypeOf(options) === OBJECT_PROTO) {
+    const o = options as Record<string, unknown>;
+    const keys = Object.keys(o);
+    switch (keys.length) {
+      case 0:
+        return native.scopeKV(outer);
+      case 1:
+        return native.scopeKV(outer, keys[0], o[keys[0]]);
+      case 2:
+        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]]);
+      case 3:
+        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]]);
+      case 4:
+        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]], keys[3], o[keys[3]]);
+    }
+  }
+  return native.scope(outer, options);
+}
+
 /** Starts a capture span under the current context. Throws (before anything starts) on bad options. */
 function start(name: unknown, options: unknown): [Frame, OtelContextManager | undefined, OtelContext | undefined] {
   if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
   const outer = storage.getStore();
   const otel = contextManager();
-  if (otel === undefined) return [native.startSpan(name, options, outer), undefined, undefined];
+  if (otel === undefined) return [startFrame(name, options, outer), undefined, undefined];
   const active = otel.active();
   const current = active.getValue(SPAN_KEY);
   let frame: Frame;
   const sc = current instanceof CaptureSpan ? undefined : validSpanContext(current);
   if (sc !== undefined) {
     // An OTel JS span is current (an app or instrumentation span): it becomes the parent.
-    frame = native.startSpanIn(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1);
+    frame = startFrame(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1);
   } else {
-    frame = native.startSpan(name, options, outer);
+    frame = startFrame(name, options, outer);
   }
   return [frame, otel, active.setValue(SPAN_KEY, new CaptureSpan(frame))];
 }
@@ -191,7 +244,7 @@ function errorInfo(e: unknown): [string, string, string | undefined] {
 
 function endWithError(frame: Frame, e: unknown): void {
   const [type, message, stack] = errorInfo(e);
-  frame.endWithError(type, message, stack);
+  native.endError(frame, type, message, stack);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -226,7 +279,7 @@ function wrapAsyncIterable<T extends object>(
     if (ended || !owns) return;
     ended = true;
     if (failed) endWithError(frame, e);
-    else frame.end();
+    else native.end(frame);
   };
   const step = (call: () => Promise<IteratorResult<unknown>> | IteratorResult<unknown>, endOnSettle: boolean) => {
     let p: Promise<IteratorResult<unknown>>;
@@ -287,7 +340,7 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
   if (isThenable(result)) {
     return Promise.resolve(result).then(
       (v) => {
-        frame.end();
+        native.end(frame);
         return v;
       },
       (e) => {
@@ -299,7 +352,7 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
   if (isAsyncIterable(result)) {
     return wrapAsyncIterable(result as unknown as object, frame, otel, otelCx, true) as CaptureResult<R>;
   }
-  frame.end();
+  native.end(frame);
   return result as CaptureResult<R>;
 }
 
@@ -348,11 +401,11 @@ export class CaptureHandle {
 
   /** Trace id, 32 lower-case hex chars. */
   get traceId(): string {
-    return this.frame.spanIds()?.traceId ?? '';
+    return native.spanIds(this.frame)?.traceId ?? '';
   }
   /** Span id, 16 lower-case hex chars. */
   get spanId(): string {
-    return this.frame.spanIds()?.spanId ?? '';
+    return native.spanIds(this.frame)?.spanId ?? '';
   }
   /**
    * Runs `fn` inside this capture's scope (its span is the parent of spans started there); does
@@ -370,7 +423,7 @@ export class CaptureHandle {
     if (this.ended) return;
     this.ended = true;
     if (arguments.length > 0 && error !== undefined) endWithError(this.frame, error);
-    else this.frame.end();
+    else native.end(this.frame);
   }
 }
 
@@ -398,7 +451,7 @@ export function startCapture(name: string, options?: CaptureOptions | null): Cap
  */
 export function withAttributes<R>(attributes: CaptureOptions | null | undefined, fn: () => R): R {
   if (typeof fn !== 'function') throw invalidArgument('fn', 'a function', fn);
-  const frame = native.enterScope(attributes, storage.getStore());
+  const frame = scopeFrame(attributes, storage.getStore());
   const result = storage.run(frame, fn);
   if (!isThenable(result) && isAsyncIterable(result)) {
     return wrapAsyncIterable(result as unknown as object, frame, undefined, undefined, false) as R;
@@ -428,7 +481,7 @@ export function withSession<R>(sessionId: string, fn: () => R): R {
  */
 export function getAttributes(): CaptureOptions {
   const frame = storage.getStore();
-  return frame === undefined ? {} : (frame.attributes() as CaptureOptions);
+  return frame === undefined ? {} : (native.frameAttributes(frame) as CaptureOptions);
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;

@@ -2,14 +2,8 @@
 // native/userspan.node). Nothing here is public API.
 import { join } from 'node:path';
 
-/** What the context storage holds: the merged scope and the current span (native, opaque). */
-export interface Frame {
-  end(): void;
-  endWithError(typeName: string, message: string, stacktrace?: string | null): void;
-  spanIds(): { traceId: string; spanId: string; traceFlags: number } | null;
-  attributes(): Record<string, unknown>;
-  setAttribute(key: string, value: unknown): void;
-}
+/** What the context storage holds: the merged scope and the current span (a native External). */
+export type Frame = object & { readonly __userspanFrame: unique symbol };
 
 export interface Stamper {
   render(frame: Frame): Record<string, unknown>;
@@ -23,17 +17,29 @@ export interface NativeStats {
   valuesTruncated: number;
 }
 
+type Id = string | undefined;
+type K = string | undefined;
+
 export interface NativeModule {
-  startSpan(name: string, options: unknown, outer: Frame | null | undefined): Frame;
-  startSpanIn(
+  /** Starts a capture span; `traceId`/`spanId` (hex) name an OTel JS parent, else `outer`'s span is. */
+  start(name: string, outer: Frame | undefined, traceId: Id, spanId: Id, sampled: boolean | undefined, options: unknown): Frame;
+  /** `start` with the options object's own entries passed positionally (up to 4). */
+  startKV(
     name: string,
-    options: unknown,
-    outer: Frame | null | undefined,
-    traceId: string,
-    spanId: string,
-    sampled: boolean,
+    outer: Frame | undefined,
+    traceId: Id,
+    spanId: Id,
+    sampled: boolean | undefined,
+    k0?: K, v0?: unknown, k1?: K, v1?: unknown, k2?: K, v2?: unknown, k3?: K, v3?: unknown,
   ): Frame;
-  enterScope(options: unknown, outer: Frame | null | undefined): Frame;
+  /** An attribute scope (no span of its own). */
+  scope(outer: Frame | undefined, options: unknown): Frame;
+  scopeKV(outer: Frame | undefined, k0?: K, v0?: unknown, k1?: K, v1?: unknown, k2?: K, v2?: unknown, k3?: K, v3?: unknown): Frame;
+  end(frame: Frame): void;
+  endError(frame: Frame, typeName: string, message: string, stacktrace: string | undefined): void;
+  spanIds(frame: Frame): { traceId: string; spanId: string; traceFlags: number } | null;
+  frameAttributes(frame: Frame): Record<string, unknown>;
+  setAttribute(frame: Frame, key: string, value: unknown): void;
   Stamper: new (options: unknown) => Stamper;
   init(options: unknown): void;
   flush(timeoutMs: number): Promise<boolean>;

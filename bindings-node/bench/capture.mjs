@@ -1,0 +1,132 @@
+// Per-call cost of a capture (sync no-op fn, userId + userEmail + sessionId), in one process:
+//
+//   userspan              capture(name, fn, opts), exporter "none" (spans stamped, then dropped)
+//   userspan+otel         the same with an OTel JS context manager registered (interop path:
+//                         OTel parent lookup + our span made current in the OTel context)
+//   userspan otlp         exporter "otlp" to a local HTTP sink (batched on the core's thread)
+//   latitude              @latitude-data/telemetry's capture with LatitudeSpanProcessor on a
+//                         BasicTracerProvider, its exporter replaced by a no-op one (no network)
+//   otel bare             @opentelemetry/sdk-trace-base startActiveSpan with the same three
+//                         attributes, BatchSpanProcessor into a no-op exporter
+//
+// Build the addon in release first: (cd .. && npm run build), then: npm install && node capture.mjs
+// Options: ITER=200000 ROUNDS=7 node capture.mjs
+import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+if (process.argv[2] === '--sink') {
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
+  process.on('disconnect', () => process.exit(0));
+  await new Promise(() => {});
+}
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { capture as latitudeCapture, LatitudeSpanProcessor } from '@latitude-data/telemetry';
+import * as userspan from 'userspan';
+
+const ITER = Number(process.env.ITER ?? 200_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const WARMUP = Math.min(ITER, 50_000);
+const opts = { userId: 'user-42', userEmail: 'ada@example.com', sessionId: 'conv-7' };
+const attrs = { 'user.id': 'user-42', 'user.email': 'ada@example.com', 'session.id': 'conv-7' };
+const noop = () => 1;
+const noopExporter = {
+  export(_spans, done) {
+    done({ code: 0 });
+  },
+  shutdown: () => Promise.resolve(),
+  forceFlush: () => Promise.resolve(),
+};
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+// Yields to the event loop every 1000 calls, as a server would between requests: batch
+// processors get to export and Node-API finalizers run, and their cost is inside the timing.
+async function time(fn) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < ITER; i += 1000) {
+    for (let j = 0; j < 1000; j++) fn();
+    await tick();
+  }
+  return Number(process.hrtime.bigint() - t0) / 1000 / ITER; // µs per call
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = {};
+
+async function measure(name, setup, fn) {
+  await setup?.();
+  for (let i = 0; i < WARMUP; i += 1000) {
+    for (let j = 0; j < 1000; j++) fn();
+    await tick();
+  }
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await time(fn));
+  results[name] = { median: median(rounds), min: Math.min(...rounds) };
+  console.log(`${name.padEnd(16)} ${results[name].median.toFixed(3)} µs/call (min ${results[name].min.toFixed(3)})`);
+}
+
+// A local OTLP sink in a child process (so the busy benchmark loop cannot stall it): answers every
+// request 200 with an empty ExportTraceServiceResponse.
+const sink = fork(fileURLToPath(import.meta.url), ['--sink'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const sinkPort = await new Promise((r) => sink.once('message', r));
+const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+
+console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`);
+
+// 1. userspan, no OTel JS context manager registered.
+await measure('userspan', () => userspan.init({ exporter: 'none' }), () => userspan.capture('support-agent-turn', noop, opts));
+
+// 2. userspan exporting OTLP/HTTP to the local sink (export happens on the core's batch thread).
+await measure(
+  'userspan otlp',
+  () => userspan.init({ exporter: 'otlp', endpoint: sinkUrl }),
+  () => userspan.capture('support-agent-turn', noop, opts),
+);
+await userspan.flush(5000);
+const st = userspan.stats();
+console.log(`  (otlp: ${st.spansExported} exported, ${st.spansDropped} dropped, ${st.exportErrors} export errors)`);
+
+// OTel JS globals from here on: async-hooks context manager + a provider for Latitude.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const latitudeProvider = new BasicTracerProvider({
+  spanProcessors: [new LatitudeSpanProcessor('local-bench-key', 'bench', { exporter: noopExporter })],
+});
+trace.setGlobalTracerProvider(latitudeProvider);
+
+// 3. Latitude's capture (the seeds' SDK).
+await measure('latitude', null, () => latitudeCapture('support-agent-turn', noop, opts));
+
+// 4. A bare OTel JS span with the same attributes, made active like a capture.
+const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer('bench');
+await measure('otel bare', null, () =>
+  bareTracer.startActiveSpan('support-agent-turn', { attributes: attrs }, (span) => {
+    noop();
+    span.end();
+  }),
+);
+
+// 5. userspan with the OTel JS context manager registered (interop path).
+await measure('userspan+otel', () => userspan.init({ exporter: 'none' }), () => userspan.capture('support-agent-turn', noop, opts));
+
+await userspan.shutdown(2000);
+sink.disconnect();
+sink.kill();
+
+const r = (a, b) => (results[b].median / results[a].median).toFixed(2);
+console.log('\nratios (how many times faster userspan is):');
+console.log(`  latitude / userspan       = ${r('userspan', 'latitude')}x`);
+console.log(`  latitude / userspan+otel  = ${r('userspan+otel', 'latitude')}x`);
+console.log(`  otel bare / userspan      = ${r('userspan', 'otel bare')}x`);
+console.log(`  otel bare / userspan+otel = ${r('userspan+otel', 'otel bare')}x`);
+console.log(JSON.stringify(results));

@@ -1,0 +1,247 @@
+//! The hot path, as raw Node-API callbacks (no class wrapping, no per-call registry lookups):
+//! a frame is a JS `External` owning a [`FrameInner`], freed by V8's finalizer.
+//!
+//! JS signatures (private; called only by `src/ts/index.ts`):
+//!
+//! - `start(name, outer, traceId, spanId, sampled, options)` → frame
+//! - `startKV(name, outer, traceId, spanId, sampled, k0, v0, k1, v1, k2, v2, k3, v3)` → frame:
+//!   the same with the options object's own entries passed positionally (unused keys `undefined`)
+//! - `scope(outer, options)` / `scopeKV(outer, k0, v0, ... k3, v3)` → frame (no span of its own)
+//! - `end(frame)`; `endError(frame, typeName, message, stacktrace)`
+//!
+//! `outer` is a frame or null; `traceId`/`spanId` (hex) are an OpenTelemetry JS parent or
+//! undefined (then the parent is `outer`'s span). Options go through the core's
+//! `Attributes::from_options`; its errors are thrown as mapped in `errors.rs`.
+
+use crate::{convert, errors};
+use napi::sys;
+use std::ffi::c_void;
+use std::ptr;
+use userspan::{Attributes, ErrorInfo, KeyStyle, OptionValue, Scope, SpanHandle};
+
+/// What the TypeScript layer keeps in its `AsyncLocalStorage`: the merged scope and the current
+/// span (this frame's own for a capture, the outer one for an attribute scope).
+pub(crate) struct FrameInner {
+    pub scope: Option<Scope>,
+    pub span: Option<SpanHandle>,
+    pub owns_span: bool,
+}
+
+unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if !data.is_null() {
+        drop(unsafe { Box::from_raw(data.cast::<FrameInner>()) });
+    }
+}
+
+unsafe fn new_frame(env: sys::napi_env, inner: FrameInner) -> sys::napi_value {
+    let data = Box::into_raw(Box::new(inner));
+    let mut out = ptr::null_mut();
+    let status = unsafe { sys::napi_create_external(env, data.cast(), Some(finalize), ptr::null_mut(), &mut out) };
+    if status != sys::Status::napi_ok {
+        drop(unsafe { Box::from_raw(data) });
+        unsafe { sys::napi_throw_error(env, ptr::null(), c"userspan: cannot allocate a frame".as_ptr()) };
+        return ptr::null_mut();
+    }
+    out
+}
+
+/// The frame behind a JS value, `None` for null/undefined/anything that is not an External.
+///
+/// # Safety
+/// Externals only come from [`new_frame`]: the native module is private to the package.
+pub(crate) unsafe fn frame<'a>(env: sys::napi_env, v: sys::napi_value) -> Option<&'a FrameInner> {
+    let mut data: *mut c_void = ptr::null_mut();
+    let status = unsafe { sys::napi_get_value_external(env, v, &mut data) };
+    if status != sys::Status::napi_ok || data.is_null() {
+        return None;
+    }
+    Some(unsafe { &*data.cast::<FrameInner>() })
+}
+
+unsafe fn args<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> [sys::napi_value; N] {
+    let mut argv = [ptr::null_mut(); N];
+    let mut argc = N;
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
+    let mut undefined = ptr::null_mut();
+    unsafe { sys::napi_get_undefined(env, &mut undefined) };
+    for a in argv.iter_mut().skip(argc) {
+        *a = undefined;
+    }
+    argv
+}
+
+unsafe fn is_nullish(env: sys::napi_env, v: sys::napi_value) -> bool {
+    matches!(unsafe { convert::type_of(env, v) }, Ok(sys::ValueType::napi_undefined | sys::ValueType::napi_null))
+}
+
+/// Validated attributes from an options object (generic path).
+unsafe fn attrs_from_object(env: sys::napi_env, options: sys::napi_value) -> Result<Attributes, Thrown> {
+    let entries = match unsafe { convert::option_value(env, options, 0) }.map_err(|e| Thrown::napi(env, e))? {
+        OptionValue::Null => return Ok(Attributes::new()),
+        OptionValue::Map(entries) => entries,
+        other => {
+            return Err(Thrown::core(
+                env,
+                &userspan::Error::InvalidType {
+                    field: "options".into(),
+                    expected: "an object".into(),
+                    got: crate::describe(&other),
+                },
+            ))
+        }
+    };
+    Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))
+}
+
+/// Validated attributes from positional `(key, value)` pairs (fast path).
+unsafe fn attrs_from_pairs(env: sys::napi_env, pairs: &[sys::napi_value]) -> Result<Attributes, Thrown> {
+    let mut entries = Vec::with_capacity(pairs.len() / 2);
+    for kv in pairs.chunks_exact(2) {
+        if unsafe { is_nullish(env, kv[0]) } {
+            break;
+        }
+        let k = unsafe { convert::key(env, kv[0]) }.map_err(|e| Thrown::napi(env, e))?;
+        let v = unsafe { convert::option_value_fast(env, kv[1]) }.map_err(|e| Thrown::napi(env, e))?;
+        entries.push((k, v));
+    }
+    if entries.is_empty() {
+        return Ok(Attributes::new());
+    }
+    Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))
+}
+
+/// An exception already thrown into JS.
+pub(crate) struct Thrown;
+
+impl Thrown {
+    fn core(env: sys::napi_env, e: &userspan::Error) -> Thrown {
+        errors::throw(env, e);
+        Thrown
+    }
+    fn napi(env: sys::napi_env, e: napi::Error) -> Thrown {
+        let msg = std::ffi::CString::new(e.reason).unwrap_or_default();
+        unsafe { sys::napi_throw_error(env, ptr::null(), msg.as_ptr()) };
+        Thrown
+    }
+}
+
+/// The scope a frame opened with `attrs` inside `outer` holds (no new scope when nothing is set).
+fn scope_for(outer: Option<&FrameInner>, attrs: Attributes) -> Option<Scope> {
+    let outer_scope = outer.and_then(|f| f.scope.as_ref());
+    if attrs.is_empty() {
+        outer_scope.cloned()
+    } else {
+        Some(Scope::nested(outer_scope, attrs))
+    }
+}
+
+unsafe fn start_with(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result<Attributes, Thrown>) -> sys::napi_value {
+    let Ok(attrs) = attrs else { return ptr::null_mut() };
+    let name = match unsafe { convert::key(env, argv[0]) } {
+        Ok(n) => n,
+        Err(e) => {
+            Thrown::napi(env, e);
+            return ptr::null_mut();
+        }
+    };
+    let outer = unsafe { frame(env, argv[1]) };
+    let scope = scope_for(outer, attrs);
+    let parent = if unsafe { is_nullish(env, argv[2]) } {
+        outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context)
+    } else {
+        let ids = unsafe { (convert::key(env, argv[2]), convert::key(env, argv[3])) };
+        let mut sampled = false;
+        unsafe { sys::napi_get_value_bool(env, argv[4], &mut sampled) };
+        match ids {
+            (Ok(t), Ok(s)) => match (u128::from_str_radix(&t, 16), u64::from_str_radix(&s, 16)) {
+                (Ok(t), Ok(s)) => Some(userspan::parent_context(t, s, sampled)),
+                _ => outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context),
+            },
+            _ => outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context),
+        }
+    };
+    let span = userspan::start_span(name, parent.as_ref(), scope.as_ref());
+    unsafe { new_frame(env, FrameInner { scope, span: Some(span), owns_span: true }) }
+}
+
+unsafe extern "C" fn start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<6>(env, info) };
+    let attrs = unsafe { attrs_from_object(env, argv[5]) };
+    unsafe { start_with(env, &argv, attrs) }
+}
+
+unsafe extern "C" fn start_kv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<13>(env, info) };
+    let attrs = unsafe { attrs_from_pairs(env, &argv[5..]) };
+    unsafe { start_with(env, &argv, attrs) }
+}
+
+unsafe fn scope_with(env: sys::napi_env, outer: sys::napi_value, attrs: Result<Attributes, Thrown>) -> sys::napi_value {
+    let Ok(attrs) = attrs else { return ptr::null_mut() };
+    let outer = unsafe { frame(env, outer) };
+    let inner = FrameInner {
+        scope: scope_for(outer, attrs),
+        span: outer.and_then(|f| f.span.clone()),
+        owns_span: false,
+    };
+    unsafe { new_frame(env, inner) }
+}
+
+unsafe extern "C" fn scope(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<2>(env, info) };
+    let attrs = unsafe { attrs_from_object(env, argv[1]) };
+    unsafe { scope_with(env, argv[0], attrs) }
+}
+
+unsafe extern "C" fn scope_kv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<9>(env, info) };
+    let attrs = unsafe { attrs_from_pairs(env, &argv[1..]) };
+    unsafe { scope_with(env, argv[0], attrs) }
+}
+
+unsafe extern "C" fn end(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<1>(env, info) };
+    if let Some(f) = unsafe { frame(env, argv[0]) } {
+        if let (true, Some(span)) = (f.owns_span, &f.span) {
+            span.end(None);
+        }
+    }
+    ptr::null_mut()
+}
+
+unsafe extern "C" fn end_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<4>(env, info) };
+    if let Some(f) = unsafe { frame(env, argv[0]) } {
+        if let (true, Some(span)) = (f.owns_span, &f.span) {
+            let text = |v| unsafe { convert::string(env, v) }.unwrap_or_default();
+            let stacktrace = if unsafe { is_nullish(env, argv[3]) } { None } else { Some(text(argv[3])) };
+            span.end(Some(&ErrorInfo { type_name: text(argv[1]), message: text(argv[2]), stacktrace }));
+        }
+    }
+    ptr::null_mut()
+}
+
+/// Adds the raw callbacks to the module's exports.
+pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
+    type Cb = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+    let fns: [(&std::ffi::CStr, Cb); 6] = [
+        (c"start", start),
+        (c"startKV", start_kv),
+        (c"scope", scope),
+        (c"scopeKV", scope_kv),
+        (c"end", end),
+        (c"endError", end_error),
+    ];
+    for (name, cb) in fns {
+        let mut f = ptr::null_mut();
+        let status = unsafe {
+            sys::napi_create_function(env, name.as_ptr(), name.to_bytes().len() as isize, Some(cb), ptr::null_mut(), &mut f)
+        };
+        if status != sys::Status::napi_ok
+            || unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), f) } != sys::Status::napi_ok
+        {
+            return Err(napi::Error::from_reason(format!("userspan: cannot export {name:?}")));
+        }
+    }
+    Ok(())
+}
