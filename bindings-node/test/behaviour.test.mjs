@@ -463,8 +463,12 @@ test('startCapture: manual end, end(error) records it, end is idempotent, run() 
   assert.equal(spanNamed('inside').parentSpanId, m.spanId);
   assert.equal(m.spanId, h.spanId);
   const ok = startCapture('manual-ok');
+  assert.equal(ok.setAttribute('gen_ai.usage.input_tokens', 12).setAttribute('gen_ai.response.model', 'm'), ok);
+  assert.throws(() => ok.setAttribute('bad', { nested: 1 }), (e) => e instanceof TypeError && e.field === 'attributes.bad');
   ok.end();
   assert.equal(spanNamed('manual-ok').status.code, 'UNSET');
+  assert.equal(spanNamed('manual-ok').attributes['gen_ai.usage.input_tokens'], 12);
+  assert.equal(spanNamed('manual-ok').attributes['gen_ai.response.model'], 'm');
 });
 
 test('flush and shutdown return Promises and wait off the event loop; shutdown is idempotent', async () => {

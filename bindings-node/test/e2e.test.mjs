@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,39 @@ test('spans from the package reach `userspan serve` and show up in GET /api/user
 
     const q = await (await fetch(`${base}/api/users?q=GRACE`)).json();
     assert.deepEqual(q.users.map((u) => u.user_id), ['u-grace']);
+  } finally {
+    server.kill('SIGTERM');
+  }
+});
+
+test('the examples/node support agent reports its three users to `userspan serve`', { skip: found.skip, timeout: 120000 }, async () => {
+  const example = join(repo, 'examples', 'node');
+  // What `npm install` in examples/node does: link the package.
+  const link = join(example, 'node_modules', 'userspan');
+  if (!existsSync(link)) {
+    mkdirSync(join(example, 'node_modules'), { recursive: true });
+    symlinkSync(pkg, link, 'dir');
+  }
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(found.bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', ':memory:'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await waitHealthy(base, server);
+    const { stdout } = await run(process.execPath, ['support-agent.mjs', '--endpoint', base, '--turns', '3'], { cwd: example, timeout: 60000 });
+    assert.match(stdout, /spans exported/);
+    const body = await (await fetch(`${base}/api/users`)).json();
+    const users = Object.fromEntries(body.users.map((u) => [u.user_id, u]));
+    assert.deepEqual(Object.keys(users).sort(), ['user-ada', 'user-grace', 'user-linus']);
+    for (const u of Object.values(users)) {
+      assert.equal(u.traces, 3);
+      assert.equal(u.sessions, 1);
+      assert.ok(u.llm_calls >= 1);
+      assert.ok(u.total_tokens > 0);
+      assert.ok(u.cost_usd > 0);
+    }
+    assert.equal(users['user-ada'].metadata.plan, 'pro');
+    assert.ok(Object.values(users).some((u) => u.errored_traces > 0), 'the failing tool call is an errored trace');
+    assert.ok(Object.values(users).some((u) => u.guardrail_triggers > 0), 'a guardrail fired');
   } finally {
     server.kill('SIGTERM');
   }

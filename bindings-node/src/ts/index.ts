@@ -416,6 +416,17 @@ export class CaptureHandle {
     return runIn(this.frame, this.otel, this.otelCx, fn);
   }
   /**
+   * Sets one attribute on this capture's span (e.g. token usage known only after an LLM call):
+   * a string, number, boolean or homogeneous array of those.
+   *
+   * @throws TypeError (`USERSPAN_INVALID_TYPE`, `field` = `attributes.<key>`) for another value.
+   */
+  setAttribute(key: string, value: AttributeValue): this {
+    if (typeof key !== 'string') throw invalidArgument('key', 'a string', key);
+    native.setAttribute(this.frame, key, value);
+    return this;
+  }
+  /**
    * Ends the span; with `error` (any thrown value) it is first recorded as in {@link capture}.
    * Idempotent: later calls do nothing.
    */
