@@ -1,11 +1,11 @@
 """Per-call cost of a sync capture: userspan.capture vs latitude_telemetry.capture vs a bare
 opentelemetry-sdk start_as_current_span, same attributes (user id + e-mail + session), no-op fn.
 
-Setup (once; the native module must be a release build):
+Setup (once; a release wheel, installed — not `maturin develop`, whose in-tree module the debug
+build of scripts/test-python overwrites):
 
     python3 -m venv /tmp/bench-venv
-    /tmp/bench-venv/bin/pip install maturin latitude-telemetry opentelemetry-sdk
-    (cd bindings-python && VIRTUAL_ENV=/tmp/bench-venv PATH=/tmp/bench-venv/bin:$PATH maturin develop --release)
+    /tmp/bench-venv/bin/pip install latitude-telemetry opentelemetry-sdk ./bindings-python
     /tmp/bench-venv/bin/python bindings-python/bench/bench_capture.py
 
 Two export setups, each in its own child process (global OTel providers can be set only once):
