@@ -1,6 +1,236 @@
-//! bench
-/// Arguments.
+//! `userspan bench`: a load generator over loopback. Starts a receiver on a SQLite file (WAL,
+//! `synchronous=FULL`: every 200 is after an fsynced COMMIT), sends pre-encoded OTLP/protobuf
+//! batches of 512 spans from several connections, reports sustained spans/s, then measures
+//! `GET /api/users` latency on the loaded store.
+
+use crate::server::{spawn, ServerConfig};
+use crate::store::schema::DbPath;
+use crate::store::DEFAULT_QUEUE_REQUESTS;
+use crate::timefmt::{now_ns, NS_PER_DAY};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `userspan bench`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {}
-/// Runs.
-pub fn run(_a: &BenchArgs) -> Result<(), String> { Ok(()) }
+pub struct BenchArgs {
+    /// Spans to send.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub spans: usize,
+    /// Distinct end users.
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Spans per request.
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+    /// Spans per trace.
+    #[arg(long, default_value_t = 4)]
+    pub spans_per_trace: usize,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// `GET /api/users` requests to time.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Database file (deleted first).
+    #[arg(long, default_value = "userspan-bench.db")]
+    pub db: std::path::PathBuf,
+}
+
+fn kv(k: &str, v: any_value::Value) -> KeyValue {
+    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+}
+
+fn sv(k: &str, v: String) -> KeyValue {
+    kv(k, any_value::Value::StringValue(v))
+}
+
+/// Builds request `b` of the workload: traces of `spans_per_trace` spans (a root and chat
+/// children with tokens and cost), spread over 29 days, users round-robin.
+fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
+    let first = b * args.batch;
+    let last = (first + args.batch).min(args.spans);
+    let spt = args.spans_per_trace.max(1);
+    let span_ns = 29 * NS_PER_DAY / (args.spans.max(1) as i64);
+    let spans = (first..last)
+        .map(|n| {
+            let trace = n / spt;
+            let k = n % spt;
+            let user = trace % args.users.max(1);
+            let session = trace / 5;
+            let start = now - 29 * NS_PER_DAY + (trace * spt) as i64 * span_ns + k as i64 * 1_000_000;
+            let mut trace_id = [0u8; 16];
+            trace_id[..8].copy_from_slice(&0x5553_4552_5350_414eu64.to_be_bytes());
+            trace_id[8..].copy_from_slice(&(trace as u64 + 1).to_be_bytes());
+            let mut attrs = vec![
+                sv("user.id", format!("user-{user:05}@bench.example")),
+                sv("user.id.type", "email".into()),
+                sv("session.id", format!("session-{session}")),
+            ];
+            if k > 0 {
+                attrs.push(sv("gen_ai.operation.name", "chat".into()));
+                attrs.push(sv("gen_ai.request.model", if trace % 3 == 0 { "gpt-4o" } else { "gpt-4o-mini" }.into()));
+                attrs.push(sv("gen_ai.provider.name", "openai".into()));
+                attrs.push(kv("gen_ai.usage.input_tokens", any_value::Value::IntValue(500 + (n % 700) as i64)));
+                attrs.push(kv("gen_ai.usage.output_tokens", any_value::Value::IntValue(50 + (n % 300) as i64)));
+                attrs.push(kv("gen_ai.usage.total_cost", any_value::Value::DoubleValue(0.0001 * (n % 50) as f64)));
+            }
+            Span {
+                trace_id: trace_id.to_vec(),
+                span_id: (n as u64 + 1).to_be_bytes().to_vec(),
+                parent_span_id: if k == 0 { vec![] } else { ((trace * spt) as u64 + 1).to_be_bytes().to_vec() },
+                name: if k == 0 { "agent-turn".into() } else { "chat".into() },
+                kind: if k == 0 { 2 } else { 3 },
+                start_time_unix_nano: start as u64,
+                end_time_unix_nano: (start + 300_000_000 - k as i64 * 1_000_000) as u64,
+                attributes: attrs,
+                status: (n % 97 == 0).then(|| Status { code: 2, message: "error".into() }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![sv("service.name", "bench".into())],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs the benchmark and prints the figures.
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    for ext in ["", "-wal", "-shm"] {
+        let mut p = args.db.clone().into_os_string();
+        p.push(ext);
+        let _ = std::fs::remove_file(p);
+    }
+    let batches = args.spans.div_ceil(args.batch.max(1));
+    let now = now_ns();
+    print!("encoding {batches} requests of {} spans ... ", args.batch);
+    let t0 = Instant::now();
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..batches).map(|b| make_batch(args, b, now)).collect());
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    println!("{:.1}s, {:.0} MiB", t0.elapsed().as_secs_f64(), bytes as f64 / 1048576.0);
+
+    let running = spawn(ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        db: DbPath::File(args.db.clone()),
+        api_keys: Vec::new(),
+        queue_requests: DEFAULT_QUEUE_REQUESTS,
+    })?;
+    let url = running.url();
+    println!(
+        "ingest: {} spans, {} users, {} connections -> {url}/v1/traces (SQLite {}, WAL, synchronous=FULL)",
+        args.spans,
+        args.users,
+        args.connections,
+        args.db.display()
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.connections.max(1))
+        .map(|_| {
+            let (bodies, next, retries, url) = (bodies.clone(), next.clone(), retries.clone(), url.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(120))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= bodies.len() {
+                        return Ok(());
+                    }
+                    loop {
+                        let r = client
+                            .post(format!("{url}/v1/traces"))
+                            .header("content-type", "application/x-protobuf")
+                            .body(bodies[b].clone())
+                            .send()
+                            .map_err(|e| e.to_string())?;
+                        match r.status().as_u16() {
+                            200 => break,
+                            503 => {
+                                retries.fetch_add(1, Ordering::Relaxed);
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                            s => return Err(format!("unexpected status {s}: {}", r.text().unwrap_or_default())),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().map_err(|_| "a sender panicked".to_string())??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "  {:.1}s, {:.0} spans/s sustained ({} requests answered 503 and were retried)",
+        secs,
+        args.spans as f64 / secs,
+        retries.load(Ordering::Relaxed)
+    );
+
+    let client = reqwest::blocking::Client::new();
+    let lat = |path: &str, n: usize| -> Result<Vec<f64>, String> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let r = client.get(format!("{url}{path}")).send().map_err(|e| e.to_string())?;
+            if r.status() != 200 {
+                return Err(format!("{path}: {}", r.status()));
+            }
+            let _ = r.bytes().map_err(|e| e.to_string())?;
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        Ok(v)
+    };
+    let total: serde_json::Value = client
+        .get(format!("{url}/api/users?limit=1"))
+        .send()
+        .and_then(|r| r.json())
+        .map_err(|e| e.to_string())?;
+    println!(
+        "users list: {} users, {} traces in the last 30 days",
+        total["total"],
+        total["overview"]["traces"]
+    );
+    for (label, path) in [
+        ("GET /api/users (default: 30 days, sort last_seen, limit 50)", "/api/users".to_string()),
+        ("GET /api/users?sort=cost_usd&q=user-00", "/api/users?sort=cost_usd&q=user-00".to_string()),
+        ("GET /api/overview", "/api/overview".to_string()),
+        ("GET /api/users/{id}", "/api/users/user-00042@bench.example".to_string()),
+    ] {
+        let v = lat(&path, args.queries)?;
+        println!(
+            "  {label}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} requests)",
+            percentile(&v, 0.5),
+            percentile(&v, 0.95),
+            v.last().copied().unwrap_or(0.0),
+            v.len()
+        );
+    }
+    running.stop();
+    Ok(())
+}

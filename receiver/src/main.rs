@@ -68,18 +68,25 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
     let keys = cfg.api_keys.len();
     let db = cfg.db.clone();
     let running = spawn(cfg)?;
-    println!("userspan receiver listening on {}", running.url());
-    println!("  OTLP/HTTP traces: POST {}/v1/traces", running.url());
-    println!("  users API:        GET  {}/api/users", running.url());
-    match db {
-        DbPath::File(p) => println!("  database:         {}", p.display()),
-        DbPath::Memory => println!("  database:         in memory (gone on exit)"),
-    }
+    // Never die on a closed stdout (a supervisor that stopped reading): ignore write errors.
+    let say = |s: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{s}");
+        let _ = out.flush();
+    };
+    say(format!("userspan receiver listening on {}", running.url()));
+    say(format!("  OTLP/HTTP traces: POST {}/v1/traces", running.url()));
+    say(format!("  users API:        GET  {}/api/users", running.url()));
+    say(match db {
+        DbPath::File(p) => format!("  database:         {}", p.display()),
+        DbPath::Memory => "  database:         in memory (gone on exit)".to_string(),
+    });
     if keys > 0 {
-        println!("  {keys} API key(s) configured: requests need `Authorization: Bearer <key>`");
+        say(format!("  {keys} API key(s) configured: requests need `Authorization: Bearer <key>`"));
     }
     wait_for_signal();
-    println!("shutting down");
+    say("shutting down".to_string());
     running.stop();
     Ok(())
 }

@@ -17,8 +17,11 @@ fn start(db: &std::path::Path) -> (Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("userspan starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    out.read_line(&mut line).unwrap();
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     (child, url)
@@ -66,7 +69,10 @@ fn kill_9_during_ingest_loses_nothing_acknowledged() {
         })
         .collect();
     // Kill once a good number of batches are acknowledged, while senders are still sending.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while acked.lock().unwrap().len() < 60 {
+        assert!(senders.iter().any(|s| !s.is_finished()), "senders stopped before 60 acknowledgements");
+        assert!(std::time::Instant::now() < deadline, "too slow");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
