@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Builds the package's generated part: the crate for wasm32-unknown-unknown (cargo), then the
+// wasm-bindgen glue for both targets:
+//
+//   pkg/node/  --target nodejs  (CommonJS, loads the .wasm synchronously; used by js/node.js)
+//   pkg/web/   --target web     (ES module, `await load()` fetches / instantiates; js/web.js)
+//
+//   node scripts/build.mjs               debug build (fast; what the tests use)
+//   node scripts/build.mjs --release     size-optimised build: cargo profile `release-wasm`
+//                                        (opt-level "z", LTO, one codegen unit), then wasm-opt -Oz
+//                                        when a `wasm-opt` binary is on PATH
+//
+// USERSPAN_WASM_PROFILE=debug|release overrides; CARGO_TARGET_DIR is honoured. Needs cargo with
+// the wasm32-unknown-unknown target and the wasm-bindgen CLI of exactly the wasm-bindgen version
+// in Cargo.lock (scripts/test-wasm installs both).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const workspace = join(root, '..');
+const args = new Set(process.argv.slice(2));
+const profile = process.env.USERSPAN_WASM_PROFILE || (args.has('--release') ? 'release' : 'debug');
+if (!['debug', 'release'].includes(profile)) throw new Error(`USERSPAN_WASM_PROFILE must be debug or release, got ${profile}`);
+
+function run(cmd, argv, opts = {}) {
+  console.log(`> ${cmd} ${argv.join(' ')}`);
+  return execFileSync(cmd, argv, { cwd: root, stdio: 'inherit', ...opts });
+}
+
+function lockedBindgenVersion() {
+  const lock = readFileSync(join(workspace, 'Cargo.lock'), 'utf8');
+  const m = lock.match(/\[\[package\]\]\nname = "wasm-bindgen"\nversion = "([^"]+)"/);
+  if (!m) throw new Error('wasm-bindgen not found in Cargo.lock');
+  return m[1];
+}
+
+function checkBindgen() {
+  const want = lockedBindgenVersion();
+  let have = '';
+  try {
+    have = execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }).trim().split(/\s+/)[1];
+  } catch {
+    throw new Error(`wasm-bindgen CLI not found; install it with: cargo install wasm-bindgen-cli --version ${want}`);
+  }
+  if (have !== want) {
+    throw new Error(`wasm-bindgen CLI is ${have} but Cargo.lock has wasm-bindgen ${want}; run: cargo install wasm-bindgen-cli --version ${want} --force`);
+  }
+}
+
+checkBindgen();
+const cargoProfile = profile === 'release' ? 'release-wasm' : 'dev';
+run('cargo', ['build', '-p', 'userspan-wasm', '--target', 'wasm32-unknown-unknown', '--profile', cargoProfile]);
+const targetDir =
+  process.env.CARGO_TARGET_DIR ||
+  JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }))
+    .target_directory;
+const wasm = join(targetDir, 'wasm32-unknown-unknown', profile === 'release' ? 'release-wasm' : 'debug', 'userspan_wasm.wasm');
+if (!existsSync(wasm)) throw new Error(`cargo did not produce ${wasm}`);
+
+for (const target of ['nodejs', 'web']) {
+  const out = join(root, 'pkg', target === 'nodejs' ? 'node' : 'web');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  // --weak-refs: Rust objects handed to JS (scope frames) are freed by a FinalizationRegistry
+  // when JS drops them, so the JS layer never has to free a frame another callback may still use.
+  run('wasm-bindgen', [wasm, '--target', target, '--out-dir', out, '--out-name', 'userspan_wasm', '--weak-refs', '--no-typescript']);
+  // The nodejs glue is CommonJS inside this "type": "module" package.
+  if (target === 'nodejs') writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+  const bg = join(out, 'userspan_wasm_bg.wasm');
+  if (profile === 'release') {
+    let wasmOpt = true;
+    try {
+      execFileSync('wasm-opt', ['--version'], { stdio: 'ignore' });
+    } catch {
+      wasmOpt = false;
+    }
+    if (wasmOpt) run('wasm-opt', ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', bg, '-o', bg]);
+    else console.log('wasm-opt not on PATH: skipped (the .wasm is cargo + wasm-bindgen output only)');
+  }
+  const bytes = readFileSync(bg);
+  console.log(`${bg}: ${statSync(bg).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
+}

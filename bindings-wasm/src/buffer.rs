@@ -1,0 +1,129 @@
+//! The buffer-and-flush pipeline for runtimes without threads.
+//!
+//! The core's pipeline hands each finished span (stamped) to [`BufferExporter`] synchronously
+//! (a `SimpleSpanProcessor`); the exporter only appends it to a bounded buffer (drops past the
+//! bound are counted). The JavaScript layer then calls [`drain`] to take a batch encoded as an
+//! OTLP `ExportTraceServiceRequest` (protobuf, `opentelemetry-proto` + `prost`), sends it with
+//! `fetch`, and calls [`report`] with the outcome.
+//!
+//! Counters: the core counts every span handed to an exporter as exported (its `Counted`
+//! wrapper). Here that only means "buffered", so [`stats`] corrects the core's numbers: a span is
+//! exported when the receiver answered 2xx, dropped when the buffer was full or its batch failed.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use prost::Message;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+/// Spans waiting to be sent, each with the resource of the pipeline that produced it.
+static BUFFER: Mutex<VecDeque<(Arc<ResourceAttributesWithSchema>, SpanData)>> = Mutex::new(VecDeque::new());
+/// Current bound of [`BUFFER`] (the `maxQueueSize` of the last `init`).
+static CAPACITY: AtomicUsize = AtomicUsize::new(2048);
+
+/// Spans handed to a [`BufferExporter`] (the core counted them as exported).
+static HANDED: AtomicU64 = AtomicU64::new(0);
+/// Spans the receiver accepted (2xx).
+static SENT: AtomicU64 = AtomicU64::new(0);
+/// Spans lost: buffer full, or their request failed.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Requests that failed (network error, timeout, non-2xx after retries).
+static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Buffers finished spans for [`drain`].
+#[derive(Debug)]
+pub(crate) struct BufferExporter {
+    resource: Arc<ResourceAttributesWithSchema>,
+}
+
+impl BufferExporter {
+    /// An exporter appending to the buffer, bounded at `capacity` spans from now on.
+    pub(crate) fn new(capacity: usize) -> Self {
+        CAPACITY.store(capacity.max(1), Relaxed);
+        BufferExporter { resource: Arc::new(ResourceAttributesWithSchema::default()) }
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, VecDeque<(Arc<ResourceAttributesWithSchema>, SpanData)>> {
+    BUFFER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SpanExporter for BufferExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        HANDED.fetch_add(batch.len() as u64, Relaxed);
+        let cap = CAPACITY.load(Relaxed);
+        let mut buf = lock();
+        for span in batch {
+            if buf.len() >= cap {
+                DROPPED.fetch_add(1, Relaxed);
+            } else {
+                buf.push_back((self.resource.clone(), span));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = Arc::new(resource.into());
+    }
+}
+
+/// Spans waiting in the buffer.
+pub(crate) fn buffered() -> usize {
+    lock().len()
+}
+
+/// Takes up to `max` spans (oldest first, all from the same pipeline) and encodes them as one
+/// OTLP/protobuf `ExportTraceServiceRequest`. Returns the bytes and the span count, or `None`
+/// when the buffer is empty.
+pub(crate) fn drain(max: usize) -> Option<(Vec<u8>, usize)> {
+    let (resource, spans) = {
+        let mut buf = lock();
+        let resource = buf.front()?.0.clone();
+        let mut spans = Vec::with_capacity(max.min(buf.len()));
+        while spans.len() < max.max(1) {
+            match buf.front() {
+                Some((r, _)) if Arc::ptr_eq(r, &resource) => spans.push(buf.pop_front().expect("front exists").1),
+                _ => break,
+            }
+        }
+        (resource, spans)
+    };
+    let n = spans.len();
+    let resource_spans: Vec<ResourceSpans> = group_spans_by_resource_and_scope(spans, &resource);
+    Some((ExportTraceServiceRequest { resource_spans }.encode_to_vec(), n))
+}
+
+/// Records the outcome of sending `spans` spans.
+pub(crate) fn report(spans: u64, ok: bool) {
+    if ok {
+        SENT.fetch_add(spans, Relaxed);
+    } else {
+        DROPPED.fetch_add(spans, Relaxed);
+        SEND_ERRORS.fetch_add(1, Relaxed);
+    }
+}
+
+/// Forgets buffered spans without sending them (counted as dropped).
+pub(crate) fn discard() -> usize {
+    let mut buf = lock();
+    let n = buf.len();
+    buf.clear();
+    DROPPED.fetch_add(n as u64, Relaxed);
+    n
+}
+
+/// The core's counters corrected for this pipeline (see the module docs).
+pub(crate) fn stats() -> userspan::Stats {
+    let mut s = userspan::stats();
+    s.spans_exported = s.spans_exported.saturating_sub(HANDED.load(Relaxed)) + SENT.load(Relaxed);
+    s.spans_dropped += DROPPED.load(Relaxed);
+    s.export_errors += SEND_ERRORS.load(Relaxed);
+    s
+}
