@@ -62,19 +62,6 @@ async function time(fn) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const results = {};
-
-async function measure(name, setup, fn) {
-  await setup?.();
-  for (let i = 0; i < WARMUP; i += 1000) {
-    for (let j = 0; j < 1000; j++) fn();
-    await tick();
-  }
-  const rounds = [];
-  for (let r = 0; r < ROUNDS; r++) rounds.push(await time(fn));
-  results[name] = { median: median(rounds), min: Math.min(...rounds) };
-  console.log(`${name.padEnd(16)} ${results[name].median.toFixed(3)} µs/call (min ${results[name].min.toFixed(3)})`);
-}
 
 // A local OTLP sink in a child process (so the busy benchmark loop cannot stall it): answers every
 // request 200 with an empty ExportTraceServiceResponse.
@@ -84,41 +71,74 @@ const sinkUrl = `http://127.0.0.1:${sinkPort}`;
 
 console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`);
 
-// 1. userspan, no OTel JS context manager registered.
-await measure('userspan', () => userspan.init({ exporter: 'none' }), () => userspan.capture('support-agent-turn', noop, opts));
-
-// 2. userspan exporting OTLP/HTTP to the local sink (export happens on the core's batch thread).
-await measure(
-  'userspan otlp',
-  () => userspan.init({ exporter: 'otlp', endpoint: sinkUrl }),
-  () => userspan.capture('support-agent-turn', noop, opts),
-);
-await userspan.flush(5000);
-const st = userspan.stats();
-console.log(`  (otlp: ${st.spansExported} exported, ${st.spansDropped} dropped, ${st.exportErrors} export errors)`);
-
-// OTel JS globals from here on: async-hooks context manager + a provider for Latitude.
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+// OTel JS: an async-hooks context manager (enabled only for the contenders that use it) and a
+// global provider for Latitude, whose capture uses the global tracer.
+const otelContextManager = new AsyncLocalStorageContextManager();
+const withOtel = (on) => {
+  context.disable();
+  if (on) context.setGlobalContextManager(otelContextManager.enable());
+};
 const latitudeProvider = new BasicTracerProvider({
   spanProcessors: [new LatitudeSpanProcessor('local-bench-key', 'bench', { exporter: noopExporter })],
 });
 trace.setGlobalTracerProvider(latitudeProvider);
-
-// 3. Latitude's capture (the seeds' SDK).
-await measure('latitude', null, () => latitudeCapture('support-agent-turn', noop, opts));
-
-// 4. A bare OTel JS span with the same attributes, made active like a capture.
 const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer('bench');
-await measure('otel bare', null, () =>
-  bareTracer.startActiveSpan('support-agent-turn', { attributes: attrs }, (span) => {
-    noop();
-    span.end();
-  }),
-);
 
-// 5. userspan with the OTel JS context manager registered (interop path).
-await measure('userspan+otel', () => userspan.init({ exporter: 'none' }), () => userspan.capture('support-agent-turn', noop, opts));
+const contenders = [
+  {
+    name: 'userspan',
+    setup: () => (withOtel(false), userspan.init({ exporter: 'none' })),
+    fn: () => userspan.capture('support-agent-turn', noop, opts),
+  },
+  {
+    name: 'userspan+otel',
+    setup: () => (withOtel(true), userspan.init({ exporter: 'none' })),
+    fn: () => userspan.capture('support-agent-turn', noop, opts),
+  },
+  {
+    name: 'userspan otlp',
+    setup: () => (withOtel(false), userspan.init({ exporter: 'otlp', endpoint: sinkUrl })),
+    fn: () => userspan.capture('support-agent-turn', noop, opts),
+  },
+  {
+    name: 'latitude',
+    setup: () => withOtel(true),
+    fn: () => latitudeCapture('support-agent-turn', noop, opts),
+  },
+  {
+    name: 'otel bare',
+    setup: () => withOtel(true),
+    fn: () =>
+      bareTracer.startActiveSpan('support-agent-turn', { attributes: attrs }, (span) => {
+        noop();
+        span.end();
+      }),
+  },
+];
 
+// Warm up each, then interleave the rounds so machine load hits every contender alike.
+for (const c of contenders) {
+  await c.setup();
+  for (let i = 0; i < WARMUP; i += 1000) {
+    for (let j = 0; j < 1000; j++) c.fn();
+    await tick();
+  }
+  c.rounds = [];
+}
+for (let r = 0; r < ROUNDS; r++) {
+  for (const c of contenders) {
+    await c.setup();
+    c.rounds.push(await time(c.fn));
+  }
+}
+const results = {};
+for (const c of contenders) {
+  results[c.name] = { median: median(c.rounds), min: Math.min(...c.rounds) };
+  console.log(`${c.name.padEnd(16)} ${results[c.name].median.toFixed(3)} µs/call (min ${results[c.name].min.toFixed(3)})`);
+}
+await userspan.flush(5000);
+const st = userspan.stats();
+console.log(`userspan stats: ${st.spansStarted} started, ${st.spansExported} exported, ${st.spansDropped} dropped, ${st.exportErrors} export errors`);
 await userspan.shutdown(2000);
 sink.disconnect();
 sink.kill();

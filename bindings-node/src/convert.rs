@@ -168,7 +168,7 @@ pub(crate) unsafe fn option_value_fast(env: sys::napi_env, v: sys::napi_value) -
     unsafe { option_value(env, v, 1) }
 }
 
-/// A key passed by the TypeScript layer (always a string there).
+/// A string argument the TypeScript layer passes (span name, hex ids): one napi call when short.
 pub(crate) unsafe fn key(env: sys::napi_env, v: sys::napi_value) -> Result<String> {
     let mut buf = [0u8; 128];
     let mut written = 0usize;

@@ -4,9 +4,10 @@
 //! JS signatures (private; called only by `src/ts/index.ts`):
 //!
 //! - `start(name, outer, traceId, spanId, sampled, options)` → frame
-//! - `startKV(name, outer, traceId, spanId, sampled, k0, v0, k1, v1, k2, v2, k3, v3)` → frame:
-//!   the same with the options object's own entries passed positionally (unused keys `undefined`)
-//! - `scope(outer, options)` / `scopeKV(outer, k0, v0, ... k3, v3)` → frame (no span of its own)
+//! - `startIdx(name, outer, traceId, spanId, sampled, mask, v0, v1, ...)` → frame: the same with
+//!   the options' values passed by position (`vi` is option `optionNames()[i]`, present when bit
+//!   `i` of `mask` is set), so no key strings and no property enumeration cross the FFI
+//! - `scope(outer, options)` / `scopeIdx(outer, mask, v0, v1, ...)` → frame (no span of its own)
 //! - `end(frame)`; `endError(frame, typeName, message, stacktrace)`
 //!
 //! `outer` is a frame or null; `traceId`/`spanId` (hex) are an OpenTelemetry JS parent or
@@ -17,6 +18,7 @@ use crate::{convert, errors};
 use napi::sys;
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::OnceLock;
 use userspan::{Attributes, ErrorInfo, KeyStyle, OptionValue, Scope, SpanHandle};
 
 /// What the TypeScript layer keeps in its `AsyncLocalStorage`: the merged scope and the current
@@ -93,19 +95,32 @@ unsafe fn attrs_from_object(env: sys::napi_env, options: sys::napi_value) -> Res
     Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))
 }
 
-/// Validated attributes from positional `(key, value)` pairs (fast path).
-unsafe fn attrs_from_pairs(env: sys::napi_env, pairs: &[sys::napi_value]) -> Result<Attributes, Thrown> {
-    let mut entries = Vec::with_capacity(pairs.len() / 2);
-    for kv in pairs.chunks_exact(2) {
-        if unsafe { is_nullish(env, kv[0]) } {
-            break;
-        }
-        let k = unsafe { convert::key(env, kv[0]) }.map_err(|e| Thrown::napi(env, e))?;
-        let v = unsafe { convert::option_value_fast(env, kv[1]) }.map_err(|e| Thrown::napi(env, e))?;
-        entries.push((k, v));
-    }
-    if entries.is_empty() {
+/// The core's option names (camelCase), in the core's order: position `i` of the indexed fast
+/// path is option `OPTION_NAMES[i]`. Read from `KeyStyle::option_names` so the list lives in the
+/// core only; the TypeScript layer gets it through `optionNames()`.
+pub(crate) fn option_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| KeyStyle::Camel.option_names().split(", ").map(str::to_owned).collect())
+}
+
+/// Most options the indexed fast path carries (the rest of the arguments are ignored).
+pub(crate) const MAX_INDEXED: usize = 12;
+
+/// Validated attributes from option values passed by position (fast path): bit `i` of `mask`
+/// says `values[i]` (option `option_names()[i]`) is present.
+unsafe fn attrs_from_indexed(env: sys::napi_env, mask: sys::napi_value, values: &[sys::napi_value]) -> Result<Attributes, Thrown> {
+    let mut bits = 0u32;
+    unsafe { sys::napi_get_value_uint32(env, mask, &mut bits) };
+    if bits == 0 {
         return Ok(Attributes::new());
+    }
+    let names = option_names();
+    let mut entries = Vec::with_capacity(bits.count_ones() as usize);
+    for (i, v) in values.iter().enumerate().take(names.len()) {
+        if bits & (1 << i) != 0 {
+            let value = unsafe { convert::option_value_fast(env, *v) }.map_err(|e| Thrown::napi(env, e))?;
+            entries.push((names[i].clone(), value));
+        }
     }
     Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))
 }
@@ -170,9 +185,9 @@ unsafe extern "C" fn start(env: sys::napi_env, info: sys::napi_callback_info) ->
     unsafe { start_with(env, &argv, attrs) }
 }
 
-unsafe extern "C" fn start_kv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let argv = unsafe { args::<13>(env, info) };
-    let attrs = unsafe { attrs_from_pairs(env, &argv[5..]) };
+unsafe extern "C" fn start_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<{ 6 + MAX_INDEXED }>(env, info) };
+    let attrs = unsafe { attrs_from_indexed(env, argv[5], &argv[6..]) };
     unsafe { start_with(env, &argv, attrs) }
 }
 
@@ -193,9 +208,9 @@ unsafe extern "C" fn scope(env: sys::napi_env, info: sys::napi_callback_info) ->
     unsafe { scope_with(env, argv[0], attrs) }
 }
 
-unsafe extern "C" fn scope_kv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let argv = unsafe { args::<9>(env, info) };
-    let attrs = unsafe { attrs_from_pairs(env, &argv[1..]) };
+unsafe extern "C" fn scope_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<{ 2 + MAX_INDEXED }>(env, info) };
+    let attrs = unsafe { attrs_from_indexed(env, argv[1], &argv[2..]) };
     unsafe { scope_with(env, argv[0], attrs) }
 }
 
@@ -226,9 +241,9 @@ pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> n
     type Cb = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
     let fns: [(&std::ffi::CStr, Cb); 6] = [
         (c"start", start),
-        (c"startKV", start_kv),
+        (c"startIdx", start_idx),
         (c"scope", scope),
-        (c"scopeKV", scope_kv),
+        (c"scopeIdx", scope_idx),
         (c"end", end),
         (c"endError", end_error),
     ];

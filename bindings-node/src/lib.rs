@@ -54,6 +54,14 @@ pub fn module_exports(exports: Object, env: Env) -> Result<()> {
     unsafe { frame::register(env.raw(), exports.raw()) }
 }
 
+/// The core's option names in its order (positions of the indexed fast path), and how many
+/// positions the fast path carries.
+#[napi]
+pub fn option_names() -> Vec<String> {
+    let names = frame::option_names();
+    names[..names.len().min(frame::MAX_INDEXED)].to_vec()
+}
+
 fn frame_of<'a>(env: &Env, v: &Unknown) -> Option<&'a FrameInner> {
     unsafe { frame::frame(env.raw(), v.raw()) }
 }

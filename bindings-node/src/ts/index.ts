@@ -147,75 +147,93 @@ function runIn<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: Ot
 }
 
 const OBJECT_PROTO = Object.prototype;
+// Option name -> position in the native fast path, from the core's own list (so nothing here
+// knows which options exist: a key missing from this table takes the generic path, where the core
+// reports it).
+const OPTION_INDEX: Record<string, number> = Object.create(null);
+native.optionNames().forEach((n, i) => (OPTION_INDEX[n] = i));
+const OPTION_COUNT = native.optionNames().length;
+const fastValues: unknown[] = new Array(OPTION_COUNT).fill(undefined);
 
 /**
- * Calls the native start with the options object's own entries passed positionally when it is a
- * plain object literal with at most 4 keys (no property-enumeration calls across the FFI); any
- * other value goes to the generic path. Either way the core validates.
+ * Reads a plain options object into `fastValues` by position and returns the presence mask, or
+ * -1 when the object must take the generic native path (not a plain object, or a key the table
+ * does not know). No validation happens here: the core does it.
+ */
+let indexing = false;
+function indexOptions(options: object): number {
+  // `indexing` guards the shared buffer against a getter on the options that captures again.
+  if (indexing || Object.getPrototypeOf(options) !== OBJECT_PROTO) return -1;
+  const o = options as Record<string, unknown>;
+  let mask = 0;
+  indexing = true;
+  try {
+    for (const k in o) {
+      const i = OPTION_INDEX[k];
+      if (i === undefined) return -1;
+      fastValues[i] = o[k];
+      mask |= 1 << i;
+    }
+  } finally {
+    indexing = false;
+  }
+  return mask;
+}
+
+function clearFastValues(): void {
+  for (let i = 0; i < OPTION_COUNT; i++) fastValues[i] = undefined;
+}
+
+/**
+ * Starts a capture span natively. A plain options object crosses as values by position (no
+ * property enumeration or key strings across the FFI); anything else goes to the generic path.
+ * Either way the core validates and throws before anything starts.
  */
 function startFrame(name: string, options: unknown, outer: Frame | undefined, traceId?: string, spanId?: string, sampled?: boolean): Frame {
-  if (options === undefined || options === null) return native.startKV(name, outer, traceId, spanId, sampled);
-  if (typeof options === 'object' && Object.getPrototypeOf(options) === OBJECT_PROTO) {
-    const o = options as Record<string, unknown>;
-    const keys = Object.keys(o);
-    switch (keys.length) {
-      case 0:
-        return native.startKV(name, outer, traceId, spanId, sampled);
-      case 1:
-        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]]);
-      case 2:
-        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]], keys[1], o[keys[1]]);
-      case 3:
-        return native.startKV(name, outer, traceId, spanId, sampled, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]]);
-      case 4:
-        return native.startKV(
-          name, outer, traceId, spanId, sampled,
-          keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]], keys[3], o[keys[3]],
-        );
-    }
+  if (options === undefined || options === null) return native.startIdx(name, outer, traceId, spanId, sampled);
+  const mask = typeof options === 'object' ? indexOptions(options) : -1;
+  if (mask < 0) {
+    clearFastValues();
+    return native.start(name, outer, traceId, spanId, sampled, options);
   }
-  return native.start(name, outer, traceId, spanId, sampled, options);
+  const v = fastValues;
+  try {
+    return native.startIdx(name, outer, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  } finally {
+    clearFastValues();
+  }
 }
 
 /** {@link startFrame} for an attribute scope. */
 function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
-  if (options === undefined || options === null) return native.scopeKV(outer);
-  if (typeof options === 'object' && Object.getPrototypeOf(options) === OBJECT_PROTO) {
-    const o = options as Record<string, unknown>;
-    const keys = Object.keys(o);
-    switch (keys.length) {
-      case 0:
-        return native.scopeKV(outer);
-      case 1:
-        return native.scopeKV(outer, keys[0], o[keys[0]]);
-      case 2:
-        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]]);
-      case 3:
-        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]]);
-      case 4:
-        return native.scopeKV(outer, keys[0], o[keys[0]], keys[1], o[keys[1]], keys[2], o[keys[2]], keys[3], o[keys[3]]);
-    }
+  if (options === undefined || options === null) return native.scopeIdx(outer);
+  const mask = typeof options === 'object' ? indexOptions(options) : -1;
+  if (mask < 0) {
+    clearFastValues();
+    return native.scope(outer, options);
   }
-  return native.scope(outer, options);
+  const v = fastValues;
+  try {
+    return native.scopeIdx(outer, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  } finally {
+    clearFastValues();
+  }
 }
 
-/** Starts a capture span under the current context. Throws (before anything starts) on bad options. */
-function start(name: unknown, options: unknown): [Frame, OtelContextManager | undefined, OtelContext | undefined] {
-  if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
+/**
+ * Starts a capture span with an OTel JS context manager registered: the current OTel span (when it
+ * is not one of ours) becomes the parent, and the returned context makes our span current for OTel.
+ */
+function startWithOtel(name: string, options: unknown, otel: OtelContextManager): [Frame, OtelContext] {
   const outer = storage.getStore();
-  const otel = contextManager();
-  if (otel === undefined) return [startFrame(name, options, outer), undefined, undefined];
   const active = otel.active();
   const current = active.getValue(SPAN_KEY);
-  let frame: Frame;
   const sc = current instanceof CaptureSpan ? undefined : validSpanContext(current);
-  if (sc !== undefined) {
-    // An OTel JS span is current (an app or instrumentation span): it becomes the parent.
-    frame = startFrame(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1);
-  } else {
-    frame = startFrame(name, options, outer);
-  }
-  return [frame, otel, active.setValue(SPAN_KEY, new CaptureSpan(frame))];
+  const frame =
+    sc !== undefined
+      ? startFrame(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1)
+      : startFrame(name, options, outer);
+  return [frame, active.setValue(SPAN_KEY, new CaptureSpan(frame))];
 }
 
 function errorInfo(e: unknown): [string, string, string | undefined] {
@@ -385,7 +403,10 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
  */
 export function capture<R>(name: string, fn: () => R, options?: CaptureOptions | null): CaptureResult<R> {
   if (typeof fn !== 'function') throw invalidArgument('fn', 'a function', fn);
-  const [frame, otel, otelCx] = start(name, options);
+  if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
+  const otel = contextManager();
+  if (otel === undefined) return settle(startFrame(name, options, storage.getStore()), undefined, undefined, fn);
+  const [frame, otelCx] = startWithOtel(name, options, otel);
   return settle(frame, otel, otelCx, fn);
 }
 
@@ -445,7 +466,10 @@ export class CaptureHandle {
  * @throws like {@link capture}, before the span starts.
  */
 export function startCapture(name: string, options?: CaptureOptions | null): CaptureHandle {
-  const [frame, otel, otelCx] = start(name, options);
+  if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
+  const otel = contextManager();
+  if (otel === undefined) return new CaptureHandle(startFrame(name, options, storage.getStore()), undefined, undefined);
+  const [frame, otelCx] = startWithOtel(name, options, otel);
   return new CaptureHandle(frame, otel, otelCx);
 }
 

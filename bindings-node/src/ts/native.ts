@@ -18,23 +18,20 @@ export interface NativeStats {
 }
 
 type Id = string | undefined;
-type K = string | undefined;
 
 export interface NativeModule {
   /** Starts a capture span; `traceId`/`spanId` (hex) name an OTel JS parent, else `outer`'s span is. */
   start(name: string, outer: Frame | undefined, traceId: Id, spanId: Id, sampled: boolean | undefined, options: unknown): Frame;
-  /** `start` with the options object's own entries passed positionally (up to 4). */
-  startKV(
-    name: string,
-    outer: Frame | undefined,
-    traceId: Id,
-    spanId: Id,
-    sampled: boolean | undefined,
-    k0?: K, v0?: unknown, k1?: K, v1?: unknown, k2?: K, v2?: unknown, k3?: K, v3?: unknown,
-  ): Frame;
+  /**
+   * `start` with the options' values by position: `values[i]` is option `optionNames()[i]`,
+   * present when bit `i` of `mask` is set.
+   */
+  startIdx(name: string, outer: Frame | undefined, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): Frame;
   /** An attribute scope (no span of its own). */
   scope(outer: Frame | undefined, options: unknown): Frame;
-  scopeKV(outer: Frame | undefined, k0?: K, v0?: unknown, k1?: K, v1?: unknown, k2?: K, v2?: unknown, k3?: K, v3?: unknown): Frame;
+  scopeIdx(outer: Frame | undefined, mask?: number, ...values: unknown[]): Frame;
+  /** The core's option names, in the order of the indexed fast path. */
+  optionNames(): string[];
   end(frame: Frame): void;
   endError(frame: Frame, typeName: string, message: string, stacktrace: string | undefined): void;
   spanIds(frame: Frame): { traceId: string; spanId: string; traceFlags: number } | null;
