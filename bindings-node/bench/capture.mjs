@@ -52,13 +52,18 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 // Yields to the event loop every 1000 calls, as a server would between requests: batch
 // processors get to export and Node-API finalizers run, and their cost is inside the timing.
+// Returns [wall µs per call, process CPU µs per call (all threads: user + system)]. CPU time is
+// the steadier figure on a shared machine: time spent descheduled does not count.
 async function time(fn) {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < ITER; i += 1000) {
     for (let j = 0; j < 1000; j++) fn();
     await tick();
   }
-  return Number(process.hrtime.bigint() - t0) / 1000 / ITER; // µs per call
+  const wall = Number(process.hrtime.bigint() - t0) / 1000 / ITER;
+  const c = process.cpuUsage(c0);
+  return [wall, (c.user + c.system) / ITER];
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -124,17 +129,21 @@ for (const c of contenders) {
     await tick();
   }
   c.rounds = [];
+  c.cpu = [];
 }
 for (let r = 0; r < ROUNDS; r++) {
   for (const c of contenders) {
     await c.setup();
-    c.rounds.push(await time(c.fn));
+    const [wall, cpu] = await time(c.fn);
+    c.rounds.push(wall);
+    c.cpu.push(cpu);
   }
 }
 const results = {};
 for (const c of contenders) {
-  results[c.name] = { median: median(c.rounds), min: Math.min(...c.rounds) };
-  console.log(`${c.name.padEnd(16)} ${results[c.name].median.toFixed(3)} µs/call (min ${results[c.name].min.toFixed(3)})`);
+  results[c.name] = { median: median(c.rounds), min: Math.min(...c.rounds), cpu: median(c.cpu) };
+  const r = results[c.name];
+  console.log(`${c.name.padEnd(16)} wall ${r.median.toFixed(3)} µs/call (min ${r.min.toFixed(3)}), CPU ${r.cpu.toFixed(3)} µs/call`);
 }
 await userspan.flush(5000);
 const st = userspan.stats();
@@ -143,10 +152,10 @@ await userspan.shutdown(2000);
 sink.disconnect();
 sink.kill();
 
-const r = (a, b) => (results[b].median / results[a].median).toFixed(2);
-console.log('\nratios (how many times faster userspan is):');
-console.log(`  latitude / userspan       = ${r('userspan', 'latitude')}x`);
-console.log(`  latitude / userspan+otel  = ${r('userspan+otel', 'latitude')}x`);
-console.log(`  otel bare / userspan      = ${r('userspan', 'otel bare')}x`);
-console.log(`  otel bare / userspan+otel = ${r('userspan+otel', 'otel bare')}x`);
+const r = (a, b) => `${(results[b].median / results[a].median).toFixed(2)}x wall, ${(results[b].cpu / results[a].cpu).toFixed(2)}x CPU`;
+console.log('\nratios (how many times faster userspan is; medians):');
+console.log(`  latitude / userspan       = ${r('userspan', 'latitude')}`);
+console.log(`  latitude / userspan+otel  = ${r('userspan+otel', 'latitude')}`);
+console.log(`  otel bare / userspan      = ${r('userspan', 'otel bare')}`);
+console.log(`  otel bare / userspan+otel = ${r('userspan+otel', 'otel bare')}`);
 console.log(JSON.stringify(results));
