@@ -5,7 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { capture, init, flush, shutdown, stats, getAttributes } from 'userspan-wasm';
 import { api, pkg, repo, receiverBinary, startReceiver, waitUsers } from './helpers.mjs';
 
@@ -168,6 +169,12 @@ test('a Node process that never calls flush() still delivers its spans (beforeEx
 
 test('the Node example reports its users to `userspan serve`', opts, async () => {
   const { base } = await receiver();
+  // What `npm install` in examples/wasm does (a file: dependency is a symlink).
+  const link = join(repo, 'examples', 'wasm', 'node_modules', 'userspan-wasm');
+  if (!existsSync(link)) {
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(pkg, link, 'dir');
+  }
   const { stdout } = await run(process.execPath, [join(repo, 'examples', 'wasm', 'node.mjs')], {
     cwd: pkg,
     timeout: 60000,
