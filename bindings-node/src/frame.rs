@@ -29,9 +29,13 @@ pub(crate) struct FrameInner {
     pub owns_span: bool,
 }
 
+/// Frees a frame once V8 collected its External. A span never ended (an abandoned `startCapture`
+/// handle, an async iterable nobody finished) is ended by the OpenTelemetry SDK on drop.
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     if !data.is_null() {
-        drop(unsafe { Box::from_raw(data.cast::<FrameInner>()) });
+        let frame = unsafe { Box::from_raw(data.cast::<FrameInner>()) };
+        // Never unwind into Node.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(frame)));
     }
 }
 
@@ -179,13 +183,13 @@ unsafe fn start_with(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result
     unsafe { new_frame(env, FrameInner { scope, span: Some(span), owns_span: true }) }
 }
 
-unsafe extern "C" fn start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<6>(env, info) };
     let attrs = unsafe { attrs_from_object(env, argv[5]) };
     unsafe { start_with(env, &argv, attrs) }
 }
 
-unsafe extern "C" fn start_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn start_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<{ 6 + MAX_INDEXED }>(env, info) };
     let attrs = unsafe { attrs_from_indexed(env, argv[5], &argv[6..]) };
     unsafe { start_with(env, &argv, attrs) }
@@ -202,19 +206,19 @@ unsafe fn scope_with(env: sys::napi_env, outer: sys::napi_value, attrs: Result<A
     unsafe { new_frame(env, inner) }
 }
 
-unsafe extern "C" fn scope(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn scope(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<2>(env, info) };
     let attrs = unsafe { attrs_from_object(env, argv[1]) };
     unsafe { scope_with(env, argv[0], attrs) }
 }
 
-unsafe extern "C" fn scope_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn scope_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<{ 2 + MAX_INDEXED }>(env, info) };
     let attrs = unsafe { attrs_from_indexed(env, argv[1], &argv[2..]) };
     unsafe { scope_with(env, argv[0], attrs) }
 }
 
-unsafe extern "C" fn end(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn end(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<1>(env, info) };
     if let Some(f) = unsafe { frame(env, argv[0]) } {
         if let (true, Some(span)) = (f.owns_span, &f.span) {
@@ -224,7 +228,7 @@ unsafe extern "C" fn end(env: sys::napi_env, info: sys::napi_callback_info) -> s
     ptr::null_mut()
 }
 
-unsafe extern "C" fn end_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn end_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<4>(env, info) };
     if let Some(f) = unsafe { frame(env, argv[0]) } {
         if let (true, Some(span)) = (f.owns_span, &f.span) {
@@ -236,16 +240,42 @@ unsafe extern "C" fn end_error(env: sys::napi_env, info: sys::napi_callback_info
     ptr::null_mut()
 }
 
+/// Runs a raw callback body; a Rust panic becomes a JS `Error` instead of unwinding into Node.
+unsafe fn guarded(env: sys::napi_env, body: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(v) => v,
+        Err(_) => {
+            unsafe { sys::napi_throw_error(env, ptr::null(), c"userspan: internal error (panic in the native addon)".as_ptr()) };
+            ptr::null_mut()
+        }
+    }
+}
+
+macro_rules! raw_callback {
+    ($name:ident => $body:ident) => {
+        unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            unsafe { guarded(env, || $body(env, info)) }
+        }
+    };
+}
+
+raw_callback!(start_cb => start);
+raw_callback!(start_idx_cb => start_idx);
+raw_callback!(scope_cb => scope);
+raw_callback!(scope_idx_cb => scope_idx);
+raw_callback!(end_cb => end);
+raw_callback!(end_error_cb => end_error);
+
 /// Adds the raw callbacks to the module's exports.
 pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
     type Cb = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
     let fns: [(&std::ffi::CStr, Cb); 6] = [
-        (c"start", start),
-        (c"startIdx", start_idx),
-        (c"scope", scope),
-        (c"scopeIdx", scope_idx),
-        (c"end", end),
-        (c"endError", end_error),
+        (c"start", start_cb),
+        (c"startIdx", start_idx_cb),
+        (c"scope", scope_cb),
+        (c"scopeIdx", scope_idx_cb),
+        (c"end", end_cb),
+        (c"endError", end_error_cb),
     ];
     for (name, cb) in fns {
         let mut f = ptr::null_mut();

@@ -54,3 +54,18 @@ test('ESM import and CommonJS require share one module instance', async () => {
   // A scope opened through one is visible through the other.
   assert.equal(cjs.withUser('u-both', () => esm.getAttributes().userId), 'u-both');
 });
+
+test('an abandoned manual capture is ended (and exported) once garbage-collected', async () => {
+  const child = `
+    const u = require('userspan');
+    u.init({ exporter: 'memory' });
+    (() => { u.startCapture('abandoned', { userId: 'u-gc' }); })();
+    const later = (f) => setTimeout(f, 10);
+    later(() => { global.gc(); later(() => { global.gc(); setImmediate(() => console.log(JSON.stringify(u.getFinishedSpans()))); }); });
+  `;
+  const { stdout } = await run(process.execPath, ['--expose-gc', '-e', child], { cwd: new URL('..', import.meta.url).pathname, timeout: 30000 });
+  const spans = JSON.parse(stdout.trim());
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0].name, 'abandoned');
+  assert.equal(spans[0].attributes['user.id'], 'u-gc');
+});
