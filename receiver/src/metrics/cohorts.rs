@@ -46,7 +46,7 @@ pub struct Cohort {
 pub fn keys(rows: &[UserRow]) -> Vec<String> {
     let mut keys = BTreeSet::new();
     for r in rows {
-        if let Json::Object(m) = &r.metadata {
+        if let Json::Object(m) = r.metadata_object() {
             keys.extend(m.keys().cloned());
         }
     }
@@ -58,7 +58,8 @@ pub fn keys(rows: &[UserRow]) -> Vec<String> {
 pub fn cohorts(rows: &[UserRow], key: &str) -> Vec<Cohort> {
     let mut groups: BTreeMap<Option<String>, Vec<&UserRow>> = BTreeMap::new();
     for r in rows {
-        let value = r.metadata.get(key).filter(|v| !v.is_null()).map(|v| match v {
+        let md = r.metadata_object();
+        let value = md.get(key).filter(|v| !v.is_null()).map(|v| match v {
             Json::String(s) => s.clone(),
             other => other.to_string(),
         });

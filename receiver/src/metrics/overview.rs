@@ -2,11 +2,10 @@
 //! activity histogram.
 
 use super::period::Period;
-use super::{ratio, SessKey};
-use crate::store::index::ProjectData;
+use super::ratio;
+use crate::store::index::{ProjectData, NO_USER};
 use crate::timefmt::fmt_time;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 
 /// One histogram bucket.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -52,59 +51,59 @@ pub struct Overview {
     pub histogram: Vec<HistBucket>,
 }
 
-/// Computes the overview of `period`.
+/// Computes the overview of `period` (one pass over the period's traces, in start order).
 pub fn overview(pd: &ProjectData, period: &Period) -> Overview {
     let n = period.bucket_count();
-    let mut hist = vec![(0i64, 0i64); n];
-    let mut bucket_sessions: HashSet<(usize, SessKey<'_>)> = HashSet::new();
-    let mut sessions: HashMap<SessKey<'_>, bool> = HashMap::new();
-    let mut users: HashSet<i64> = HashSet::new();
-    let (mut traces, mut with_user) = (0i64, 0i64);
-    for t in pd.traces.values() {
-        if !period.contains(t.start_ns) {
-            continue;
-        }
+    let mut hist = vec![(0i64, 0i64, 0i64); n];
+    // Per session: the last bucket it was counted in, and whether it has a user.
+    let mut sess_bucket = vec![u32::MAX; pd.n_sess as usize];
+    let mut sess_state = vec![0u8; pd.n_sess as usize];
+    let mut user_seen = vec![false; pd.user_key_of.len()];
+    let (mut traces, mut with_user, mut users, mut sessions, mut sessions_with_user) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    for (start, t) in pd.lite_range(period.from_ns, period.to_ns) {
         traces += 1;
-        let b = period.bucket_of(t.start_ns);
+        let b = period.bucket_of(start);
         hist[b].0 += 1;
         hist[b].1 += i64::from(t.errored);
-        let sk = SessKey::of(t);
-        bucket_sessions.insert((b, sk));
-        let has_user = sessions.entry(sk).or_insert(false);
-        if let Some(k) = t.user_key {
+        let s = t.sess as usize;
+        if sess_bucket[s] != b as u32 {
+            sess_bucket[s] = b as u32;
+            hist[b].2 += 1;
+        }
+        if sess_state[s] & 1 == 0 {
+            sess_state[s] |= 1;
+            sessions += 1;
+        }
+        if t.user != NO_USER {
             with_user += 1;
-            users.insert(k);
-            *has_user = true;
+            if !user_seen[t.user as usize] {
+                user_seen[t.user as usize] = true;
+                users += 1;
+            }
+            if sess_state[s] & 2 == 0 {
+                sess_state[s] |= 2;
+                sessions_with_user += 1;
+            }
         }
     }
-    let mut per_bucket_sessions = vec![0i64; n];
-    for (b, _) in &bucket_sessions {
-        per_bucket_sessions[*b] += 1;
-    }
     let new_users = pd.users.values().filter(|u| u.first_ns != i64::MAX && period.contains(u.first_ns)).count() as i64;
-    let sessions_with_user = sessions.values().filter(|v| **v).count() as i64;
     Overview {
         from: fmt_time(period.from_ns),
         to: fmt_time(period.to_ns),
         bucket: period.bucket_name(),
-        unique_users: users.len() as i64,
+        unique_users: users,
         new_users,
         traces,
         traces_with_user: with_user,
         traces_with_user_share: ratio(with_user as f64, traces as f64),
-        sessions: sessions.len() as i64,
+        sessions,
         sessions_with_user,
-        sessions_with_user_share: ratio(sessions_with_user as f64, sessions.len() as f64),
-        traces_per_user: ratio(with_user as f64, users.len() as f64),
+        sessions_with_user_share: ratio(sessions_with_user as f64, sessions as f64),
+        traces_per_user: ratio(with_user as f64, users as f64),
         histogram: hist
             .iter()
             .enumerate()
-            .map(|(i, (t, e))| HistBucket {
-                start: period.bucket_start(i),
-                traces: *t,
-                errored_traces: *e,
-                sessions: per_bucket_sessions[i],
-            })
+            .map(|(i, (t, e, s))| HistBucket { start: period.bucket_start(i), traces: *t, errored_traces: *e, sessions: *s })
             .collect(),
     }
 }

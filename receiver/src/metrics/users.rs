@@ -2,8 +2,8 @@
 
 use super::period::Period;
 use super::{median, median_i64, ratio, usd, SessKey};
-use crate::model::{TraceRec, UserRec};
-use crate::store::index::ProjectData;
+use crate::model::TraceRec;
+use crate::store::index::{ProjectData, NO_USER};
 use crate::timefmt::{fmt_time, NS_PER_DAY, NS_PER_MS};
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -45,10 +45,6 @@ pub struct Acc<'a> {
 }
 
 impl<'a> Acc<'a> {
-    fn new(buckets: usize) -> Acc<'a> {
-        Acc { first_ns: i64::MAX, last_ns: i64::MIN, trend: vec![0; buckets], ..Default::default() }
-    }
-
     /// Adds one trace.
     pub fn add(&mut self, t: &'a TraceRec, bucket: Option<usize>) {
         self.traces += 1;
@@ -138,7 +134,8 @@ pub struct Totals {
     pub guardrail_triggers: i64,
 }
 
-/// One row of the users table.
+/// One row of the users table. Times are kept as unix ns and formatted (RFC 3339) only when
+/// the row is serialized, so listing many users and returning a page stays cheap.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserRow {
     /// `user.id`.
@@ -148,24 +145,37 @@ pub struct UserRow {
     /// Latest `user.email`.
     pub user_email: Option<String>,
     /// First trace in the period.
-    pub first_seen: String,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: i64,
     /// Last trace in the period.
-    pub last_seen: String,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: i64,
     /// Lifetime first trace.
-    pub activated_at: Option<String>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub activated_at: Option<i64>,
     /// Traces per bucket of the period.
     pub trend: Vec<i64>,
     /// The numeric columns.
     #[serde(flatten)]
     pub totals: Totals,
-    /// Latest `user.metadata` (object; `{}` when none).
-    pub metadata: Json,
-    #[serde(skip)]
-    first_ns: i64,
-    #[serde(skip)]
-    last_ns: i64,
-    #[serde(skip)]
-    activated_ns: i64,
+    /// Latest `user.metadata` (serialized as an object; `{}` when none).
+    #[serde(serialize_with = "ser_metadata")]
+    pub metadata: Option<String>,
+}
+
+fn ser_time<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&fmt_time(*ns))
+}
+
+fn ser_opt_time<S: serde::Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => s.serialize_str(&fmt_time(*ns)),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_metadata<S: serde::Serializer>(m: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    metadata_json(m.as_deref()).serialize(s)
 }
 
 /// Sortable columns: numeric and time columns of a user row (plus `user_id`, `user_email`).
@@ -214,13 +224,18 @@ pub const ROLLUP_COLUMNS: &[&str] = &[
 ];
 
 impl UserRow {
+    /// The latest `user.metadata` as a JSON object (`{}` when none or not an object).
+    pub fn metadata_object(&self) -> Json {
+        metadata_json(self.metadata.as_deref())
+    }
+
     /// The numeric value of a column (time columns as unix ns); `None` for null.
     pub fn number(&self, col: &str) -> Option<f64> {
         let t = &self.totals;
         Some(match col {
-            "first_seen" => self.first_ns as f64,
-            "last_seen" => self.last_ns as f64,
-            "activated_at" => self.activated_ns as f64,
+            "first_seen" => self.first_seen as f64,
+            "last_seen" => self.last_seen as f64,
+            "activated_at" => return self.activated_at.map(|n| n as f64),
             "traces" => t.traces as f64,
             "sessions" => t.sessions as f64,
             "errored_sessions" => t.errored_sessions as f64,
@@ -241,10 +256,6 @@ impl UserRow {
         })
     }
 
-    /// Last activity in the period, unix ns.
-    pub fn last_ns(&self) -> i64 {
-        self.last_ns
-    }
 }
 
 /// Parses `user.metadata` text into an object (`{}` when absent or not an object).
@@ -255,35 +266,127 @@ pub fn metadata_json(text: Option<&str>) -> Json {
     }
 }
 
-fn row(u: &UserRec, acc: &mut Acc<'_>) -> UserRow {
-    UserRow {
-        user_id: u.ident.id.clone(),
-        user_id_type: u.ident.id_type.clone(),
-        user_email: u.email.clone(),
-        first_seen: fmt_time(acc.first_ns),
-        last_seen: fmt_time(acc.last_ns),
-        activated_at: (u.first_ns != i64::MAX).then(|| fmt_time(u.first_ns)),
-        trend: std::mem::take(&mut acc.trend),
-        totals: acc.totals(),
-        metadata: metadata_json(u.metadata.as_deref()),
-        first_ns: acc.first_ns,
-        last_ns: acc.last_ns,
-        activated_ns: u.first_ns,
-    }
+#[derive(Default)]
+struct ScanAcc {
+    user: u32,
+    traces: i64,
+    errored_traces: i64,
+    llm_calls: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost: i64,
+    duration_ns: i128,
+    first_ns: i64,
+    last_ns: i64,
+    last_day: i64,
+    active_days: i64,
+    sessions: i64,
+    errored_sessions: i64,
+    eval_pass: i64,
+    eval_total: i64,
+    guardrail_traces: i64,
 }
 
-/// Every user with a trace in `period`, one row each (unsorted).
+/// Every user with a trace in `period`, one row each (unsorted). One pass over the period's
+/// compact trace records in start order, with dense arrays for users and sessions.
 pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
-    let buckets = period.bucket_count();
-    let mut accs: HashMap<i64, Acc<'_>> = HashMap::new();
-    for t in pd.traces.values() {
-        let Some(k) = t.user_key else { continue };
-        if !period.contains(t.start_ns) {
+    let nb = period.bucket_count();
+    let mut acc_of = vec![u32::MAX; pd.user_key_of.len()];
+    let mut accs: Vec<ScanAcc> = Vec::new();
+    let mut trend: Vec<i64> = Vec::new();
+    let mut us_state = vec![0u8; pd.n_user_sess as usize];
+    let mut costs: Vec<(u32, i64)> = Vec::new();
+    for (start, t) in pd.lite_range(period.from_ns, period.to_ns) {
+        if t.user == NO_USER {
             continue;
         }
-        accs.entry(k).or_insert_with(|| Acc::new(buckets)).add(t, Some(period.bucket_of(t.start_ns)));
+        let mut a = acc_of[t.user as usize];
+        if a == u32::MAX {
+            a = accs.len() as u32;
+            acc_of[t.user as usize] = a;
+            accs.push(ScanAcc { user: t.user, first_ns: start, last_day: i64::MIN, ..Default::default() });
+            trend.resize(trend.len() + nb, 0);
+        }
+        let acc = &mut accs[a as usize];
+        acc.traces += 1;
+        acc.errored_traces += i64::from(t.errored);
+        acc.llm_calls += i64::from(t.llm_calls);
+        acc.input_tokens += t.input_tokens;
+        acc.output_tokens += t.output_tokens;
+        acc.cost += t.cost_micros;
+        acc.duration_ns += i128::from(t.duration_ns);
+        acc.last_ns = start;
+        let day = start.div_euclid(NS_PER_DAY);
+        if day != acc.last_day {
+            acc.last_day = day;
+            acc.active_days += 1;
+        }
+        let st = &mut us_state[t.user_sess as usize];
+        if *st & 1 == 0 {
+            *st |= 1;
+            acc.sessions += 1;
+        }
+        if t.errored && *st & 2 == 0 {
+            *st |= 2;
+            acc.errored_sessions += 1;
+        }
+        acc.eval_pass += i64::from(t.eval_pass);
+        acc.eval_total += i64::from(t.eval_total);
+        acc.guardrail_traces += i64::from(t.guardrail);
+        trend[a as usize * nb + period.bucket_of(start)] += 1;
+        costs.push((a, t.cost_micros));
     }
-    accs.iter_mut().filter_map(|(k, acc)| pd.users.get(k).map(|u| row(u, acc))).collect()
+    costs.sort_unstable();
+    let mut medians = vec![0.0f64; accs.len()];
+    let mut i = 0;
+    while i < costs.len() {
+        let a = costs[i].0;
+        let mut j = i;
+        while j < costs.len() && costs[j].0 == a {
+            j += 1;
+        }
+        let n = j - i;
+        medians[a as usize] = if n % 2 == 1 {
+            costs[i + n / 2].1 as f64
+        } else {
+            (costs[i + n / 2 - 1].1 as f64 + costs[i + n / 2].1 as f64) / 2.0
+        };
+        i = j;
+    }
+    accs.iter()
+        .enumerate()
+        .filter_map(|(ai, acc)| {
+            let u = pd.users.get(&pd.user_key_of[acc.user as usize])?;
+            Some(UserRow {
+                user_id: u.ident.id.clone(),
+                user_id_type: u.ident.id_type.clone(),
+                user_email: u.email.clone(),
+                first_seen: acc.first_ns,
+                last_seen: acc.last_ns,
+                activated_at: (u.first_ns != i64::MAX).then_some(u.first_ns),
+                trend: trend[ai * nb..(ai + 1) * nb].to_vec(),
+                totals: Totals {
+                    traces: acc.traces,
+                    sessions: acc.sessions,
+                    errored_sessions: acc.errored_sessions,
+                    error_rate: ratio(acc.errored_sessions as f64, acc.sessions as f64),
+                    errored_traces: acc.errored_traces,
+                    llm_calls: acc.llm_calls,
+                    input_tokens: acc.input_tokens,
+                    output_tokens: acc.output_tokens,
+                    total_tokens: acc.input_tokens + acc.output_tokens,
+                    cost_usd: usd(acc.cost),
+                    cost_avg_usd: ratio(acc.cost as f64, acc.traces as f64) / 1e6,
+                    cost_median_usd: medians[ai] / 1e6,
+                    avg_latency_ms: ratio(acc.duration_ns as f64, acc.traces as f64) / NS_PER_MS as f64,
+                    active_days: acc.active_days,
+                    eval_pass_rate: (acc.eval_total > 0).then(|| acc.eval_pass as f64 / acc.eval_total as f64),
+                    guardrail_triggers: acc.guardrail_traces,
+                },
+                metadata: u.metadata.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Search, sort and order for a users listing.

@@ -8,8 +8,48 @@
 
 use crate::model::{Breakdown, Pick, TraceRec, UserIdent, UserRec};
 use rusqlite::Connection;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// "No user" in [`Lite::user`].
+pub const NO_USER: u32 = u32::MAX;
+
+/// The compact, scan-friendly copy of a trace rollup that period metrics read, kept in start
+/// order. Users and sessions are dense per-project indexes so queries use arrays, not hashes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lite {
+    /// Dense user index ([`ProjectData::user_key_of`]), or [`NO_USER`].
+    pub user: u32,
+    /// Dense session index (by session id; a trace without one gets its own).
+    pub sess: u32,
+    /// Dense (user, session) index: per-user distinct sessions.
+    pub user_sess: u32,
+    /// Any span errored.
+    pub errored: bool,
+    /// A guardrail fired.
+    pub guardrail: bool,
+    /// LLM calls.
+    pub llm_calls: u32,
+    /// Evaluations passed.
+    pub eval_pass: u32,
+    /// Evaluations.
+    pub eval_total: u32,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cost, micro-USD.
+    pub cost_micros: i64,
+    /// End − start, ns.
+    pub duration_ns: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    slot: u32,
+    start_ns: i64,
+    own_sess: Option<u32>,
+}
 
 /// One project's traces and users.
 #[derive(Debug, Default)]
@@ -20,9 +60,95 @@ pub struct ProjectData {
     pub users: HashMap<i64, UserRec>,
     /// Store key by identity.
     pub user_keys: HashMap<UserIdent, i64>,
+    /// Compact trace records by (start ns, slot), for period scans.
+    pub by_start: BTreeMap<(i64, u32), Lite>,
+    slots: HashMap<[u8; 16], Slot>,
+    user_ix_of: HashMap<i64, u32>,
+    /// Store key of each dense user index.
+    pub user_key_of: Vec<i64>,
+    sess_ix_of: HashMap<String, u32>,
+    /// Dense session indexes handed out.
+    pub n_sess: u32,
+    user_sess_of: HashMap<(u32, u32), u32>,
+    /// Dense (user, session) indexes handed out.
+    pub n_user_sess: u32,
 }
 
 impl ProjectData {
+    /// Inserts or replaces a trace rollup (and its compact copy).
+    pub fn put_trace(&mut self, t: TraceRec) {
+        let next_slot = self.slots.len() as u32;
+        let slot = self.slots.entry(t.trace_id).or_insert(Slot { slot: next_slot, start_ns: t.start_ns, own_sess: None });
+        self.by_start.remove(&(slot.start_ns, slot.slot));
+        slot.start_ns = t.start_ns;
+        let sess = match &t.session {
+            Some(p) => match self.sess_ix_of.get(p.value.as_str()) {
+                Some(ix) => *ix,
+                None => {
+                    self.sess_ix_of.insert(p.value.clone(), self.n_sess);
+                    self.n_sess += 1;
+                    self.n_sess - 1
+                }
+            },
+            None => match slot.own_sess {
+                Some(ix) => ix,
+                None => {
+                    slot.own_sess = Some(self.n_sess);
+                    self.n_sess += 1;
+                    self.n_sess - 1
+                }
+            },
+        };
+        let key = (t.start_ns, slot.slot);
+        let user = match t.user_key {
+            None => NO_USER,
+            Some(k) => match self.user_ix_of.get(&k) {
+                Some(ix) => *ix,
+                None => {
+                    let ix = self.user_key_of.len() as u32;
+                    self.user_ix_of.insert(k, ix);
+                    self.user_key_of.push(k);
+                    ix
+                }
+            },
+        };
+        let user_sess = if user == NO_USER {
+            u32::MAX
+        } else {
+            let next = self.n_user_sess;
+            let ix = *self.user_sess_of.entry((user, sess)).or_insert(next);
+            if ix == next {
+                self.n_user_sess += 1;
+            }
+            ix
+        };
+        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        self.by_start.insert(
+            key,
+            Lite {
+                user,
+                sess,
+                user_sess,
+                errored: t.errored,
+                guardrail: t.guardrail,
+                llm_calls: clamp(t.llm_calls),
+                eval_pass: clamp(t.eval_pass),
+                eval_total: clamp(t.eval_total),
+                input_tokens: t.input_tokens,
+                output_tokens: t.output_tokens,
+                cost_micros: t.cost_micros,
+                duration_ns: t.duration_ns(),
+            },
+        );
+        self.traces.insert(t.trace_id, t);
+    }
+
+    /// Compact records of traces starting in `[from_ns, to_ns)`, in start order.
+    pub fn lite_range(&self, from_ns: i64, to_ns: i64) -> impl Iterator<Item = (i64, &Lite)> + '_ {
+        let range = if from_ns < to_ns { (from_ns, 0)..(to_ns, 0) } else { (0, 0)..(0, 0) };
+        self.by_start.range(range).map(|((start, _), l)| (*start, l))
+    }
+
     /// Users with this id, any id type.
     pub fn users_with_id<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a UserRec> + 'a {
         let id = id.to_string();
@@ -70,7 +196,7 @@ impl Index {
             pd.users.insert(u.key, u);
         }
         for (p, t) in traces {
-            g.entry(p).or_default().traces.insert(t.trace_id, t);
+            g.entry(p).or_default().put_trace(t);
         }
     }
 
@@ -170,7 +296,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
             guardrail: r.get(22)?,
             breakdown,
         };
-        pd.traces.insert(trace_id, t);
+        pd.put_trace(t);
     }
     Ok(Index { projects: RwLock::new(projects) })
 }
