@@ -43,14 +43,19 @@ pub fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Median (mean of the two middle values for an even count); `None` when empty. Sorts `v`.
+/// Median (mean of the two middle values for an even count); `None` when empty. Reorders `v`.
 pub fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    let (lower, mid, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
+    let mid = *mid;
+    if n % 2 == 1 {
+        return Some(mid);
+    }
+    let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((below + mid) / 2.0)
 }
 
 /// Median of integers, as f64.
@@ -58,9 +63,14 @@ pub fn median_i64(v: &mut [i64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_unstable();
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0 })
+    let (lower, mid, _) = v.select_nth_unstable(n / 2);
+    let mid = *mid as f64;
+    if n % 2 == 1 {
+        return Some(mid);
+    }
+    let below = lower.iter().copied().max().unwrap_or(0) as f64;
+    Some((below + mid) / 2.0)
 }
 
 #[cfg(test)]
@@ -72,5 +82,8 @@ mod tests {
         assert_eq!(median(&mut []), None);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median_i64(&mut [4, 1, 3, 2]), Some(2.5));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&mut [5.0]), Some(5.0));
+        assert_eq!(median_i64(&mut [7, 7, 1, 9, 9, 9]), Some(8.0));
     }
 }

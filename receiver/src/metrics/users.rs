@@ -419,15 +419,20 @@ pub fn filter_sort(mut rows: Vec<UserRow>, lq: &ListQuery) -> Vec<UserRow> {
             };
             o.then_with(|| tie(a, b))
         }),
-        col => rows.sort_by(|a, b| {
-            let o = match (a.number(col), b.number(col)) {
-                (Some(x), Some(y)) => if lq.desc { y.total_cmp(&x) } else { x.total_cmp(&y) },
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
-            o.then_with(|| tie(a, b))
-        }),
+        col => {
+            // Sort keys computed once per row, not once per comparison.
+            let mut keyed: Vec<(Option<f64>, UserRow)> = rows.into_iter().map(|r| (r.number(col), r)).collect();
+            keyed.sort_by(|(ka, a), (kb, b)| {
+                let o = match (ka, kb) {
+                    (Some(x), Some(y)) => if lq.desc { y.total_cmp(x) } else { x.total_cmp(y) },
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                };
+                o.then_with(|| tie(a, b))
+            });
+            return keyed.into_iter().map(|(_, r)| r).collect();
+        }
     }
     rows
 }
