@@ -126,8 +126,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let now = now_ns();
     print!("encoding {batches} requests of {} spans ... ", args.batch);
     let t0 = Instant::now();
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..batches).map(|b| make_batch(args, b, now)).collect());
-    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    let bodies: Arc<Vec<axum::body::Bytes>> =
+        Arc::new((0..batches).map(|b| axum::body::Bytes::from(make_batch(args, b, now))).collect());
+    let bytes: usize = bodies.iter().map(|b| b.len()).sum();
     println!("{:.1}s, {:.0} MiB", t0.elapsed().as_secs_f64(), bytes as f64 / 1048576.0);
 
     let running = spawn(ServerConfig {
