@@ -146,7 +146,8 @@ pub enum OptionValue {
 }
 
 impl OptionValue {
-    fn describe(&self) -> String {
+    /// What the value is, for error messages ("a string", "an integer", "a mapping", ...).
+    pub fn describe(&self) -> String {
         match self {
             OptionValue::Null => "null".into(),
             OptionValue::Bool(_) => "a boolean".into(),

@@ -183,6 +183,7 @@ impl Config {
     /// not `http(s)://`, a bad protocol/exporter/hashing value, a non-numeric `OTEL_BSP_*`, a missing
     /// hash key for `add`/`replace`, `grpc` without the `grpc` feature.
     pub fn resolve(self) -> Result<ResolvedConfig> {
+        let privacy = self.privacy()?;
         let protocol = match self.protocol {
             Some(p) => p,
             None => match env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
@@ -220,12 +221,6 @@ impl Config {
             Some(e) => e,
             None => env("USERSPAN_EXPORTER").map(|v| v.trim().parse()).transpose()?.unwrap_or_default(),
         };
-        let mode = match self.user_id_hashing {
-            Some(m) => m,
-            None => env("USERSPAN_USER_ID_HASHING").map(|v| v.trim().parse()).transpose()?.unwrap_or_default(),
-        };
-        let hash_key = self.hash_key.or_else(|| env("USERSPAN_HASH_KEY"));
-        let privacy = Privacy::new(mode, hash_key.as_deref())?;
         let propagate_baggage = match self.propagate_baggage {
             Some(keys) => baggage_keys(keys)?,
             None => match env("USERSPAN_PROPAGATE_BAGGAGE") {
@@ -258,6 +253,20 @@ impl Config {
             max_export_batch_size,
             export_timeout: self.export_timeout.or(ms("OTEL_BSP_EXPORT_TIMEOUT")?).unwrap_or(Duration::from_secs(10)),
         })
+    }
+
+    /// Only the privacy settings (`user_id_hashing`, `hash_key`, filled from
+    /// `USERSPAN_USER_ID_HASHING` / `USERSPAN_HASH_KEY`), for span processors that stamp host-SDK
+    /// spans and need nothing else of the configuration.
+    ///
+    /// # Errors
+    /// As [`Privacy::new`], or a bad `USERSPAN_USER_ID_HASHING`.
+    pub fn privacy(&self) -> Result<Privacy> {
+        let mode = match self.user_id_hashing {
+            Some(m) => m,
+            None => env("USERSPAN_USER_ID_HASHING").map(|v| v.trim().parse()).transpose()?.unwrap_or_default(),
+        };
+        Privacy::new(mode, self.hash_key.clone().or_else(|| env("USERSPAN_HASH_KEY")).as_deref())
     }
 
     /// Builds a config from host `init` options (what a binding was given, translated to
@@ -299,11 +308,12 @@ impl Config {
             if value == OptionValue::Null {
                 continue;
             }
-            let type_err = |expected: &str, v: &OptionValue| Error::InvalidType {
-                field: key.clone(),
+            let type_err_at = |field: String, expected: &str, v: &OptionValue| Error::InvalidType {
+                field,
                 expected: expected.into(),
-                got: format!("{v:?}"),
+                got: v.describe(),
             };
+            let type_err = |expected: &str, v: &OptionValue| type_err_at(key.clone(), expected, v);
             let string = |v: OptionValue| match v {
                 OptionValue::Str(s) => Ok(s),
                 other => Err(type_err("a string", &other)),
@@ -326,7 +336,10 @@ impl Config {
                     c.headers = Some(
                         entries
                             .into_iter()
-                            .map(|(k, v)| Ok((k, string(v)?)))
+                            .map(|(k, v)| match v {
+                                OptionValue::Str(s) => Ok((k, s)),
+                                other => Err(type_err_at(format!("{key}.{k}"), "a string", &other)),
+                            })
                             .collect::<Result<Vec<_>>>()?,
                     );
                 }
@@ -388,6 +401,11 @@ mod tests {
         let e = Config::from_options([("api_key".to_string(), OptionValue::Str("k".into()))], KeyStyle::Camel)
             .unwrap_err();
         assert!(e.to_string().contains("apiKey"), "{e}");
+        let e = Config::from_options([("serviceName".to_string(), OptionValue::Int(5))], KeyStyle::Camel).unwrap_err();
+        assert_eq!(e.to_string(), "userspan: `serviceName` must be a string, got an integer");
+        let headers = OptionValue::Map(vec![("x-a".into(), OptionValue::Bool(true))]);
+        let e = Config::from_options([("headers".to_string(), headers)], KeyStyle::Snake).unwrap_err();
+        assert_eq!(e.field(), Some("headers.x-a"));
         let c = Config { api_key: Some("k".into()), endpoint: Some("http://x:1".into()), ..Default::default() };
         let r = c.resolve().unwrap();
         assert_eq!(r.traces_endpoint, "http://x:1/v1/traces");

@@ -82,7 +82,7 @@ impl Privacy {
         }
         let key = key.filter(|k| !k.is_empty()).ok_or_else(|| {
             Error::Config(format!(
-                "user_id_hashing = \"{}\" needs hash_key (or USERSPAN_HASH_KEY)",
+                "user_id_hashing / userIdHashing = \"{}\" needs hash_key / hashKey (or USERSPAN_HASH_KEY)",
                 mode.as_str()
             ))
         })?;
