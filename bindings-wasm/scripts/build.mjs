@@ -8,7 +8,7 @@
 //   node scripts/build.mjs               debug build (fast; what the tests use)
 //   node scripts/build.mjs --release     size-optimised build: cargo profile `release-wasm`
 //                                        (opt-level "z", LTO, one codegen unit), then wasm-opt -Oz
-//                                        when a `wasm-opt` binary is on PATH
+//                                        (binaryen >= 116: $WASM_OPT, bench/node_modules, or PATH)
 //
 // USERSPAN_WASM_PROFILE=debug|release overrides; CARGO_TARGET_DIR is honoured. Needs cargo with
 // the wasm32-unknown-unknown target and the wasm-bindgen CLI of exactly the wasm-bindgen version
@@ -50,6 +50,34 @@ function checkBindgen() {
   }
 }
 
+
+// What rustc + wasm-bindgen emit for wasm32-unknown-unknown (externref table, multivalue, ...).
+const WASM_FEATURES = [
+  '--enable-bulk-memory',
+  '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext',
+  '--enable-mutable-globals',
+  '--enable-reference-types',
+  '--enable-multivalue',
+];
+
+/** `$WASM_OPT`, else bench/'s npm `binaryen`, else `wasm-opt` on PATH; only binaryen >= 116
+ * (older releases, e.g. Debian's 108, break wasm-bindgen's externref table). */
+function findWasmOpt() {
+  const candidates = [process.env.WASM_OPT, join(root, 'bench', 'node_modules', '.bin', 'wasm-opt'), 'wasm-opt'].filter(Boolean);
+  for (const c of candidates) {
+    try {
+      const v = execFileSync(c, ['--version'], { encoding: 'utf8' });
+      const n = Number(v.match(/version (\d+)/)?.[1] ?? 0);
+      if (n >= 116) return c;
+      console.log(`${c}: binaryen ${n} is too old (need >= 116), not used`);
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
 checkBindgen();
 const cargoProfile = profile === 'release' ? 'release-wasm' : 'dev';
 run('cargo', ['build', '-p', 'userspan-wasm', '--target', 'wasm32-unknown-unknown', '--profile', cargoProfile]);
@@ -71,14 +99,9 @@ for (const target of ['nodejs', 'web']) {
   if (target === 'nodejs') writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   const bg = join(out, 'userspan_wasm_bg.wasm');
   if (profile === 'release') {
-    let wasmOpt = true;
-    try {
-      execFileSync('wasm-opt', ['--version'], { stdio: 'ignore' });
-    } catch {
-      wasmOpt = false;
-    }
-    if (wasmOpt) run('wasm-opt', ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', bg, '-o', bg]);
-    else console.log('wasm-opt not on PATH: skipped (the .wasm is cargo + wasm-bindgen output only)');
+    const wasmOpt = findWasmOpt();
+    if (wasmOpt) run(wasmOpt, ['-Oz', ...WASM_FEATURES, bg, '-o', bg]);
+    else console.log('wasm-opt (binaryen >= 116) not found: skipped; `npm install` in bench/ provides one');
   }
   const bytes = readFileSync(bg);
   console.log(`${bg}: ${statSync(bg).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
