@@ -47,6 +47,35 @@ function isUserspanError(e) {
   return e !== null && typeof e === 'object' && typeof e.code === 'string' && e.code.startsWith('USERSPAN_');
 }
 
+/** The current context's entry: a handle on a core frame (scope + parent span). */
+class FrameRef {
+  constructor(id) {
+    this.id = id;
+  }
+}
+
+const OBJECT_PROTO = Object.prototype;
+
+/**
+ * `key\0value\0...` when `options` is a plain object whose values are all strings (the common
+ * case: userId, userEmail, sessionId), so the core gets one string instead of enumerating the
+ * object across the boundary; '' for no options; undefined for anything else (generic path).
+ * Either way the core validates.
+ */
+function pack(options) {
+  if (options === undefined || options === null) return '';
+  if (typeof options !== 'object' || Object.getPrototypeOf(options) !== OBJECT_PROTO) return undefined;
+  let s = '';
+  const keys = Object.keys(options);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = options[k];
+    if (typeof v !== 'string' || k.includes('\0') || v.includes('\0')) return undefined;
+    s += k + '\0' + v + '\0';
+  }
+  return s;
+}
+
 function isThenable(v) {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 }
@@ -92,6 +121,15 @@ const MAX_ATTEMPTS = 3;
  */
 export function createApi(native, host) {
   let storage = host.storage;
+  // Frames are ids into the core's slab; each JS handle frees its id when collected, so callbacks
+  // that outlive their capture (timers, listeners) keep a usable frame.
+  const frames = new FinalizationRegistry((id) => {
+    try {
+      native.freeFrame(id);
+    } catch {
+      // the module failed; nothing to free
+    }
+  });
   let broken = false;
   let warned = false;
 
@@ -126,8 +164,14 @@ export function createApi(native, host) {
     }
     const outer = storage.getStore();
     try {
-      if (kind === 'span') return outer === undefined ? native.start(name, options) : outer.start(name, options);
-      return outer === undefined ? native.scope(options) : outer.scope(options);
+      const outerId = outer === undefined ? 0 : outer.id;
+      const packed = pack(options);
+      let id;
+      if (kind === 'span') id = packed === undefined ? native.start(name, outerId, options) : native.startPacked(name, outerId, packed);
+      else id = packed === undefined ? native.scope(outerId, options) : native.scopePacked(outerId, packed);
+      const frame = new FrameRef(id);
+      frames.register(frame, id);
+      return frame;
     } catch (e) {
       if (isUserspanError(e)) throw e;
       broken = true;
@@ -144,9 +188,9 @@ export function createApi(native, host) {
   function endFrame(frame, error, failed) {
     if (frame === undefined) return;
     const buffered = guard(() => {
-      if (!failed) return frame.end();
+      if (!failed) return native.end(frame.id);
       const [type, message, stack] = errorInfo(error);
-      return frame.endError(type, message, stack);
+      return native.endError(frame.id, type, message, stack);
     }, 0);
     if (transport !== null && buffered >= transport.maxExportBatchSize) scheduleSend();
   }
@@ -214,11 +258,11 @@ export function createApi(native, host) {
     }
     /** Trace id, 32 lower-case hex chars ("" without telemetry). */
     get traceId() {
-      return this._frame === undefined ? '' : guard(() => this._frame.traceId, '');
+      return this._frame === undefined ? '' : guard(() => native.traceId(this._frame.id), '');
     }
     /** Span id, 16 lower-case hex chars ("" without telemetry). */
     get spanId() {
-      return this._frame === undefined ? '' : guard(() => this._frame.spanId, '');
+      return this._frame === undefined ? '' : guard(() => native.spanId(this._frame.id), '');
     }
     /** Runs `fn` inside this capture's scope; returns its result unchanged. */
     run(fn) {
@@ -267,7 +311,7 @@ export function createApi(native, host) {
       const frame = this._frame;
       if (frame !== undefined && !broken) {
         try {
-          frame.setAttribute(key, value);
+          native.setAttribute(frame.id, key, value);
         } catch (e) {
           if (isUserspanError(e)) throw e;
           broken = true;
@@ -311,7 +355,7 @@ export function createApi(native, host) {
 
   function getAttributes() {
     const frame = storage.getStore();
-    return frame === undefined ? {} : guard(() => frame.attributes(), {});
+    return frame === undefined ? {} : guard(() => native.attributes(frame.id), {});
   }
 
   // -------------------------------------------------------------------------------------------

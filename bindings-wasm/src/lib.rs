@@ -1,9 +1,9 @@
 //! WebAssembly binding of the userspan core (wasm-bindgen). Private to the npm package
 //! `userspan-wasm`, whose JavaScript layer (`js/`) is the public API.
 //!
-//! The JS layer keeps the current [`Frame`] in its own context mechanism (`AsyncLocalStorage`
+//! The JS layer keeps the current frame id in its own context mechanism (`AsyncLocalStorage`
 //! where the runtime has one, a synchronous stack in browsers) and crosses into Rust once per span
-//! start ([`start`] / [`scope`]) and once per end ([`Frame::end`] / [`Frame::end_error`]). All
+//! start ([`start`] / [`scope`]) and once per end ([`end`] / [`end_error`]). All
 //! behaviour — option validation, scope merging, truncation, hashing, stamping — is the core's:
 //! this crate only translates values ([`convert`]), errors ([`errors`]), and runs the
 //! buffer-and-flush export pipeline ([`buffer`]) whose requests JavaScript sends with `fetch`.
@@ -19,6 +19,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde_json::{json, Map, Value as Json};
+use std::cell::RefCell;
 use std::time::Duration;
 use userspan::{Attributes, Config, ErrorInfo, ExporterKind, KeyStyle, OptionValue, Privacy, Protocol, Scope, SpanHandle};
 use wasm_bindgen::prelude::*;
@@ -48,107 +49,188 @@ fn options(value: &JsValue, what: &str) -> Result<Vec<(String, OptionValue)>, Js
 
 /// One level of context: the merged scope and the span its children parent on. A capture frame
 /// owns its span; a scope frame (`withAttributes`) shares its outer frame's span as parent.
-#[wasm_bindgen]
-pub struct Frame {
+///
+/// Frames live in a slab addressed by `u32` ids (0 = no frame). JS holds each id in a small object
+/// registered in a `FinalizationRegistry` and calls [`free_frame`] when that object is collected,
+/// so a callback that outlives its capture (a timer registered inside it) can still use the frame.
+/// (Cheaper than wasm-bindgen class wrappers: no per-object unregister token, no glue object.)
+struct Frame {
     scope: Scope,
     parent: Option<SpanContext>,
     span: Option<SpanHandle>,
 }
 
-/// Starts a root capture span `name` (no current frame) with `options`. Throws TypeError /
-/// RangeError (with `field` and `code`) before anything starts.
-#[wasm_bindgen]
-pub fn start(name: String, options_value: JsValue) -> Result<Frame, JsValue> {
-    start_in(None, name, &options_value)
+#[derive(Default)]
+struct Slab {
+    items: Vec<Option<Frame>>,
+    free: Vec<u32>,
 }
 
-/// An attribute scope (no span of its own) holding `options`, with no current frame.
-#[wasm_bindgen]
-pub fn scope(options_value: JsValue) -> Result<Frame, JsValue> {
-    scope_in(None, &options_value)
+thread_local! {
+    static FRAMES: RefCell<Slab> = RefCell::new(Slab::default());
 }
 
-fn start_in(outer: Option<&Frame>, name: String, options_value: &JsValue) -> Result<Frame, JsValue> {
-    let attrs = Attributes::from_options(options(options_value, "options")?, KeyStyle::Camel).or_throw()?;
-    let scope = Scope::nested(outer.map(|o| &o.scope), attrs);
-    let span = userspan::start_span(name, outer.and_then(|o| o.parent.as_ref()), Some(&scope));
-    let cx = span.span_context();
-    Ok(Frame { scope, parent: cx.is_valid().then_some(cx), span: Some(span) })
-}
-
-fn scope_in(outer: Option<&Frame>, options_value: &JsValue) -> Result<Frame, JsValue> {
-    let attrs = Attributes::from_options(options(options_value, "options")?, KeyStyle::Camel).or_throw()?;
-    Ok(Frame {
-        scope: Scope::nested(outer.map(|o| &o.scope), attrs),
-        parent: outer.and_then(|o| o.parent.clone()),
-        span: None,
+fn insert(frame: Frame) -> u32 {
+    FRAMES.with(|f| {
+        let mut slab = f.borrow_mut();
+        match slab.free.pop() {
+            Some(id) => {
+                slab.items[id as usize - 1] = Some(frame);
+                id
+            }
+            None => {
+                slab.items.push(Some(frame));
+                slab.items.len() as u32
+            }
+        }
     })
 }
 
+/// Runs `f` on frame `id` (None for 0 or a freed id). Never call into JS inside `f`.
+fn with_frame<T>(id: u32, f: impl FnOnce(Option<&Frame>) -> T) -> T {
+    FRAMES.with(|s| {
+        let slab = s.borrow();
+        let frame = id.checked_sub(1).and_then(|i| slab.items.get(i as usize)).and_then(|x| x.as_ref());
+        f(frame)
+    })
+}
+
+/// Releases frame `id` (its JS handle was garbage collected).
+#[wasm_bindgen(js_name = freeFrame)]
+pub fn free_frame(id: u32) {
+    let dropped = FRAMES.with(|s| {
+        let mut slab = s.borrow_mut();
+        let taken = id.checked_sub(1).and_then(|i| slab.items.get_mut(i as usize)).and_then(Option::take);
+        if taken.is_some() {
+            slab.free.push(id);
+        }
+        taken
+    });
+    drop(dropped); // outside the borrow: dropping a span handle may end up in the exporter
+}
+
+/// Frames alive (for tests of the lifetime scheme).
+#[wasm_bindgen(js_name = liveFrames)]
+pub fn live_frames() -> u32 {
+    FRAMES.with(|s| {
+        let slab = s.borrow();
+        (slab.items.len() - slab.free.len()) as u32
+    })
+}
+
+/// Options packed by the JS layer when every value is a string: `key\0value\0key\0value\0`
+/// (no option object enumeration across the boundary). Same validation as the generic path.
+fn unpack(packed: &str) -> Vec<(String, OptionValue)> {
+    let mut parts = packed.split('\0');
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        out.push((k.to_string(), OptionValue::Str(v.to_string())));
+    }
+    out
+}
+
+fn parent_of(outer: u32) -> (Option<Scope>, Option<SpanContext>) {
+    with_frame(outer, |o| o.map(|o| (Some(o.scope.clone()), o.parent.clone())).unwrap_or((None, None)))
+}
+
+fn start_with(name: String, outer: u32, options: Vec<(String, OptionValue)>) -> Result<u32, JsValue> {
+    let attrs = Attributes::from_options(options, KeyStyle::Camel).or_throw()?;
+    let (outer_scope, parent) = parent_of(outer);
+    let scope = Scope::nested(outer_scope.as_ref(), attrs);
+    let span = userspan::start_span(name, parent.as_ref(), Some(&scope));
+    let cx = span.span_context();
+    Ok(insert(Frame { scope, parent: cx.is_valid().then_some(cx), span: Some(span) }))
+}
+
+fn scope_with(outer: u32, options: Vec<(String, OptionValue)>) -> Result<u32, JsValue> {
+    let attrs = Attributes::from_options(options, KeyStyle::Camel).or_throw()?;
+    let (outer_scope, parent) = parent_of(outer);
+    Ok(insert(Frame { scope: Scope::nested(outer_scope.as_ref(), attrs), parent, span: None }))
+}
+
+/// Starts a capture span `name`, child of frame `outer`'s span (0: a new trace), with `options`
+/// merged over `outer`'s scope; returns the new frame's id. Throws TypeError / RangeError (with
+/// `field` and `code`) before anything starts.
 #[wasm_bindgen]
-impl Frame {
-    /// Starts a capture span `name`, child of this frame's span, with `options` merged over this
-    /// frame's scope. Throws like [`start`].
-    #[wasm_bindgen(js_name = start)]
-    pub fn start_child(&self, name: String, options_value: JsValue) -> Result<Frame, JsValue> {
-        start_in(Some(self), name, &options_value)
-    }
+pub fn start(name: String, outer: u32, options_value: JsValue) -> Result<u32, JsValue> {
+    let options = options(&options_value, "options")?;
+    start_with(name, outer, options)
+}
 
-    /// An attribute scope with `options` merged over this frame's (children parent on this
-    /// frame's span).
-    #[wasm_bindgen(js_name = scope)]
-    pub fn scope_child(&self, options_value: JsValue) -> Result<Frame, JsValue> {
-        scope_in(Some(self), &options_value)
-    }
+/// [`start`] with string-only options packed by the JS layer.
+#[wasm_bindgen(js_name = startPacked)]
+pub fn start_packed(name: String, outer: u32, packed: &str) -> Result<u32, JsValue> {
+    start_with(name, outer, unpack(packed))
+}
 
-    /// Ends the frame's span (idempotent; nothing for a scope frame). Returns the number of spans
-    /// now waiting in the export buffer (the JS layer flushes when it reaches a batch).
-    pub fn end(&self) -> u32 {
-        if let Some(s) = &self.span {
-            s.end(None);
-        }
-        buffer::buffered() as u32
-    }
+/// An attribute scope (no span of its own) with `options` merged over frame `outer`'s; children
+/// parent on `outer`'s span.
+#[wasm_bindgen]
+pub fn scope(outer: u32, options_value: JsValue) -> Result<u32, JsValue> {
+    let options = options(&options_value, "options")?;
+    scope_with(outer, options)
+}
 
-    /// Ends the span recording an error (`exception` event, status ERROR, `error.type`).
-    #[wasm_bindgen(js_name = endError)]
-    pub fn end_error(&self, type_name: String, message: String, stacktrace: Option<String>) -> u32 {
-        if let Some(s) = &self.span {
-            s.end(Some(&ErrorInfo { type_name, message, stacktrace }));
-        }
-        buffer::buffered() as u32
-    }
+/// [`scope`] with string-only options packed by the JS layer.
+#[wasm_bindgen(js_name = scopePacked)]
+pub fn scope_packed(outer: u32, packed: &str) -> Result<u32, JsValue> {
+    scope_with(outer, unpack(packed))
+}
 
-    /// Sets one attribute on this frame's span (nothing for a scope frame), validated as an entry
-    /// of the `attributes` option (string, number, boolean or a homogeneous array of those).
-    #[wasm_bindgen(js_name = setAttribute)]
-    pub fn set_attribute(&self, key: String, value: JsValue) -> Result<(), JsValue> {
-        let Some(span) = &self.span else { return Ok(()) };
-        let v = convert::option_value(&value);
-        let attrs = Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
-            .or_throw()?;
-        for kv in attrs.render(&Privacy::off()) {
-            span.set_attribute(kv);
-        }
-        Ok(())
-    }
+fn span_of(id: u32) -> Option<SpanHandle> {
+    with_frame(id, |f| f.and_then(|f| f.span.clone()))
+}
 
-    /// Trace id of the span children parent on (32 hex chars), or "".
-    #[wasm_bindgen(getter, js_name = traceId)]
-    pub fn trace_id(&self) -> String {
-        self.parent.as_ref().map(|c| c.trace_id().to_string()).unwrap_or_default()
+/// Ends frame `id`'s span (idempotent; nothing for a scope frame). Returns the number of spans
+/// now waiting in the export buffer (the JS layer sends when it reaches a batch).
+#[wasm_bindgen]
+pub fn end(id: u32) -> u32 {
+    if let Some(s) = span_of(id) {
+        s.end(None);
     }
+    buffer::buffered() as u32
+}
 
-    /// Span id of the span children parent on (16 hex chars), or "".
-    #[wasm_bindgen(getter, js_name = spanId)]
-    pub fn span_id(&self) -> String {
-        self.parent.as_ref().map(|c| c.span_id().to_string()).unwrap_or_default()
+/// Ends the span recording an error (`exception` event, status ERROR, `error.type`).
+#[wasm_bindgen(js_name = endError)]
+pub fn end_error(id: u32, type_name: String, message: String, stacktrace: Option<String>) -> u32 {
+    if let Some(s) = span_of(id) {
+        s.end(Some(&ErrorInfo { type_name, message, stacktrace }));
     }
+    buffer::buffered() as u32
+}
 
-    /// The merged options of this scope, camelCase (a fresh object).
-    pub fn attributes(&self) -> JsValue {
-        convert::to_js(&Json::Object(self.scope.attributes().to_options(KeyStyle::Camel)))
+/// Sets one attribute on frame `id`'s span (nothing for a scope frame), validated as an entry of
+/// the `attributes` option (string, number, boolean or a homogeneous array of those).
+#[wasm_bindgen(js_name = setAttribute)]
+pub fn set_attribute(id: u32, key: String, value: JsValue) -> Result<(), JsValue> {
+    let v = convert::option_value(&value);
+    let Some(span) = span_of(id) else { return Ok(()) };
+    let attrs =
+        Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel).or_throw()?;
+    for kv in attrs.render(&Privacy::off()) {
+        span.set_attribute(kv);
     }
+    Ok(())
+}
+
+/// Trace id of the span frame `id`'s children parent on (32 hex chars), or "".
+#[wasm_bindgen(js_name = traceId)]
+pub fn trace_id(id: u32) -> String {
+    with_frame(id, |f| f.and_then(|f| f.parent.as_ref()).map(|c| c.trace_id().to_string()).unwrap_or_default())
+}
+
+/// Span id of the span frame `id`'s children parent on (16 hex chars), or "".
+#[wasm_bindgen(js_name = spanId)]
+pub fn span_id(id: u32) -> String {
+    with_frame(id, |f| f.and_then(|f| f.parent.as_ref()).map(|c| c.span_id().to_string()).unwrap_or_default())
+}
+
+/// The merged options of frame `id`'s scope, camelCase (a fresh object).
+#[wasm_bindgen]
+pub fn attributes(id: u32) -> JsValue {
+    let json = with_frame(id, |f| f.map(|f| f.scope.attributes().to_options(KeyStyle::Camel)).unwrap_or_default());
+    convert::to_js(&Json::Object(json))
 }
 
 /// Writes each finished span as one JSON line with `console.log` (the core's console exporter
