@@ -22,7 +22,9 @@ function resolve(path) {
 
 export function startServer(port = 8080, host = '127.0.0.1') {
   const server = createServer(async (req, res) => {
-    const file = resolve(new URL(req.url, 'http://x').pathname);
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/favicon.ico') return void res.writeHead(204).end();
+    const file = resolve(path);
     try {
       if (!file) throw new Error('not found');
       const body = await readFile(file);
