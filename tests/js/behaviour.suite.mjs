@@ -1,0 +1,502 @@
+// The JS packages' shared behaviour suite (userspan on napi-rs, userspan-wasm): capture and scopes in
+// JS terms — sync, async, thenables, async iterables, errors, concurrency, async context propagation,
+// bad input, truncation, manual captures, flush/shutdown. Each package's test file runs it against
+// its own build, so both packages are held to the same behaviour.
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Registers the suite against a package's public API (the module namespace of `userspan` or `userspan-wasm`). */
+export function behaviourSuite(api) {
+  const { capture, startCapture, withAttributes, withUser, withSession, getAttributes, init, flush, shutdown, stats, getFinishedSpans, clearFinishedSpans } = api;
+
+  beforeEach(() => {
+    init({ exporter: 'memory', serviceName: 'behaviour-tests' });
+    clearFinishedSpans();
+  });
+
+  const spanNamed = (name) => {
+    const s = getFinishedSpans().filter((x) => x.name === name);
+    assert.equal(s.length, 1, `exactly one span ${name}, got ${s.length}`);
+    return s[0];
+  };
+
+  test('sync fn: value returned unchanged, span ended, attributes stamped on span and children', () => {
+    const obj = { answer: 42 };
+    const out = capture(
+      'support-agent-turn',
+      () => {
+        capture('llm', () => {});
+        return obj;
+      },
+      { userId: 'u-1', userEmail: 'ada@example.com', sessionId: 's-1' },
+    );
+    assert.equal(out, obj);
+    const turn = spanNamed('support-agent-turn');
+    const llm = spanNamed('llm');
+    assert.deepEqual(turn.attributes, { 'user.id': 'u-1', 'user.email': 'ada@example.com', 'session.id': 's-1' });
+    assert.deepEqual(llm.attributes, turn.attributes);
+    assert.equal(llm.parentSpanId, turn.spanId);
+    assert.equal(llm.traceId, turn.traceId);
+    assert.equal(turn.parentSpanId, null);
+    assert.match(turn.traceId, /^[0-9a-f]{32}$/);
+    assert.match(turn.spanId, /^[0-9a-f]{16}$/);
+    assert.ok(BigInt(turn.endTimeUnixNano) >= BigInt(turn.startTimeUnixNano));
+    assert.equal(turn.resource['service.name'], 'behaviour-tests');
+  });
+
+  test('async fn: returns a Promise; the span ends when it settles', async () => {
+    let release;
+    const gate = new Promise((r) => (release = r));
+    const p = capture(
+      'slow',
+      async () => {
+        await gate;
+        return 'done';
+      },
+      { userId: 'u-async' },
+    );
+    assert.ok(p instanceof Promise);
+    await sleep(5);
+    assert.equal(getFinishedSpans().length, 0, 'span must still be open');
+    release();
+    assert.equal(await p, 'done');
+    assert.equal(spanNamed('slow').attributes['user.id'], 'u-async');
+  });
+
+  test('thenable result: a Promise is returned and the span ends when the thenable settles', async () => {
+    let resolveIt;
+    const thenable = {
+      then(onOk, onErr) {
+        return new Promise((r) => (resolveIt = r)).then(onOk, onErr);
+      },
+    };
+    const p = capture('thenable', () => thenable, { userId: 'u-t' });
+    assert.ok(p instanceof Promise);
+    await sleep(2);
+    assert.equal(getFinishedSpans().length, 0);
+    resolveIt(7);
+    assert.equal(await p, 7);
+    assert.equal(spanNamed('thenable').status.code, 'UNSET');
+  });
+
+  test('thrown Error is recorded and re-thrown as the same object (sync and async)', async () => {
+    const err = new TypeError('bad thing');
+    assert.throws(
+      () =>
+        capture('sync-fail', () => {
+          throw err;
+        }),
+      (e) => e === err,
+    );
+    const err2 = new Error('async bad');
+    await assert.rejects(
+      capture('async-fail', async () => {
+        await null;
+        throw err2;
+      }),
+      (e) => e === err2,
+    );
+    const s = spanNamed('sync-fail');
+    assert.equal(s.status.code, 'ERROR');
+    assert.equal(s.status.message, 'bad thing');
+    assert.equal(s.attributes['error.type'], 'TypeError');
+    const ev = s.events.find((e) => e.name === 'exception');
+    assert.equal(ev.attributes['exception.type'], 'TypeError');
+    assert.equal(ev.attributes['exception.message'], 'bad thing');
+    assert.match(ev.attributes['exception.stacktrace'], /bad thing/);
+    assert.equal(spanNamed('async-fail').attributes['error.type'], 'Error');
+  });
+
+  test('non-Error thrown values are re-thrown unchanged; error.type names their JS type', async () => {
+    const obj = { code: 42 };
+    assert.throws(
+      () =>
+        capture('throw-object', () => {
+          throw obj;
+        }),
+      (e) => e === obj,
+    );
+    assert.throws(
+      () =>
+        capture('throw-string', () => {
+          throw 'oops';
+        }),
+      (e) => e === 'oops',
+    );
+    await assert.rejects(
+      capture('reject-undefined', () => Promise.reject(undefined)),
+      (e) => e === undefined,
+    );
+    assert.equal(spanNamed('throw-object').attributes['error.type'], 'Object');
+    assert.equal(spanNamed('throw-object').status.message, '{"code":42}');
+    assert.equal(spanNamed('throw-string').attributes['error.type'], 'string');
+    assert.equal(spanNamed('throw-string').status.message, 'oops');
+    assert.equal(spanNamed('reject-undefined').attributes['error.type'], 'undefined');
+  });
+
+  test('async generator: the span ends when iteration ends; steps run in the scope', async () => {
+    const gen = capture(
+      'stream',
+      async function* () {
+        for (let i = 0; i < 3; i++) {
+          await sleep(1);
+          capture(`chunk-${i}`, () => {});
+          yield getAttributes().userId;
+        }
+      },
+      { userId: 'u-stream' },
+    );
+    assert.equal(getFinishedSpans().length, 0);
+    const seen = [];
+    for await (const v of gen) {
+      seen.push(v);
+      assert.equal(getFinishedSpans().some((s) => s.name === 'stream'), false, 'not ended mid-iteration');
+    }
+    assert.deepEqual(seen, ['u-stream', 'u-stream', 'u-stream']);
+    const stream = spanNamed('stream');
+    for (let i = 0; i < 3; i++) {
+      const c = spanNamed(`chunk-${i}`);
+      assert.equal(c.parentSpanId, stream.spanId);
+      assert.equal(c.attributes['user.id'], 'u-stream');
+    }
+  });
+
+  test('async iterable: break (return()) ends the span; an error inside ends it with ERROR', async () => {
+    let finallyRan = false;
+    const gen = capture(
+      'broken-off',
+      async function* () {
+        try {
+          for (let i = 0; ; i++) yield i;
+        } finally {
+          finallyRan = true;
+        }
+      },
+      { userId: 'u-b' },
+    );
+    for await (const v of gen) if (v === 2) break;
+    assert.ok(finallyRan);
+    assert.equal(spanNamed('broken-off').status.code, 'UNSET');
+
+    const boom = new Error('stream failed');
+    const failing = capture('stream-fail', async function* () {
+      yield 1;
+      throw boom;
+    });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of failing);
+      })(),
+      (e) => e === boom,
+    );
+    const s = spanNamed('stream-fail');
+    assert.equal(s.status.code, 'ERROR');
+    assert.equal(s.status.message, 'stream failed');
+
+    const manual = capture('manual-return', async function* () {
+      yield 1;
+      yield 2;
+    });
+    assert.deepEqual(await manual.next(), { value: 1, done: false });
+    assert.deepEqual(await manual.return('early'), { value: 'early', done: true });
+    assert.equal(spanNamed('manual-return').status.code, 'UNSET');
+  });
+
+  test('async iterable object (not a generator): iterated in scope, other members passed through', async () => {
+    class Stream {
+      #items = ['a', 'b'];
+      label = 'my-stream';
+      size() {
+        return this.#items.length;
+      }
+      async *[Symbol.asyncIterator]() {
+        for (const x of this.#items) {
+          await null;
+          yield `${x}:${getAttributes().sessionId}`;
+        }
+      }
+    }
+    const s = capture('iterable', () => new Stream(), { sessionId: 'sess-9' });
+    assert.equal(s.label, 'my-stream');
+    assert.equal(s.size(), 2, 'methods are bound to the original object (private fields work)');
+    const out = [];
+    for await (const x of s) out.push(x);
+    assert.deepEqual(out, ['a:sess-9', 'b:sess-9']);
+    assert.equal(spanNamed('iterable').attributes['session.id'], 'sess-9');
+  });
+
+  test('Promise.all of captures with different users never mixes them', async () => {
+    const n = 40;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        capture(
+          `turn-${i}`,
+          async () => {
+            await sleep(Math.floor(Math.random() * 8));
+            const mine = getAttributes().userId;
+            await capture(`llm-${i}`, async () => {
+              await sleep(Math.floor(Math.random() * 4));
+            });
+            await null;
+            return [mine, getAttributes().userId];
+          },
+          { userId: `user-${i}`, sessionId: `session-${i}` },
+        ),
+      ),
+    );
+    results.forEach(([a, b], i) => {
+      assert.equal(a, `user-${i}`);
+      assert.equal(b, `user-${i}`);
+    });
+    for (let i = 0; i < n; i++) {
+      const turn = spanNamed(`turn-${i}`);
+      const llm = spanNamed(`llm-${i}`);
+      assert.equal(llm.parentSpanId, turn.spanId);
+      assert.equal(llm.attributes['user.id'], `user-${i}`);
+      assert.equal(llm.attributes['session.id'], `session-${i}`);
+    }
+    assert.deepEqual(getAttributes(), {}, 'nothing leaks outside');
+  });
+
+  test('the scope survives await, setTimeout, setImmediate, queueMicrotask, nextTick, promise chains and EventEmitter callbacks', async () => {
+    const seen = {};
+    await capture(
+      'ctx',
+      async () => {
+        await null;
+        seen.await = getAttributes().userId;
+        await new Promise((r) =>
+          setTimeout(() => {
+            seen.setTimeout = getAttributes().userId;
+            r();
+          }, 1),
+        );
+        await new Promise((r) =>
+          setImmediate(() => {
+            seen.setImmediate = getAttributes().userId;
+            r();
+          }),
+        );
+        await new Promise((r) =>
+          queueMicrotask(() => {
+            seen.queueMicrotask = getAttributes().userId;
+            r();
+          }),
+        );
+        await new Promise((r) =>
+          process.nextTick(() => {
+            seen.nextTick = getAttributes().userId;
+            r();
+          }),
+        );
+        await Promise.resolve()
+          .then(() => sleep(1))
+          .then(() => {
+            seen.then = getAttributes().userId;
+          });
+        // An emitter whose events are emitted by work started inside the scope.
+        const ee = new EventEmitter();
+        ee.on('data', () => {
+          seen.emitter = getAttributes().userId;
+          capture('from-listener', () => {});
+        });
+        setTimeout(() => ee.emit('data'), 1);
+        await once(ee, 'data');
+        // A stream created inside the scope.
+        const r = Readable.from(['x']);
+        r.on('data', () => (seen.stream = getAttributes().userId));
+        await once(r, 'end');
+      },
+      { userId: 'u-ctx' },
+    );
+    assert.deepEqual(seen, {
+      await: 'u-ctx',
+      setTimeout: 'u-ctx',
+      setImmediate: 'u-ctx',
+      queueMicrotask: 'u-ctx',
+      nextTick: 'u-ctx',
+      then: 'u-ctx',
+      emitter: 'u-ctx',
+      stream: 'u-ctx',
+    });
+    const listener = spanNamed('from-listener');
+    assert.equal(listener.attributes['user.id'], 'u-ctx');
+    assert.equal(listener.parentSpanId, spanNamed('ctx').spanId);
+  });
+
+  test('timers registered inside a scope keep it after the capture has returned', async () => {
+    let later;
+    const done = new Promise((r) => (later = r));
+    capture('fire-and-forget', () => setTimeout(() => later(getAttributes().userId), 5), { userId: 'u-late' });
+    assert.deepEqual(getAttributes(), {});
+    assert.equal(await done, 'u-late');
+  });
+
+  test('nested scopes merge and leaving restores the outer scope exactly', () => {
+    withAttributes({ userId: 'outer', tags: ['a'], metadata: { k: 1, o: 1 } }, () => {
+      withUser({ userId: 'inner', userEmail: 'i@x.io' }, () => {
+        withSession('sess', () => {
+          capture('deep', () => {}, { tags: ['b', 'a'], metadata: { k: 2 } });
+          assert.deepEqual(getAttributes(), {
+            userId: 'inner',
+            userEmail: 'i@x.io',
+            sessionId: 'sess',
+            tags: ['a'],
+            metadata: { k: 1, o: 1 },
+          });
+        });
+      });
+      assert.deepEqual(getAttributes(), { userId: 'outer', tags: ['a'], metadata: { k: 1, o: 1 } });
+    });
+    assert.deepEqual(getAttributes(), {});
+    assert.deepEqual(spanNamed('deep').attributes, {
+      'user.id': 'inner',
+      'user.email': 'i@x.io',
+      'session.id': 'sess',
+      'tag.tags': ['a', 'b'],
+      metadata: '{"k":2,"o":1}',
+    });
+    assert.equal(withUser('plain-id', () => getAttributes().userId), 'plain-id');
+  });
+
+  test('bad input raises TypeError/RangeError with field and code before fn runs', () => {
+    let ran = 0;
+    const fn = () => ran++;
+    const cases = [
+      [{ userid: 'u' }, TypeError, 'USERSPAN_UNKNOWN_OPTION', 'userid'],
+      [{ user_id: 'u' }, TypeError, 'USERSPAN_UNKNOWN_OPTION', 'user_id'],
+      [{ userId: 42 }, TypeError, 'USERSPAN_INVALID_TYPE', 'userId'],
+      [{ userId: 'u', userIdType: 'phone-number' }, RangeError, 'USERSPAN_INVALID_VALUE', 'userIdType'],
+      [{ tags: 'vip' }, TypeError, 'USERSPAN_INVALID_TYPE', 'tags'],
+      [{ tags: ['a', 1] }, TypeError, 'USERSPAN_INVALID_TYPE', 'tags[1]'],
+      [{ metadata: new Map() }, TypeError, 'USERSPAN_INVALID_TYPE', 'metadata'],
+      [{ userMetadata: { when: new Date() } }, TypeError, 'USERSPAN_INVALID_TYPE', 'userMetadata.when'],
+      [{ attributes: { k: { nested: 1 } } }, TypeError, 'USERSPAN_INVALID_TYPE', 'attributes.k'],
+      [{ attributes: { k: () => 1 } }, TypeError, 'USERSPAN_INVALID_TYPE', 'attributes.k'],
+      [{ sessionId: 10n }, TypeError, 'USERSPAN_INVALID_TYPE', 'sessionId'],
+      ['userId=u', TypeError, 'USERSPAN_INVALID_TYPE', 'options'],
+    ];
+    for (const [options, cls, code, field] of cases) {
+      for (const call of [
+        () => capture('never', fn, options),
+        () => withAttributes(options, fn),
+        () => startCapture('never', options),
+      ]) {
+        assert.throws(call, (e) => {
+          assert.ok(e instanceof cls, `${JSON.stringify(String(options))}: ${e?.constructor?.name} ${e?.message}`);
+          assert.equal(e.code, code);
+          assert.equal(e.field, field);
+          assert.match(e.message, /^userspan: /);
+          return true;
+        });
+      }
+    }
+    assert.throws(() => capture(42, fn), (e) => e instanceof TypeError && e.field === 'name');
+    assert.throws(() => capture('x', 'not a function'), (e) => e instanceof TypeError && e.field === 'fn');
+    assert.throws(() => withAttributes({}, null), (e) => e instanceof TypeError && e.field === 'fn');
+    assert.equal(ran, 0, 'fn never ran');
+    assert.deepEqual(getFinishedSpans(), [], 'no span started');
+    assert.throws(() => init({ exporter: 'file' }), (e) => e instanceof RangeError && e.field === 'exporter');
+    assert.throws(() => init({ bogus: 1 }), (e) => e instanceof TypeError && e.code === 'USERSPAN_UNKNOWN_OPTION');
+    assert.throws(
+      () => init({ exporter: 'memory', userIdHashing: 'replace' }),
+      (e) => e.constructor === Error && e.code === 'USERSPAN_CONFIG' && e.field === null,
+    );
+  });
+
+  test('over-long ids are truncated to 256 characters and counted, never thrown', () => {
+    const before = stats().valuesTruncated;
+    capture('long', () => {}, { userId: 'x'.repeat(300), sessionId: 's'.repeat(1000) });
+    const s = spanNamed('long');
+    assert.equal(s.attributes['user.id'], 'x'.repeat(256));
+    assert.equal(s.attributes['session.id'], 's'.repeat(256));
+    assert.equal(stats().valuesTruncated - before, 2);
+  });
+
+  test('options: null/undefined/"" mean unset; attributes keep their JS types', () => {
+    capture('typed', () => {}, {
+      userId: 'u',
+      userEmail: '',
+      sessionId: null,
+      userIdType: undefined,
+      attributes: { int: 3, float: 0.25, flag: false, list: ['a'], nums: [1, 2.5], none: null },
+    });
+    assert.deepEqual(spanNamed('typed').attributes, {
+      'user.id': 'u',
+      int: 3,
+      float: 0.25,
+      flag: false,
+      list: ['a'],
+      nums: [1, 2.5],
+    });
+    capture('no-options', () => {});
+    assert.deepEqual(spanNamed('no-options').attributes, {});
+  });
+
+  test('startCapture: manual end, end(error) records it, end is idempotent, run() opens the scope', () => {
+    const h = startCapture('manual', { userId: 'u-m' });
+    assert.match(h.traceId, /^[0-9a-f]{32}$/);
+    assert.match(h.spanId, /^[0-9a-f]{16}$/);
+    const v = h.run(() => {
+      capture('inside', () => {});
+      return getAttributes().userId;
+    });
+    assert.equal(v, 'u-m');
+    assert.deepEqual(getAttributes(), {});
+    assert.equal(getFinishedSpans().length, 1, 'only the child has ended');
+    h.end(new RangeError('nope'));
+    h.end();
+    const m = spanNamed('manual');
+    assert.equal(m.status.code, 'ERROR');
+    assert.equal(m.attributes['error.type'], 'RangeError');
+    assert.equal(spanNamed('inside').parentSpanId, m.spanId);
+    assert.equal(m.spanId, h.spanId);
+    const ok = startCapture('manual-ok');
+    assert.equal(ok.setAttribute('gen_ai.usage.input_tokens', 12).setAttribute('gen_ai.response.model', 'm'), ok);
+    assert.throws(() => ok.setAttribute('bad', { nested: 1 }), (e) => e instanceof TypeError && e.field === 'attributes.bad');
+    ok.end();
+    assert.equal(spanNamed('manual-ok').status.code, 'UNSET');
+    assert.equal(spanNamed('manual-ok').attributes['gen_ai.usage.input_tokens'], 12);
+    assert.equal(spanNamed('manual-ok').attributes['gen_ai.response.model'], 'm');
+  });
+
+  test('flush and shutdown return Promises without blocking the event loop; shutdown is idempotent', async () => {
+    // An unreachable OTLP endpoint: the export fails (counted), the event loop keeps running.
+    init({ endpoint: 'http://127.0.0.1:9', exportTimeoutMs: 1500, scheduledDelayMs: 60000 });
+    capture('lost', () => {}, { userId: 'u' });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const t0 = Date.now();
+    const p = flush(3000);
+    assert.ok(p instanceof Promise);
+    await p;
+    clearInterval(timer);
+    const waited = Date.now() - t0;
+    if (waited > 50) assert.ok(ticks > 0, `event loop blocked for ${waited} ms`);
+    const errors = stats().exportErrors;
+    assert.ok(errors >= 1 || stats().spansDropped >= 1, 'failed export counted');
+    await shutdown(1000);
+    await shutdown(1000);
+    // After shutdown, captures still work (spans go nowhere).
+    assert.equal(capture('after', () => 5), 5);
+  });
+
+  test('strings of every UTF-8 width arrive intact across the native boundary', () => {
+    const samples = [];
+    for (const ch of ['a', 'é', '€', '😀']) {
+      for (let n = 55; n <= 130; n++) samples.push(ch.repeat(n));
+    }
+    samples.push('mixed-é€😀-'.repeat(30), '', 'x'.repeat(251), 'x'.repeat(252), 'x'.repeat(255));
+    for (const s of samples) {
+      clearFinishedSpans();
+      capture('utf8', () => {}, { userId: s || null, attributes: { [`k-${s.slice(0, 40)}`]: s } });
+      const [span] = getFinishedSpans();
+      const expectedId = [...s].length > 256 ? [...s].slice(0, 256).join('') : s;
+      if (s) assert.equal(span.attributes['user.id'], expectedId);
+      assert.equal(span.attributes[`k-${s.slice(0, 40)}`], s);
+    }
+  });
+}

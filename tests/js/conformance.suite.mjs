@@ -1,0 +1,85 @@
+// Runs the shared conformance vectors (tests/conformance/scopes.json) through a JS package's public
+// API. Used by the Node and WASM packages' tests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+/** Registers the suite against a package's public API (the module namespace of `userspan` or `userspan-wasm`). */
+export function conformanceSuite(api) {
+  const { capture, withAttributes, init, clearFinishedSpans, getFinishedSpans, stats } = api;
+
+  const vectors = JSON.parse(readFileSync(new URL('../conformance/scopes.json', import.meta.url), 'utf8'));
+  const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+  // Top-level option keys only: keys inside metadata / userMetadata / attributes stay as they are.
+  const camelKeys = (o) => Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [camel(k), v]));
+  // `user_id_type` -> `userIdType`, `tags[1]` -> `tags[1]`, `attributes.k` -> `attributes.k`.
+  const camelField = (f) => f.replace(/^[a-z_]+/, camel);
+
+  function run(steps) {
+    for (const step of steps ?? []) {
+      if ('capture' in step) capture(step.capture, () => run(step.do), step.options ? camelKeys(step.options) : undefined);
+      else if ('scope' in step) withAttributes(camelKeys(step.scope), () => run(step.do));
+      else if ('span' in step) capture(step.span, () => {});
+      else if ('fail' in step) throw new Error(step.fail);
+      else throw new Error(`unknown step ${JSON.stringify(step)}`);
+    }
+  }
+
+  test('conformance vectors are present', () => {
+    assert.ok(vectors.cases.length > 0);
+  });
+
+  for (const c of vectors.cases) {
+    test(`conformance: ${c.name}`, () => {
+      init({ ...camelKeys(c.init), exporter: 'memory' });
+      clearFinishedSpans();
+      const before = stats().valuesTruncated;
+      let raised;
+      try {
+        run(c.steps);
+      } catch (e) {
+        raised = e;
+      }
+      const spans = getFinishedSpans();
+      const expect = c.expect;
+      if (expect.error) {
+        assert.ok(raised, 'expected an error');
+        const cls = expect.error.kind === 'value' ? RangeError : TypeError;
+        assert.ok(raised instanceof cls, `expected ${cls.name}, got ${raised?.constructor?.name}: ${raised?.message}`);
+        assert.equal(raised.field, camelField(expect.error.field));
+        assert.match(raised.code, /^USERSPAN_/);
+        assert.deepEqual(spans, [], 'the function must not run and no span may be produced');
+      } else {
+        const failing = (function hasFail(steps) {
+          return (steps ?? []).some((s) => 'fail' in s || hasFail(s.do));
+        })(c.steps);
+        if (!failing) assert.equal(raised, undefined, `unexpected error: ${raised?.stack}`);
+      }
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      assert.deepEqual(
+        spans.map((s) => s.name).sort(),
+        (expect.spans ?? []).map((s) => s.name).sort(),
+        'span names',
+      );
+      for (const want of expect.spans ?? []) {
+        const got = spans.find((s) => s.name === want.name);
+        const parent = got.parentSpanId ? byId.get(got.parentSpanId)?.name ?? '<foreign>' : null;
+        assert.equal(parent, want.parent, `${want.name}: parent`);
+        const attrs = { ...got.attributes };
+        delete attrs['error.type'];
+        assert.deepEqual(attrs, want.attributes, `${want.name}: attributes`);
+        assert.equal(got.status.code, want.status, `${want.name}: status`);
+        if (want.status === 'ERROR') {
+          assert.equal(typeof got.attributes['error.type'], 'string', 'error.type');
+          const ex = got.events.find((e) => e.name === 'exception');
+          assert.ok(ex, 'exception event');
+          assert.equal(ex.attributes['exception.message'], want.status_message);
+          assert.equal(got.status.message, want.status_message);
+        }
+      }
+      if (expect.values_truncated !== undefined) {
+        assert.equal(stats().valuesTruncated - before, expect.values_truncated, 'values_truncated delta');
+      }
+    });
+  }
+}
