@@ -228,35 +228,7 @@ pub fn stats() -> Stats {
 /// ns since the Unix epoch (as OTLP/JSON spells 64-bit integers).
 #[napi]
 pub fn finished_spans() -> Json {
-    let spans = userspan::finished_spans()
-        .into_iter()
-        .map(|s| {
-            let events: Vec<Json> = s
-                .events
-                .into_iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "name": e.name,
-                        "timeUnixNano": e.time_unix_nano.to_string(),
-                        "attributes": e.attributes,
-                    })
-                })
-                .collect();
-            serde_json::json!({
-                "name": s.name,
-                "traceId": s.trace_id,
-                "spanId": s.span_id,
-                "parentSpanId": s.parent_span_id,
-                "kind": s.kind,
-                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
-                "endTimeUnixNano": s.end_time_unix_nano.to_string(),
-                "attributes": s.attributes,
-                "status": {"code": s.status.code, "message": s.status.message},
-                "events": events,
-                "resource": s.resource,
-            })
-        })
-        .collect();
+    let spans: Vec<Json> = userspan::finished_spans().iter().map(|s| s.to_json(userspan::KeyStyle::Camel)).collect();
     Json::Array(spans)
 }
 

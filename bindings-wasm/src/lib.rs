@@ -368,35 +368,7 @@ pub fn stats() -> JsValue {
 /// Times are decimal strings of ns since the Unix epoch (as OTLP/JSON spells 64-bit integers).
 #[wasm_bindgen(js_name = finishedSpans)]
 pub fn finished_spans() -> JsValue {
-    let spans: Vec<Json> = userspan::finished_spans()
-        .into_iter()
-        .map(|s| {
-            let events: Vec<Json> = s
-                .events
-                .into_iter()
-                .map(|e| {
-                    json!({
-                        "name": e.name,
-                        "timeUnixNano": e.time_unix_nano.to_string(),
-                        "attributes": e.attributes,
-                    })
-                })
-                .collect();
-            json!({
-                "name": s.name,
-                "traceId": s.trace_id,
-                "spanId": s.span_id,
-                "parentSpanId": s.parent_span_id,
-                "kind": s.kind,
-                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
-                "endTimeUnixNano": s.end_time_unix_nano.to_string(),
-                "attributes": s.attributes,
-                "status": {"code": s.status.code, "message": s.status.message},
-                "events": events,
-                "resource": s.resource,
-            })
-        })
-        .collect();
+    let spans: Vec<Json> = userspan::finished_spans().iter().map(|s| s.to_json(userspan::KeyStyle::Camel)).collect();
     convert::to_js(&Json::Array(spans))
 }
 

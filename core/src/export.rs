@@ -8,7 +8,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use crate::attributes::KeyStyle;
+use serde_json::{json, Map, Value as Json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -104,6 +105,35 @@ impl FinishedSpan {
                 .collect(),
             resource: resource.clone(),
         }
+    }
+}
+
+impl FinishedSpan {
+    /// The span as JSON for a host language: [`KeyStyle::Snake`] is the serde form (times as
+    /// numbers); [`KeyStyle::Camel`] uses camelCase keys (`traceId`, `startTimeUnixNano`, ...) and
+    /// gives the ns times as decimal strings, since a JavaScript number cannot hold them exactly.
+    pub fn to_json(&self, style: KeyStyle) -> Json {
+        if style == KeyStyle::Snake {
+            return serde_json::to_value(self).unwrap_or(Json::Null);
+        }
+        let events: Vec<Json> = self
+            .events
+            .iter()
+            .map(|e| json!({ "name": e.name, "timeUnixNano": e.time_unix_nano.to_string(), "attributes": e.attributes }))
+            .collect();
+        json!({
+            "name": self.name,
+            "traceId": self.trace_id,
+            "spanId": self.span_id,
+            "parentSpanId": self.parent_span_id,
+            "kind": self.kind,
+            "startTimeUnixNano": self.start_time_unix_nano.to_string(),
+            "endTimeUnixNano": self.end_time_unix_nano.to_string(),
+            "attributes": self.attributes,
+            "status": { "code": self.status.code, "message": self.status.message },
+            "events": events,
+            "resource": self.resource,
+        })
     }
 }
 
