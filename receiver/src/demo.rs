@@ -409,6 +409,11 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     drop(idx);
     if args.keep_serving {
         println!("Receiver still running on {url} (OTLP: {url}/v1/traces). Ctrl-C to stop.");
+        println!("Users dashboard: {url}/");
+    } else {
+        println!("Run with --keep-serving to browse the Users dashboard at {url}/");
+    }
+    if args.keep_serving {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         rt.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
