@@ -6,9 +6,10 @@
 //! OTLP `ExportTraceServiceRequest` (protobuf, `opentelemetry-proto` + `prost`), sends it with
 //! `fetch`, and calls [`report`] with the outcome.
 //!
-//! Counters: the core counts every span handed to an exporter as exported (its `Counted`
-//! wrapper). Here that only means "buffered", so [`stats`] corrects the core's numbers: a span is
-//! exported when the receiver answered 2xx, dropped when the buffer was full or its batch failed.
+//! Counters: handing a span to this exporter counts as nothing in the core; this module reports
+//! into the core's counters with `userspan::stats::record_*`: a span is exported when the
+//! receiver answered 2xx, dropped when the buffer was full, it was discarded, or its batch failed
+//! (which is also one export error).
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
@@ -19,7 +20,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use prost::Message;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Spans waiting to be sent, each with the resource of the pipeline that produced it.
@@ -27,14 +28,6 @@ static BUFFER: Mutex<VecDeque<(Arc<ResourceAttributesWithSchema>, SpanData)>> = 
 /// Current bound of [`BUFFER`] (the `maxQueueSize` of the last `init`).
 static CAPACITY: AtomicUsize = AtomicUsize::new(2048);
 
-/// Spans handed to a [`BufferExporter`] (the core counted them as exported).
-static HANDED: AtomicU64 = AtomicU64::new(0);
-/// Spans the receiver accepted (2xx).
-static SENT: AtomicU64 = AtomicU64::new(0);
-/// Spans lost: buffer full, or their request failed.
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Requests that failed (network error, timeout, non-2xx after retries).
-static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 /// Buffers finished spans for [`drain`].
 #[derive(Debug)]
@@ -56,12 +49,11 @@ fn lock() -> std::sync::MutexGuard<'static, VecDeque<(Arc<ResourceAttributesWith
 
 impl SpanExporter for BufferExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        HANDED.fetch_add(batch.len() as u64, Relaxed);
         let cap = CAPACITY.load(Relaxed);
         let mut buf = lock();
         for span in batch {
             if buf.len() >= cap {
-                DROPPED.fetch_add(1, Relaxed);
+                userspan::stats::record_dropped(1);
             } else {
                 buf.push_back((self.resource.clone(), span));
             }
@@ -100,13 +92,12 @@ pub(crate) fn drain(max: usize) -> Option<(Vec<u8>, usize)> {
     Some((ExportTraceServiceRequest { resource_spans }.encode_to_vec(), n))
 }
 
-/// Records the outcome of sending `spans` spans.
+/// Records the outcome of sending `spans` spans in the core's counters.
 pub(crate) fn report(spans: u64, ok: bool) {
     if ok {
-        SENT.fetch_add(spans, Relaxed);
+        userspan::stats::record_exported(spans);
     } else {
-        DROPPED.fetch_add(spans, Relaxed);
-        SEND_ERRORS.fetch_add(1, Relaxed);
+        userspan::stats::record_export_error(spans, &"the OTLP request failed (network error, timeout or non-2xx after retries)");
     }
 }
 
@@ -115,15 +106,6 @@ pub(crate) fn discard() -> usize {
     let mut buf = lock();
     let n = buf.len();
     buf.clear();
-    DROPPED.fetch_add(n as u64, Relaxed);
+    userspan::stats::record_dropped(n as u64);
     n
-}
-
-/// The core's counters corrected for this pipeline (see the module docs).
-pub(crate) fn stats() -> userspan::Stats {
-    let mut s = userspan::stats();
-    s.spans_exported = s.spans_exported.saturating_sub(HANDED.load(Relaxed)) + SENT.load(Relaxed);
-    s.spans_dropped += DROPPED.load(Relaxed);
-    s.export_errors += SEND_ERRORS.load(Relaxed);
-    s
 }

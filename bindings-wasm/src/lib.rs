@@ -347,10 +347,10 @@ pub fn core_shutdown() {
     userspan::shutdown(Duration::from_secs(1))
 }
 
-/// Counters, camelCase: the core's, corrected for the buffer (see `buffer::stats`).
+/// The core's counters, camelCase (the buffer reports sends, drops and failures into them).
 #[wasm_bindgen]
 pub fn stats() -> JsValue {
-    let s = buffer::stats();
+    let s = userspan::stats();
     let o = Object::new();
     for (k, v) in [
         ("spansStarted", s.spans_started),

@@ -193,16 +193,16 @@ pub fn init(config: Config) -> Result<()> {
 }
 
 /// [`init`] with the app's own exporter instead of `config.exporter`: finished spans are handed to
-/// `exporter` synchronously as they end (a `SimpleSpanProcessor`, no background thread), counted
-/// in [`crate::stats()`]. For runtimes without threads (the WASM package buffers spans in its
-/// exporter and sends them with `fetch`) and for apps with a custom sink.
+/// `exporter` synchronously as they end (a `SimpleSpanProcessor`, no background thread). For
+/// runtimes without threads (the WASM package buffers spans in its exporter and sends them with
+/// `fetch`) and for apps with a custom sink. The exporter reports what became of the spans with
+/// [`crate::stats::record_exported`], [`crate::stats::record_dropped`] and
+/// [`crate::stats::record_export_error`]; handing spans to it counts as nothing by itself.
 ///
 /// # Errors
 /// As [`init`].
 pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
-    let add = move |b: TracerProviderBuilder| {
-        b.with_span_processor(SimpleSpanProcessor::new(Counted { inner: exporter, in_flight: None }))
-    };
+    let add = move |b: TracerProviderBuilder| b.with_span_processor(SimpleSpanProcessor::new(exporter));
     install(build(config, Some(Box::new(add)))?)
 }
 

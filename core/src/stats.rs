@@ -48,6 +48,24 @@ pub fn stats() -> Stats {
     }
 }
 
+/// For exporters installed with [`crate::init_with_exporter`] that send on their own (the WASM
+/// package buffers spans and sends them with `fetch`): `spans` spans were accepted by the receiver.
+pub fn record_exported(spans: u64) {
+    COUNTERS.spans_exported.fetch_add(spans, Relaxed);
+}
+
+/// For exporters installed with [`crate::init_with_exporter`]: `spans` spans were lost without an
+/// export attempt (their buffer was full, or they were discarded).
+pub fn record_dropped(spans: u64) {
+    COUNTERS.spans_dropped.fetch_add(spans, Relaxed);
+}
+
+/// For exporters installed with [`crate::init_with_exporter`]: one export of `spans` spans failed
+/// after its retries (counted in `export_errors` and `spans_dropped`; warned about once).
+pub fn record_export_error(spans: u64, error: &dyn std::fmt::Display) {
+    count_export_error(spans as usize, error);
+}
+
 static TRUNCATION_WARNING: Once = Once::new();
 
 /// Counts one truncated value and warns on stderr the first time in the process.
