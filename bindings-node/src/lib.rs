@@ -131,8 +131,7 @@ impl Stamper {
             ));
         }
         let config = Config::from_options(entries, KeyStyle::Camel).or_throw(env)?;
-        let resolved = config.resolve().or_throw(env)?;
-        Ok(Stamper { privacy: resolved.privacy })
+        Ok(Stamper { privacy: config.privacy().or_throw(env)? })
     }
 
     /// The span attributes `frame`'s scope stamps (`{}` without a scope).

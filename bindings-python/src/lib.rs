@@ -29,7 +29,7 @@ static PIPELINE_PRIVACY: RwLock<Option<Arc<Privacy>>> = RwLock::new(None);
 /// for spans stamped before `init`; "off" when the environment is unusable.
 fn env_privacy() -> &'static Privacy {
     static ENV: std::sync::OnceLock<Privacy> = std::sync::OnceLock::new();
-    ENV.get_or_init(|| Config::default().resolve().map(|r| r.privacy).unwrap_or_default())
+    ENV.get_or_init(|| Config::default().privacy().unwrap_or_default())
 }
 
 fn core_type_error(field: &str, expected: &str, got: &Bound<'_, PyAny>) -> userspan::Error {
@@ -148,8 +148,7 @@ impl PyPrivacy {
             ("hash_key".to_string(), hash_key.map(OptionValue::Str).unwrap_or(OptionValue::Null)),
         ];
         let config = Config::from_options(opts, KeyStyle::Snake).py_err(py)?;
-        let resolved = config.resolve().py_err(py)?;
-        Ok(PyPrivacy { inner: resolved.privacy })
+        Ok(PyPrivacy { inner: config.privacy().py_err(py)? })
     }
 }
 
