@@ -149,10 +149,36 @@ impl ProjectData {
         self.by_start.range(range).map(|((start, _), l)| (*start, l))
     }
 
+    /// Start of the user's (dense index) earliest trace starting at or after `from_ns`.
+    fn first_start_from(&self, user: u32, from_ns: i64) -> Option<i64> {
+        self.by_start.range((from_ns, 0)..).find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
+    }
+
+    /// Start of the user's (dense index) latest trace starting at or before `to_ns`.
+    fn last_start_until(&self, user: u32, to_ns: i64) -> Option<i64> {
+        self.by_start.range(..=(to_ns, u32::MAX)).rev().find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
+    }
+
     /// Users with this id, any id type.
     pub fn users_with_id<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a UserRec> + 'a {
         let id = id.to_string();
         self.users.values().filter(move |u| u.ident.id == id)
+    }
+}
+
+/// How a batch moved one user's traces: the range of the starts it gained, and whether a trace
+/// at its old first or last start left or moved.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    min: i64,
+    max: i64,
+    rescan_first: bool,
+    rescan_last: bool,
+}
+
+impl Default for Span {
+    fn default() -> Span {
+        Span { min: i64::MAX, max: i64::MIN, rescan_first: false, rescan_last: false }
     }
 }
 
@@ -187,16 +213,58 @@ impl Index {
         IndexRead(self.projects.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Applies committed changes.
+    /// Applies committed changes: users whose identity record is new or changed (their lifetime
+    /// first/last trace start is not taken from them but kept here), then trace rollups.
     pub fn apply(&self, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
         let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
-        for (p, u) in users {
+        for (p, mut u) in users {
             let pd = g.entry(p).or_default();
+            match pd.users.get(&u.key) {
+                Some(cur) => (u.first_ns, u.last_ns) = (cur.first_ns, cur.last_ns),
+                None => (u.first_ns, u.last_ns) = (i64::MAX, i64::MIN),
+            }
             pd.user_keys.insert(u.ident.clone(), u.key);
             pd.users.insert(u.key, u);
         }
+        let mut spans: HashMap<Arc<str>, HashMap<i64, Span>> = HashMap::new();
         for (p, t) in traces {
-            g.entry(p).or_default().put_trace(t);
+            let pd = g.entry(p.clone()).or_default();
+            let old = pd.traces.get(&t.trace_id).map(|o| (o.user_key, o.start_ns));
+            if old != Some((t.user_key, t.start_ns)) {
+                let ps = spans.entry(p).or_default();
+                if let Some((Some(k), start)) = old {
+                    if let Some(u) = pd.users.get(&k) {
+                        let e = ps.entry(k).or_default();
+                        e.rescan_first |= start == u.first_ns;
+                        e.rescan_last |= start == u.last_ns;
+                    }
+                }
+                if let Some(k) = t.user_key {
+                    let e = ps.entry(k).or_default();
+                    e.min = e.min.min(t.start_ns);
+                    e.max = e.max.max(t.start_ns);
+                }
+            }
+            pd.put_trace(t);
+        }
+        for (p, ps) in spans {
+            let Some(pd) = g.get_mut(&p) else { continue };
+            for (k, sp) in ps {
+                let ix = pd.user_ix_of.get(&k).copied();
+                let Some(u) = pd.users.get(&k) else { continue };
+                let (mut first, mut last) = (u.first_ns, u.last_ns);
+                // Every trace of the user that started before its old first (after its old last)
+                // is one that changed in this batch, so rescans start at the old bounds.
+                if sp.rescan_first {
+                    first = ix.and_then(|ix| pd.first_start_from(ix, first)).unwrap_or(i64::MAX);
+                }
+                if sp.rescan_last {
+                    last = ix.and_then(|ix| pd.last_start_until(ix, last)).unwrap_or(i64::MIN);
+                }
+                let u = pd.users.get_mut(&k).expect("looked up above");
+                u.first_ns = first.min(sp.min);
+                u.last_ns = last.max(sp.max);
+            }
         }
     }
 
@@ -212,12 +280,6 @@ impl Index {
         let pd = g.get(project)?;
         pd.user_keys.get(ident).and_then(|k| pd.users.get(k)).cloned()
     }
-
-    /// Existing user by key.
-    pub fn get_user_by_key(&self, project: &str, key: i64) -> Option<UserRec> {
-        let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
-        g.get(project).and_then(|pd| pd.users.get(&key)).cloned()
-    }
 }
 
 fn blob8(v: Option<Vec<u8>>) -> [u8; 8] {
@@ -231,7 +293,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
     let mut intern = |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| Arc::from(s)).clone() };
     {
         let mut st = conn.prepare(
-            "SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns, first_ns, last_ns FROM users",
+            "SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns FROM users",
         )?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
@@ -243,8 +305,8 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
                 email_ns: r.get(5)?,
                 metadata: r.get(6)?,
                 metadata_ns: r.get(7)?,
-                first_ns: r.get(8)?,
-                last_ns: r.get(9)?,
+                first_ns: i64::MAX,
+                last_ns: i64::MIN,
             };
             let pd = projects.entry(project).or_default();
             pd.user_keys.insert(u.ident.clone(), u.key);
@@ -296,7 +358,77 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
             guardrail: r.get(22)?,
             breakdown,
         };
+        if let Some(u) = user_key.and_then(|k| pd.users.get_mut(&k)) {
+            u.first_ns = u.first_ns.min(t.start_ns);
+            u.last_ns = u.last_ns.max(t.start_ns);
+        }
         pd.put_trace(t);
     }
     Ok(Index { projects: RwLock::new(projects) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(key: i64) -> UserRec {
+        UserRec {
+            key,
+            ident: UserIdent { id: format!("u{key}"), id_type: "custom".into() },
+            email: None,
+            email_ns: i64::MIN,
+            metadata: None,
+            metadata_ns: i64::MIN,
+            first_ns: 0,
+            last_ns: 0,
+        }
+    }
+
+    /// The users' lifetime first/last trace starts kept by `apply` equal a full recomputation
+    /// after every batch, through traces that move earlier and change user.
+    #[test]
+    fn lifetime_bounds_follow_moving_traces() {
+        let idx = Index::default();
+        let p: Arc<str> = Arc::from("p");
+        idx.apply(Vec::new(), (1..=4).map(|k| (p.clone(), user(k))).collect());
+        let mut state: HashMap<[u8; 16], TraceRec> = HashMap::new();
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _round in 0..400 {
+            let mut batch = Vec::new();
+            for _ in 0..1 + next(4) {
+                let tid = [next(12) as u8 + 1; 16];
+                let mut t = state.get(&tid).cloned().unwrap_or_else(|| {
+                    let mut t = TraceRec::new(tid);
+                    t.start_ns = 1_000 + next(1_000) as i64;
+                    t.end_ns = 5_000;
+                    t
+                });
+                // Starts only move earlier; the owner may change or go away.
+                t.start_ns -= next(3) as i64 * next(50) as i64;
+                t.user_key = match next(6) {
+                    0 => None,
+                    1..=3 => t.user_key.or(Some(1 + next(4) as i64)),
+                    _ => Some(1 + next(4) as i64),
+                };
+                if batch.iter().all(|(_, b): &(Arc<str>, TraceRec)| b.trace_id != tid) {
+                    state.insert(tid, t.clone());
+                    batch.push((p.clone(), t));
+                }
+            }
+            idx.apply(batch, Vec::new());
+            let r = idx.read();
+            let pd = r.project("p");
+            for k in 1..=4 {
+                let starts = state.values().filter(|t| t.user_key == Some(k)).map(|t| t.start_ns);
+                let first = starts.clone().min().unwrap_or(i64::MAX);
+                let last = starts.max().unwrap_or(i64::MIN);
+                let u = &pd.users[&k];
+                assert_eq!((u.first_ns, u.last_ns), (first, last), "user {k}");
+            }
+        }
+    }
 }

@@ -79,6 +79,14 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX traces_by_user ON traces (project, user_key, start_ns);
     CREATE INDEX traces_by_start ON traces (project, start_ns);",
+    // 2: nothing reads the two trace indexes (reads go through the in-memory index), and the
+    // users' lifetime first/last trace start is derived from the traces when the index loads and
+    // maintained in memory at ingest; keeping them in SQLite cost every commit a random B-tree
+    // insert per trace and a user-row rewrite per touched user.
+    "DROP INDEX traces_by_user;
+    DROP INDEX traces_by_start;
+    ALTER TABLE users DROP COLUMN first_ns;
+    ALTER TABLE users DROP COLUMN last_ns;",
 ];
 
 /// Current schema version.
@@ -149,4 +157,41 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(&batch)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by schema version 1 opens, migrates, and loads with each user's
+    /// lifetime first/last trace start derived from the stored traces.
+    #[test]
+    fn version_1_database_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("BEGIN; {}; PRAGMA user_version = 1; COMMIT;", MIGRATIONS[0])).unwrap();
+            conn.execute_batch(
+                "INSERT INTO users VALUES (7, 'default', 'ann', 'custom', 'a@x.io', 5, NULL, 0, 100, 300);
+                 INSERT INTO traces (project, trace_id, user_key, user_start_ns, start_ns, end_ns, span_count, errored, llm_calls,
+                    input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown)
+                 VALUES ('default', x'01010101010101010101010101010101', 7, 100, 100, 150, 1, 0, 0, 0, 0, 0, 0, 0, 0, '{}'),
+                        ('default', x'02020202020202020202020202020202', 7, 300, 300, 350, 1, 0, 0, 0, 0, 0, 0, 0, 0, '{}'),
+                        ('default', x'03030303030303030303030303030303', NULL, NULL, 50, 60, 1, 0, 0, 0, 0, 0, 0, 0, 0, '{}');",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&DbPath::File(path.clone())).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let idx = crate::store::index::load(&conn).unwrap();
+        let r = idx.read();
+        let u = &r.project("default").users[&7];
+        assert_eq!((u.first_ns, u.last_ns, u.email.as_deref()), (100, 300, Some("a@x.io")));
+        assert_eq!(r.project("default").traces.len(), 3);
+        drop(r);
+        drop(conn);
+        open_reader(&path).unwrap();
+    }
 }

@@ -6,7 +6,8 @@
 use crate::model::{SpanRow, TraceRec, UserIdent, UserRec};
 use crate::store::index::Index;
 use rusqlite::{params, Connection, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,7 +62,6 @@ pub fn run(mut conn: Connection, index: Arc<Index>, mut rx: mpsc::Receiver<Write
 }
 
 type TraceKey = (Arc<str>, [u8; 16]);
-type UserKey = (Arc<str>, UserIdent);
 
 fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusqlite::Result<Vec<WriteOutcome>> {
     let tx = conn.transaction()?;
@@ -113,12 +113,13 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
                 ])?;
                 if changed == 1 {
                     o.inserted += 1;
-                    let key = (s.project.clone(), s.trace_id);
-                    let e = new_spans.entry(key.clone()).or_default();
-                    if e.is_empty() {
-                        trace_order.push(key);
+                    match new_spans.entry((s.project.clone(), s.trace_id)) {
+                        Entry::Occupied(mut e) => e.get_mut().push(s),
+                        Entry::Vacant(e) => {
+                            trace_order.push(e.key().clone());
+                            e.insert(vec![s]);
+                        }
                     }
-                    e.push(s);
                 } else {
                     o.duplicates += 1;
                 }
@@ -131,94 +132,91 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
         return Ok(outcomes);
     }
 
-    // Fold the new spans into the existing rollups.
+    // Fold the new spans into the existing rollups. Users are staged per project; each user's
+    // lifetime first/last trace start is kept by the index (see `Index::apply`).
     let existing = index.get_traces(&trace_order);
-    let mut users: HashMap<UserKey, UserRec> = HashMap::new();
-    let mut touched_users: HashSet<(Arc<str>, i64)> = HashSet::new();
+    let mut users: HashMap<Arc<str>, HashMap<UserIdent, Staged>> = HashMap::new();
     let mut recs: Vec<(Arc<str>, TraceRec)> = Vec::with_capacity(trace_order.len());
     for (key, old) in trace_order.iter().zip(existing) {
-        let old_user_key = old.as_ref().and_then(|t| t.user_key);
+        let is_new = old.is_none();
         let mut rec = old.unwrap_or_else(|| TraceRec::new(key.1));
+        let staged = users.entry(key.0.clone()).or_default();
         for s in &new_spans[key] {
             rec.add_span(s);
             if let Some(ident) = &s.user {
-                let u = user_entry(&tx, index, &mut users, &key.0, ident)?;
+                let u = user_entry(&tx, index, staged, &key.0, ident)?;
                 if let Some(e) = &s.user_email {
-                    if s.start_ns >= u.email_ns || u.email.is_none() {
-                        u.email = Some(e.clone());
-                        u.email_ns = s.start_ns;
+                    if s.start_ns >= u.rec.email_ns || u.rec.email.is_none() {
+                        u.rec.email = Some(e.clone());
+                        u.rec.email_ns = s.start_ns;
+                        u.changed = true;
                     }
                 }
                 if let Some(m) = &s.user_metadata {
-                    if s.start_ns >= u.metadata_ns || u.metadata.is_none() {
-                        u.metadata = Some(m.clone());
-                        u.metadata_ns = s.start_ns;
+                    if s.start_ns >= u.rec.metadata_ns || u.rec.metadata.is_none() {
+                        u.rec.metadata = Some(m.clone());
+                        u.rec.metadata_ns = s.start_ns;
+                        u.changed = true;
                     }
                 }
             }
         }
         rec.user_key = match &rec.user {
-            Some(p) => Some(user_entry(&tx, index, &mut users, &key.0, &p.value)?.key),
+            Some(p) => Some(user_entry(&tx, index, staged, &key.0, &p.value)?.rec.key),
             None => None,
         };
-        if let Some(k) = old_user_key {
-            touched_users.insert((key.0.clone(), k));
-        }
-        if let Some(k) = rec.user_key {
-            touched_users.insert((key.0.clone(), k));
-        }
-        upsert_trace(&tx, &key.0, &rec)?;
+        write_trace(&tx, &key.0, &rec, is_new)?;
         recs.push((key.0.clone(), rec));
     }
 
-    // Users: lifetime first/last trace start from the traces just written.
-    let mut by_key: HashMap<(Arc<str>, i64), UserRec> =
-        users.into_iter().map(|((p, _), u)| ((p, u.key), u)).collect();
-    for (p, k) in touched_users {
-        if let std::collections::hash_map::Entry::Vacant(e) = by_key.entry((p.clone(), k)) {
-            if let Some(u) = index.get_user_by_key(&p, k) {
-                e.insert(u);
+    // Users whose e-mail or metadata changed.
+    let mut user_recs = Vec::new();
+    {
+        let mut upd =
+            tx.prepare_cached("UPDATE users SET email = ?2, email_ns = ?3, metadata = ?4, metadata_ns = ?5 WHERE id = ?1")?;
+        for (p, staged) in users {
+            for (_, u) in staged {
+                if u.changed {
+                    upd.execute(params![u.rec.key, u.rec.email, u.rec.email_ns, u.rec.metadata, u.rec.metadata_ns])?;
+                }
+                if u.changed || u.created {
+                    user_recs.push((p.clone(), u.rec));
+                }
             }
         }
     }
-    {
-        let mut span_q =
-            tx.prepare_cached("SELECT min(start_ns), max(start_ns) FROM traces WHERE project = ?1 AND user_key = ?2")?;
-        let mut upd = tx.prepare_cached(
-            "UPDATE users SET email = ?2, email_ns = ?3, metadata = ?4, metadata_ns = ?5, first_ns = ?6, last_ns = ?7
-             WHERE id = ?1",
-        )?;
-        for ((p, k), u) in by_key.iter_mut() {
-            let (first, last): (Option<i64>, Option<i64>) = span_q.query_row(params![&**p, k], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            u.first_ns = first.unwrap_or(i64::MAX);
-            u.last_ns = last.unwrap_or(i64::MIN);
-            upd.execute(params![u.key, u.email, u.email_ns, u.metadata, u.metadata_ns, u.first_ns, u.last_ns])?;
-        }
-    }
     tx.commit()?;
-    index.apply(recs, by_key.into_iter().map(|((p, _), u)| (p, u)).collect());
+    index.apply(recs, user_recs);
     Ok(outcomes)
+}
+
+/// A user record as this group leaves it.
+struct Staged {
+    rec: UserRec,
+    /// Inserted by this group.
+    created: bool,
+    /// E-mail or metadata changed.
+    changed: bool,
 }
 
 /// The staged user record for `ident`, from this group, the index, or newly inserted.
 fn user_entry<'a>(
     tx: &Transaction<'_>,
     index: &Index,
-    users: &'a mut HashMap<UserKey, UserRec>,
+    users: &'a mut HashMap<UserIdent, Staged>,
     project: &Arc<str>,
     ident: &UserIdent,
-) -> rusqlite::Result<&'a mut UserRec> {
-    let key = (project.clone(), ident.clone());
-    if !users.contains_key(&key) {
-        let rec = match index.get_user(project, ident) {
-            Some(u) => u,
+) -> rusqlite::Result<&'a mut Staged> {
+    if !users.contains_key(ident) {
+        let staged = match index.get_user(project, ident) {
+            Some(rec) => Staged { rec, created: false, changed: false },
             None => {
                 tx.prepare_cached(
-                    "INSERT INTO users (project, user_id, user_id_type, email, email_ns, metadata, metadata_ns, first_ns, last_ns)
-                     VALUES (?1, ?2, ?3, NULL, ?4, NULL, ?4, ?5, ?4)",
+                    "INSERT INTO users (project, user_id, user_id_type, email, email_ns, metadata, metadata_ns)
+                     VALUES (?1, ?2, ?3, NULL, ?4, NULL, ?4)",
                 )?
-                .execute(params![&**project, ident.id, ident.id_type, i64::MIN, i64::MAX])?;
-                UserRec {
+                .execute(params![&**project, ident.id, ident.id_type, i64::MIN])?;
+                let rec = UserRec {
                     key: tx.last_insert_rowid(),
                     ident: ident.clone(),
                     email: None,
@@ -227,37 +225,46 @@ fn user_entry<'a>(
                     metadata_ns: i64::MIN,
                     first_ns: i64::MAX,
                     last_ns: i64::MIN,
-                }
+                };
+                Staged { rec, created: true, changed: false }
             }
         };
-        users.insert(key.clone(), rec);
+        users.insert(ident.clone(), staged);
     }
-    Ok(users.get_mut(&key).expect("inserted above"))
+    Ok(users.get_mut(ident).expect("inserted above"))
 }
 
-fn upsert_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec) -> rusqlite::Result<()> {
+fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) -> rusqlite::Result<()> {
     let breakdown = serde_json::to_string(&t.breakdown).unwrap_or_else(|_| "{}".into());
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO traces (project, trace_id, user_key, user_start_ns, user_span_id, session_id,
+    // A trace already stored is updated in place (INSERT OR REPLACE would delete and re-insert it).
+    let sql = if is_new {
+        "INSERT INTO traces (project, trace_id, user_key, user_start_ns, user_span_id, session_id,
             session_start_ns, session_span_id, name, name_rank, name_start_ns, name_span_id, start_ns, end_ns,
             span_count, errored, llm_calls, input_tokens, output_tokens, cost_micros, eval_pass, eval_total,
             guardrail, breakdown)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-            ?22, ?23, ?24)",
-    )?
-    .execute(params![
+            ?22, ?23, ?24)"
+    } else {
+        "UPDATE traces SET user_key = ?3, user_start_ns = ?4, user_span_id = ?5, session_id = ?6,
+            session_start_ns = ?7, session_span_id = ?8, name = ?9, name_rank = ?10, name_start_ns = ?11,
+            name_span_id = ?12, start_ns = ?13, end_ns = ?14, span_count = ?15, errored = ?16, llm_calls = ?17,
+            input_tokens = ?18, output_tokens = ?19, cost_micros = ?20, eval_pass = ?21, eval_total = ?22,
+            guardrail = ?23, breakdown = ?24
+         WHERE project = ?1 AND trace_id = ?2"
+    };
+    tx.prepare_cached(sql)?.execute(params![
         project,
         &t.trace_id[..],
         t.user_key,
         t.user.as_ref().map(|p| p.start_ns),
-        t.user.as_ref().map(|p| p.span_id.to_vec()),
+        t.user.as_ref().map(|p| &p.span_id[..]),
         t.session.as_ref().map(|p| p.value.as_str()),
         t.session.as_ref().map(|p| p.start_ns),
-        t.session.as_ref().map(|p| p.span_id.to_vec()),
+        t.session.as_ref().map(|p| &p.span_id[..]),
         t.name.as_ref().map(|p| p.value.as_str()),
         t.name.as_ref().map(|p| p.rank),
         t.name.as_ref().map(|p| p.start_ns),
-        t.name.as_ref().map(|p| p.span_id.to_vec()),
+        t.name.as_ref().map(|p| &p.span_id[..]),
         t.start_ns,
         t.end_ns,
         t.span_count,
