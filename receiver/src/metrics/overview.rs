@@ -1,7 +1,7 @@
 //! The period overview: unique and new users, trace and session shares, traces per user and the
 //! activity histogram.
 
-use super::period::Period;
+use super::period::{Bucketer, Period};
 use super::ratio;
 use crate::store::index::{ProjectData, NO_USER};
 use crate::timefmt::fmt_time;
@@ -60,9 +60,10 @@ pub fn overview(pd: &ProjectData, period: &Period) -> Overview {
     let mut sess_state = vec![0u8; pd.n_sess as usize];
     let mut user_seen = vec![false; pd.user_key_of.len()];
     let (mut traces, mut with_user, mut users, mut sessions, mut sessions_with_user) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let mut bucketer = Bucketer::new(period);
     for (start, t) in pd.lite_range(period.from_ns, period.to_ns) {
         traces += 1;
-        let b = period.bucket_of(start);
+        let b = bucketer.of(start);
         hist[b].0 += 1;
         hist[b].1 += i64::from(t.errored);
         let s = t.sess as usize;

@@ -75,6 +75,62 @@ impl Period {
     }
 }
 
+/// Bucket indexes of non-decreasing times inside a period, with one division per bucket change
+/// instead of one per call (period scans read traces in start order).
+#[derive(Debug, Clone, Copy)]
+pub struct Bucketer {
+    period: Period,
+    width: i64,
+    start: i64,
+    end: i64,
+    ix: usize,
+}
+
+impl Bucketer {
+    /// For `period`.
+    pub fn new(period: &Period) -> Bucketer {
+        Bucketer { period: *period, width: period.bucket_ns(), start: i64::MAX, end: i64::MIN, ix: 0 }
+    }
+
+    /// [`Period::bucket_of`] for `ns` (inside the period).
+    #[inline]
+    pub fn of(&mut self, ns: i64) -> usize {
+        if ns < self.start || ns >= self.end {
+            self.ix = self.period.bucket_of(ns);
+            self.start = self.period.first_bucket_ns() + self.ix as i64 * self.width;
+            self.end = self.start.saturating_add(self.width);
+        }
+        self.ix
+    }
+}
+
+/// UTC day numbers of non-decreasing times, with one division per day change.
+#[derive(Debug, Clone, Copy)]
+pub struct DayOf {
+    start: i64,
+    end: i64,
+    day: i64,
+}
+
+impl Default for DayOf {
+    fn default() -> DayOf {
+        DayOf { start: i64::MAX, end: i64::MIN, day: 0 }
+    }
+}
+
+impl DayOf {
+    /// `ns.div_euclid(NS_PER_DAY)`.
+    #[inline]
+    pub fn of(&mut self, ns: i64) -> i64 {
+        if ns < self.start || ns >= self.end {
+            self.day = ns.div_euclid(NS_PER_DAY);
+            self.start = self.day.saturating_mul(NS_PER_DAY);
+            self.end = self.start.saturating_add(NS_PER_DAY);
+        }
+        self.day
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +147,21 @@ mod tests {
         let long = Period { from_ns: 0, to_ns: 49 * NS_PER_HOUR + 1 };
         assert_eq!(long.bucket_name(), "day");
         assert_eq!(long.bucket_count(), 3);
+    }
+
+    #[test]
+    fn bucketer_and_day_of_match_division() {
+        for p in [
+            Period { from_ns: NS_PER_HOUR / 2, to_ns: NS_PER_HOUR * 30 },
+            Period { from_ns: -5 * NS_PER_DAY - 7, to_ns: 20 * NS_PER_DAY + 3 },
+        ] {
+            let mut b = Bucketer::new(&p);
+            let mut d = DayOf::default();
+            let step = (p.to_ns - p.from_ns) / 997;
+            for ns in (p.from_ns..p.to_ns).step_by(step as usize).chain([p.to_ns - 1, p.from_ns]) {
+                assert_eq!(b.of(ns), p.bucket_of(ns), "{ns}");
+                assert_eq!(d.of(ns), ns.div_euclid(NS_PER_DAY), "{ns}");
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! User rows for a period, search, sort, pagination and the column rollups (sum, avg, median).
 
-use super::period::Period;
+use super::period::{Bucketer, DayOf, Period};
 use super::{median, median_i64, ratio, usd, SessKey};
 use crate::model::TraceRec;
 use crate::store::index::{ProjectData, NO_USER};
@@ -231,31 +231,38 @@ impl UserRow {
 
     /// The numeric value of a column (time columns as unix ns); `None` for null.
     pub fn number(&self, col: &str) -> Option<f64> {
-        let t = &self.totals;
-        Some(match col {
-            "first_seen" => self.first_seen as f64,
-            "last_seen" => self.last_seen as f64,
-            "activated_at" => return self.activated_at.map(|n| n as f64),
-            "traces" => t.traces as f64,
-            "sessions" => t.sessions as f64,
-            "errored_sessions" => t.errored_sessions as f64,
-            "error_rate" => t.error_rate,
-            "errored_traces" => t.errored_traces as f64,
-            "llm_calls" => t.llm_calls as f64,
-            "input_tokens" => t.input_tokens as f64,
-            "output_tokens" => t.output_tokens as f64,
-            "total_tokens" => t.total_tokens as f64,
-            "cost_usd" => t.cost_usd,
-            "cost_avg_usd" => t.cost_avg_usd,
-            "cost_median_usd" => t.cost_median_usd,
-            "avg_latency_ms" => t.avg_latency_ms,
-            "active_days" => t.active_days as f64,
-            "eval_pass_rate" => return t.eval_pass_rate,
-            "guardrail_triggers" => t.guardrail_triggers as f64,
-            _ => return None,
-        })
+        column(col).and_then(|f| f(self))
     }
+}
 
+/// Reads one numeric column of a row.
+type Column = fn(&UserRow) -> Option<f64>;
+
+/// The reader of a numeric or time column (`None` for other names), resolved once per listing
+/// instead of once per row.
+fn column(col: &str) -> Option<Column> {
+    Some(match col {
+        "first_seen" => |r| Some(r.first_seen as f64),
+        "last_seen" => |r| Some(r.last_seen as f64),
+        "activated_at" => |r| r.activated_at.map(|n| n as f64),
+        "traces" => |r| Some(r.totals.traces as f64),
+        "sessions" => |r| Some(r.totals.sessions as f64),
+        "errored_sessions" => |r| Some(r.totals.errored_sessions as f64),
+        "error_rate" => |r| Some(r.totals.error_rate),
+        "errored_traces" => |r| Some(r.totals.errored_traces as f64),
+        "llm_calls" => |r| Some(r.totals.llm_calls as f64),
+        "input_tokens" => |r| Some(r.totals.input_tokens as f64),
+        "output_tokens" => |r| Some(r.totals.output_tokens as f64),
+        "total_tokens" => |r| Some(r.totals.total_tokens as f64),
+        "cost_usd" => |r| Some(r.totals.cost_usd),
+        "cost_avg_usd" => |r| Some(r.totals.cost_avg_usd),
+        "cost_median_usd" => |r| Some(r.totals.cost_median_usd),
+        "avg_latency_ms" => |r| Some(r.totals.avg_latency_ms),
+        "active_days" => |r| Some(r.totals.active_days as f64),
+        "eval_pass_rate" => |r| r.totals.eval_pass_rate,
+        "guardrail_triggers" => |r| Some(r.totals.guardrail_triggers as f64),
+        _ => return None,
+    })
 }
 
 /// Parses `user.metadata` text into an object (`{}` when absent or not an object).
@@ -296,6 +303,8 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
     let mut trend: Vec<i64> = Vec::new();
     let mut us_state = vec![0u8; pd.n_user_sess as usize];
     let mut costs: Vec<(u32, i64)> = Vec::new();
+    let mut bucketer = Bucketer::new(period);
+    let mut day_of = DayOf::default();
     for (start, t) in pd.lite_range(period.from_ns, period.to_ns) {
         if t.user == NO_USER {
             continue;
@@ -316,7 +325,7 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
         acc.cost += t.cost_micros;
         acc.duration_ns += i128::from(t.duration_ns);
         acc.last_ns = start;
-        let day = start.div_euclid(NS_PER_DAY);
+        let day = day_of.of(start);
         if day != acc.last_day {
             acc.last_day = day;
             acc.active_days += 1;
@@ -333,26 +342,25 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
         acc.eval_pass += i64::from(t.eval_pass);
         acc.eval_total += i64::from(t.eval_total);
         acc.guardrail_traces += i64::from(t.guardrail);
-        trend[a as usize * nb + period.bucket_of(start)] += 1;
+        trend[a as usize * nb + bucketer.of(start)] += 1;
         costs.push((a, t.cost_micros));
     }
-    costs.sort_unstable();
-    let mut medians = vec![0.0f64; accs.len()];
-    let mut i = 0;
-    while i < costs.len() {
-        let a = costs[i].0;
-        let mut j = i;
-        while j < costs.len() && costs[j].0 == a {
-            j += 1;
-        }
-        let n = j - i;
-        medians[a as usize] = if n % 2 == 1 {
-            costs[i + n / 2].1 as f64
-        } else {
-            (costs[i + n / 2 - 1].1 as f64 + costs[i + n / 2].1 as f64) / 2.0
-        };
-        i = j;
+    // Per-user medians: the costs grouped by user (counting sort), then a selection per user.
+    let mut at: Vec<usize> = Vec::with_capacity(accs.len() + 1);
+    let mut n = 0usize;
+    for acc in &accs {
+        at.push(n);
+        n += acc.traces as usize;
     }
+    let mut grouped = vec![0i64; costs.len()];
+    let mut fill = at.clone();
+    for &(a, c) in &costs {
+        grouped[fill[a as usize]] = c;
+        fill[a as usize] += 1;
+    }
+    drop(costs);
+    at.push(n);
+    let medians: Vec<f64> = at.windows(2).map(|w| median_i64(&mut grouped[w[0]..w[1]]).unwrap_or(0.0)).collect();
     accs.iter()
         .enumerate()
         .filter_map(|(ai, acc)| {
@@ -420,18 +428,21 @@ pub fn filter_sort(mut rows: Vec<UserRow>, lq: &ListQuery) -> Vec<UserRow> {
             o.then_with(|| tie(a, b))
         }),
         col => {
-            // Sort keys computed once per row, not once per comparison.
-            let mut keyed: Vec<(Option<f64>, UserRow)> = rows.into_iter().map(|r| (r.number(col), r)).collect();
-            keyed.sort_by(|(ka, a), (kb, b)| {
+            // Sort keys computed once per row, and small (key, position) pairs sorted instead of
+            // the rows themselves; then the rows are moved once into that order.
+            let f = column(col).unwrap_or(|_| None);
+            let mut keyed: Vec<(Option<f64>, u32)> = rows.iter().enumerate().map(|(i, r)| (f(r), i as u32)).collect();
+            keyed.sort_by(|(ka, ia), (kb, ib)| {
                 let o = match (ka, kb) {
                     (Some(x), Some(y)) => if lq.desc { y.total_cmp(x) } else { x.total_cmp(y) },
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
                 };
-                o.then_with(|| tie(a, b))
+                o.then_with(|| tie(&rows[*ia as usize], &rows[*ib as usize]))
             });
-            return keyed.into_iter().map(|(_, r)| r).collect();
+            let mut slots: Vec<Option<UserRow>> = rows.into_iter().map(Some).collect();
+            return keyed.into_iter().filter_map(|(_, i)| slots[i as usize].take()).collect();
         }
     }
     rows
@@ -453,7 +464,8 @@ pub fn rollups(rows: &[UserRow]) -> BTreeMap<&'static str, Rollup> {
     ROLLUP_COLUMNS
         .iter()
         .map(|col| {
-            let mut v: Vec<f64> = rows.iter().filter_map(|r| r.number(col)).collect();
+            let f = column(col).unwrap_or(|_| None);
+            let mut v: Vec<f64> = rows.iter().filter_map(f).collect();
             let sum: f64 = v.iter().fold(0.0, |a, b| a + b);
             let avg = (!v.is_empty()).then(|| sum / v.len() as f64);
             (*col, Rollup { sum, avg, median: median(&mut v) })

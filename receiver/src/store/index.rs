@@ -8,7 +8,7 @@
 
 use crate::model::{Breakdown, Pick, TraceRec, UserIdent, UserRec};
 use rusqlite::Connection;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// "No user" in [`Lite::user`].
@@ -44,6 +44,93 @@ pub struct Lite {
     pub duration_ns: i64,
 }
 
+/// Key of [`ByStart`]: (start ns, trace slot).
+pub type StartKey = (i64, u32);
+
+/// Entries of a [`ByStart`] chunk hold at most twice this many records.
+const CHUNK: usize = 512;
+
+/// An ordered map from [`StartKey`] to [`Lite`], stored as a list of sorted chunks of a few
+/// hundred records each. Period scans read contiguous memory (a `BTreeMap` spreads its records
+/// over small, separately allocated nodes, and the scans were bound by the cache misses), and an
+/// insert or removal shifts at most one chunk. Chunks are never empty.
+#[derive(Debug, Default)]
+pub struct ByStart {
+    chunks: Vec<Vec<(StartKey, Lite)>>,
+}
+
+impl ByStart {
+    /// The chunk `key` belongs in: the last one whose first key is not after it (0 if none).
+    fn chunk_of(&self, key: StartKey) -> usize {
+        self.chunks.partition_point(|c| c[0].0 <= key).saturating_sub(1)
+    }
+
+    /// Records.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Inserts or replaces the record at `key`.
+    pub fn insert(&mut self, key: StartKey, lite: Lite) {
+        if self.chunks.is_empty() {
+            self.chunks.push(vec![(key, lite)]);
+            return;
+        }
+        let ci = self.chunk_of(key);
+        let c = &mut self.chunks[ci];
+        let pos = c.partition_point(|e| e.0 < key);
+        if c.get(pos).is_some_and(|e| e.0 == key) {
+            c[pos].1 = lite;
+            return;
+        }
+        c.insert(pos, (key, lite));
+        if c.len() >= 2 * CHUNK {
+            let tail = c.split_off(CHUNK);
+            self.chunks.insert(ci + 1, tail);
+        }
+    }
+
+    /// Removes the record at `key`.
+    pub fn remove(&mut self, key: StartKey) -> Option<Lite> {
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let ci = self.chunk_of(key);
+        let c = &mut self.chunks[ci];
+        let pos = c.binary_search_by(|e| e.0.cmp(&key)).ok()?;
+        let (_, lite) = c.remove(pos);
+        if c.is_empty() {
+            self.chunks.remove(ci);
+        }
+        Some(lite)
+    }
+
+    /// Records from `key` on, in key order.
+    pub fn from(&self, key: StartKey) -> impl Iterator<Item = &(StartKey, Lite)> + '_ {
+        let ci = self.chunk_of(key);
+        let first: &[(StartKey, Lite)] = match self.chunks.get(ci) {
+            Some(c) => &c[c.partition_point(|e| e.0 < key)..],
+            None => &[],
+        };
+        first.iter().chain(self.chunks.get(ci + 1..).unwrap_or(&[]).iter().flatten())
+    }
+
+    /// Records up to `key` (inclusive), in reverse key order.
+    pub fn until_rev(&self, key: StartKey) -> impl Iterator<Item = &(StartKey, Lite)> + '_ {
+        let ci = self.chunk_of(key);
+        let last: &[(StartKey, Lite)] = match self.chunks.get(ci) {
+            Some(c) => &c[..c.partition_point(|e| e.0 <= key)],
+            None => &[],
+        };
+        last.iter().rev().chain(self.chunks[..ci.min(self.chunks.len())].iter().rev().flat_map(|c| c.iter().rev()))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     slot: u32,
@@ -61,7 +148,7 @@ pub struct ProjectData {
     /// Store key by identity.
     pub user_keys: HashMap<UserIdent, i64>,
     /// Compact trace records by (start ns, slot), for period scans.
-    pub by_start: BTreeMap<(i64, u32), Lite>,
+    pub by_start: ByStart,
     slots: HashMap<[u8; 16], Slot>,
     user_ix_of: HashMap<i64, u32>,
     /// Store key of each dense user index.
@@ -79,7 +166,7 @@ impl ProjectData {
     pub fn put_trace(&mut self, t: TraceRec) {
         let next_slot = self.slots.len() as u32;
         let slot = self.slots.entry(t.trace_id).or_insert(Slot { slot: next_slot, start_ns: t.start_ns, own_sess: None });
-        self.by_start.remove(&(slot.start_ns, slot.slot));
+        self.by_start.remove((slot.start_ns, slot.slot));
         slot.start_ns = t.start_ns;
         let sess = match &t.session {
             Some(p) => match self.sess_ix_of.get(p.value.as_str()) {
@@ -145,18 +232,18 @@ impl ProjectData {
 
     /// Compact records of traces starting in `[from_ns, to_ns)`, in start order.
     pub fn lite_range(&self, from_ns: i64, to_ns: i64) -> impl Iterator<Item = (i64, &Lite)> + '_ {
-        let range = if from_ns < to_ns { (from_ns, 0)..(to_ns, 0) } else { (0, 0)..(0, 0) };
-        self.by_start.range(range).map(|((start, _), l)| (*start, l))
+        let (from, to) = if from_ns < to_ns { ((from_ns, 0), (to_ns, 0)) } else { ((0, 0), (0, 0)) };
+        self.by_start.from(from).take_while(move |(k, _)| *k < to).map(|((start, _), l)| (*start, l))
     }
 
     /// Start of the user's (dense index) earliest trace starting at or after `from_ns`.
     fn first_start_from(&self, user: u32, from_ns: i64) -> Option<i64> {
-        self.by_start.range((from_ns, 0)..).find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
+        self.by_start.from((from_ns, 0)).find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
     }
 
     /// Start of the user's (dense index) latest trace starting at or before `to_ns`.
     fn last_start_until(&self, user: u32, to_ns: i64) -> Option<i64> {
-        self.by_start.range(..=(to_ns, u32::MAX)).rev().find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
+        self.by_start.until_rev((to_ns, u32::MAX)).find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
     }
 
     /// Users with this id, any id type.
@@ -382,6 +469,57 @@ mod tests {
             first_ns: 0,
             last_ns: 0,
         }
+    }
+
+    fn lite(user: u32) -> Lite {
+        Lite {
+            user,
+            sess: 0,
+            user_sess: 0,
+            errored: false,
+            guardrail: false,
+            llm_calls: 0,
+            eval_pass: 0,
+            eval_total: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micros: 0,
+            duration_ns: 0,
+        }
+    }
+
+    /// The chunked map behaves like a `BTreeMap` through inserts, replacements and removals in
+    /// any order, including chunk splits and emptied chunks.
+    #[test]
+    fn by_start_matches_btreemap() {
+        let mut m = ByStart::default();
+        let mut b = std::collections::BTreeMap::new();
+        let mut seed = 3u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for round in 0..20_000u32 {
+            let key = (next(3000) as i64 - 500, next(4) as u32);
+            if next(3) == 0 {
+                assert_eq!(m.remove(key), b.remove(&key), "remove {key:?}");
+            } else {
+                m.insert(key, lite(round));
+                b.insert(key, lite(round));
+            }
+            if round % 997 == 0 || round == 19_999 {
+                assert_eq!(m.len(), b.len());
+                assert!(m.chunks.iter().all(|c| !c.is_empty() && c.len() < 2 * CHUNK));
+                let probe = (next(3200) as i64 - 600, next(4) as u32);
+                let got: Vec<_> = m.from(probe).map(|(k, l)| (*k, l.user)).collect();
+                let want: Vec<_> = b.range(probe..).map(|(k, l)| (*k, l.user)).collect();
+                assert_eq!(got, want);
+                let got: Vec<_> = m.until_rev(probe).map(|(k, l)| (*k, l.user)).collect();
+                let want: Vec<_> = b.range(..=probe).rev().map(|(k, l)| (*k, l.user)).collect();
+                assert_eq!(got, want);
+            }
+        }
+        assert!(m.chunks.len() > 2, "the test should split chunks");
     }
 
     /// The users' lifetime first/last trace starts kept by `apply` equal a full recomputation
