@@ -390,3 +390,51 @@ fn same_id_different_types_are_different_users() {
     assert_eq!(get_ok(&srv.url(), "/api/users/42?type=phone")["user_id_type"], "phone");
     assert_eq!(get_ok(&srv.url(), "/api/users/42?type=custom")["user_id_type"], "custom");
 }
+
+#[test]
+fn repeated_spans_inside_one_request_or_concurrent_requests_count_once() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    // A short trace (3 spans, the first one sent twice, the second copy different) and a long
+    // one (40 spans, every span sent twice), all new to the store, in one request.
+    let mut spans = vec![
+        span(1, 10, now, 100).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 7)]),
+        span(1, 11, now + 1, 10).parent(10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 5)]),
+        span(1, 10, now, 100).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 1000)]),
+        span(1, 12, now + 2, 10).parent(10).error(),
+    ];
+    for k in 0..80u64 {
+        let n = 100 + k % 40;
+        let sp = span(2, n, now + HOUR_NS / 2 + n, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.output_tokens", 1)]);
+        spans.push(if n == 100 { sp } else { sp.parent(100) });
+    }
+    send(&srv.url(), &request(spans));
+    let check = |url: &str| {
+        let v = get_ok(url, "/api/users/rep/traces");
+        let by_id = |n: u64| v["traces"].as_array().unwrap().iter().find(|t| t["trace_id"] == hex_tid(n)).unwrap().clone();
+        assert_eq!(v["total"], 2, "{v}");
+        assert_eq!(by_id(1)["spans"], 3);
+        assert_eq!(by_id(1)["input_tokens"], 12, "the first copy of a repeated span is the one kept");
+        assert_eq!(by_id(2)["spans"], 40);
+        assert_eq!(by_id(2)["output_tokens"], 40);
+    };
+    check(&srv.url());
+    // The same request from several clients at once (they may share a transaction): no change.
+    let body = request(vec![
+        span(1, 10, now, 100).attrs(user("rep")),
+        span(3, 30, now + 5, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.output_tokens", 3)]),
+    ]);
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, body) = (srv.url(), body.clone());
+            std::thread::spawn(move || send(&url, &body))
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let v = get_ok(&srv.url(), "/api/users/rep/traces");
+    assert_eq!(v["total"], 3, "{v}");
+    let t3 = v["traces"].as_array().unwrap().iter().find(|t| t["trace_id"] == hex_tid(3)).unwrap();
+    assert_eq!((t3["spans"].as_i64(), t3["output_tokens"].as_i64()), (Some(1), Some(3)));
+}

@@ -6,7 +6,6 @@
 use crate::model::{SpanRow, TraceRec, UserIdent, UserRec};
 use crate::store::index::Index;
 use rusqlite::{params, Connection, Transaction};
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -63,85 +62,144 @@ pub fn run(mut conn: Connection, index: Arc<Index>, mut rx: mpsc::Receiver<Write
 
 type TraceKey = (Arc<str>, [u8; 16]);
 
+/// Columns of a stored span, in the order [`bind_span`] binds them.
+const SPAN_COLUMNS: &str = "project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
+    service, user_id, user_id_type, user_email, user_metadata, session_id, operation, provider, model, tool, input_tokens,
+    output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes";
+const SPAN_PARAMS: usize = 28;
+/// Spans per multi-row INSERT.
+const SPANS_PER_INSERT: usize = 32;
+
+fn span_insert_sql(rows: usize, or_ignore: bool) -> String {
+    let one = format!("({})", vec!["?"; SPAN_PARAMS].join(", "));
+    format!(
+        "INSERT {}INTO spans ({SPAN_COLUMNS}) VALUES {}",
+        if or_ignore { "OR IGNORE " } else { "" },
+        vec![one; rows].join(", ")
+    )
+}
+
+/// Binds the columns of `s` at parameters `base + 1 ..= base + SPAN_PARAMS`.
+fn bind_span(st: &mut rusqlite::CachedStatement<'_>, base: usize, s: &SpanRow) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, &*s.project)?;
+    st.raw_bind_parameter(base + 2, &s.trace_id[..])?;
+    st.raw_bind_parameter(base + 3, &s.span_id[..])?;
+    st.raw_bind_parameter(base + 4, s.parent_span_id.as_ref().map(|p| &p[..]))?;
+    st.raw_bind_parameter(base + 5, &s.name)?;
+    st.raw_bind_parameter(base + 6, s.kind)?;
+    st.raw_bind_parameter(base + 7, s.start_ns)?;
+    st.raw_bind_parameter(base + 8, s.end_ns)?;
+    st.raw_bind_parameter(base + 9, s.status)?;
+    st.raw_bind_parameter(base + 10, &s.status_message)?;
+    st.raw_bind_parameter(base + 11, s.service.as_deref())?;
+    st.raw_bind_parameter(base + 12, s.user.as_ref().map(|u| u.id.as_str()))?;
+    st.raw_bind_parameter(base + 13, s.user.as_ref().map(|u| u.id_type.as_str()))?;
+    st.raw_bind_parameter(base + 14, s.user_email.as_deref())?;
+    st.raw_bind_parameter(base + 15, s.user_metadata.as_deref())?;
+    st.raw_bind_parameter(base + 16, s.session_id.as_deref())?;
+    st.raw_bind_parameter(base + 17, s.operation.as_deref())?;
+    st.raw_bind_parameter(base + 18, s.provider.as_deref())?;
+    st.raw_bind_parameter(base + 19, s.model.as_deref())?;
+    st.raw_bind_parameter(base + 20, s.tool.as_deref())?;
+    st.raw_bind_parameter(base + 21, s.input_tokens)?;
+    st.raw_bind_parameter(base + 22, s.output_tokens)?;
+    st.raw_bind_parameter(base + 23, s.cost_micros)?;
+    st.raw_bind_parameter(base + 24, s.llm_call)?;
+    st.raw_bind_parameter(base + 25, s.eval_pass)?;
+    st.raw_bind_parameter(base + 26, s.eval_total)?;
+    st.raw_bind_parameter(base + 27, s.guardrail)?;
+    st.raw_bind_parameter(base + 28, &s.attributes_json)?;
+    Ok(())
+}
+
 fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusqlite::Result<Vec<WriteOutcome>> {
     let tx = conn.transaction()?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    // New spans grouped by trace, in arrival order.
-    let mut new_spans: HashMap<TraceKey, Vec<&SpanRow>> = HashMap::new();
-    let mut trace_order: Vec<TraceKey> = Vec::new();
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO spans (project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
-                status, status_message, service, user_id, user_id_type, user_email, user_metadata, session_id,
-                operation, provider, model, tool, input_tokens, output_tokens, cost_micros, llm_call, eval_pass,
-                eval_total, guardrail, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
-        )?;
-        for job in jobs {
-            let mut o = WriteOutcome::default();
-            for s in &job.rows {
-                let changed = ins.execute(params![
-                    &*s.project,
-                    &s.trace_id[..],
-                    &s.span_id[..],
-                    s.parent_span_id.as_ref().map(|p| &p[..]),
-                    s.name,
-                    s.kind,
-                    s.start_ns,
-                    s.end_ns,
-                    s.status,
-                    s.status_message,
-                    s.service.as_deref(),
-                    s.user.as_ref().map(|u| u.id.as_str()),
-                    s.user.as_ref().map(|u| u.id_type.as_str()),
-                    s.user_email,
-                    s.user_metadata,
-                    s.session_id,
-                    s.operation,
-                    s.provider,
-                    s.model,
-                    s.tool,
-                    s.input_tokens,
-                    s.output_tokens,
-                    s.cost_micros,
-                    s.llm_call,
-                    s.eval_pass,
-                    s.eval_total,
-                    s.guardrail,
-                    s.attributes_json,
-                ])?;
-                if changed == 1 {
-                    o.inserted += 1;
-                    match new_spans.entry((s.project.clone(), s.trace_id)) {
-                        Entry::Occupied(mut e) => e.get_mut().push(s),
-                        Entry::Vacant(e) => {
-                            trace_order.push(e.key().clone());
-                            e.insert(vec![s]);
-                        }
-                    }
-                } else {
-                    o.duplicates += 1;
-                }
-            }
-            outcomes.push(o);
+    let mut outcomes = vec![WriteOutcome::default(); jobs.len()];
+    // Spans grouped by trace, in arrival order, with the request each came in.
+    let mut slot_of: HashMap<TraceKey, usize> = HashMap::new();
+    let mut groups: Vec<(TraceKey, Vec<(usize, &SpanRow)>)> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        for s in &job.rows {
+            let i = *slot_of.entry((s.project.clone(), s.trace_id)).or_insert_with_key(|k| {
+                groups.push((k.clone(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push((j, s));
         }
     }
-    if trace_order.is_empty() {
+    let keys: Vec<TraceKey> = groups.iter().map(|(k, _)| k.clone()).collect();
+    let existing = index.get_traces(&keys);
+    drop(keys);
+
+    // The index holds a rollup for every trace with a committed span, so the spans of a trace it
+    // does not know are all new (but for repeats inside this group): they go in multi-row INSERTs.
+    // Spans of known traces may be redeliveries: one INSERT OR IGNORE each, which tells.
+    let mut new_spans: Vec<Vec<&SpanRow>> = Vec::with_capacity(groups.len());
+    let mut fresh: Vec<&SpanRow> = Vec::new();
+    {
+        let mut one = tx.prepare_cached(&span_insert_sql(1, true))?;
+        for ((_, spans), old) in groups.iter().zip(&existing) {
+            let mut kept: Vec<&SpanRow> = Vec::with_capacity(spans.len());
+            if old.is_none() {
+                let mut seen: std::collections::HashSet<[u8; 8]> = std::collections::HashSet::new();
+                for &(j, s) in spans {
+                    let repeat = if spans.len() <= 16 {
+                        kept.iter().any(|k| k.span_id == s.span_id)
+                    } else {
+                        !seen.insert(s.span_id)
+                    };
+                    if repeat {
+                        outcomes[j].duplicates += 1;
+                    } else {
+                        outcomes[j].inserted += 1;
+                        kept.push(s);
+                        fresh.push(s);
+                    }
+                }
+            } else {
+                for &(j, s) in spans {
+                    bind_span(&mut one, 0, s)?;
+                    if one.raw_execute()? == 1 {
+                        outcomes[j].inserted += 1;
+                        kept.push(s);
+                    } else {
+                        outcomes[j].duplicates += 1;
+                    }
+                }
+            }
+            new_spans.push(kept);
+        }
+        let mut many = tx.prepare_cached(&span_insert_sql(SPANS_PER_INSERT, false))?;
+        let mut chunks = fresh.chunks_exact(SPANS_PER_INSERT);
+        for chunk in &mut chunks {
+            for (i, s) in chunk.iter().enumerate() {
+                bind_span(&mut many, i * SPAN_PARAMS, s)?;
+            }
+            many.raw_execute()?;
+        }
+        let mut plain = tx.prepare_cached(&span_insert_sql(1, false))?;
+        for s in chunks.remainder() {
+            bind_span(&mut plain, 0, s)?;
+            plain.raw_execute()?;
+        }
+    }
+    if new_spans.iter().all(Vec::is_empty) {
         tx.commit()?;
         return Ok(outcomes);
     }
 
     // Fold the new spans into the existing rollups. Users are staged per project; each user's
     // lifetime first/last trace start is kept by the index (see `Index::apply`).
-    let existing = index.get_traces(&trace_order);
     let mut users: HashMap<Arc<str>, HashMap<UserIdent, Staged>> = HashMap::new();
-    let mut recs: Vec<(Arc<str>, TraceRec)> = Vec::with_capacity(trace_order.len());
-    for (key, old) in trace_order.iter().zip(existing) {
+    let mut recs: Vec<(Arc<str>, TraceRec)> = Vec::with_capacity(groups.len());
+    for (((key, _), old), spans) in groups.iter().zip(existing).zip(&new_spans) {
+        if spans.is_empty() {
+            continue;
+        }
         let is_new = old.is_none();
         let mut rec = old.unwrap_or_else(|| TraceRec::new(key.1));
         let staged = users.entry(key.0.clone()).or_default();
-        for s in &new_spans[key] {
+        for s in spans {
             rec.add_span(s);
             if let Some(ident) = &s.user {
                 let u = user_entry(&tx, index, staged, &key.0, ident)?;
