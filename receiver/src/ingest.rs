@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::sync::Arc;
 
 /// Largest request body accepted, after decompression (64 MiB).
@@ -148,11 +148,10 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
         Some(id_array::<8>(&span.parent_span_id, "parent_span_id")?)
     };
     let mut r = Resolved::default();
-    let mut attrs = Map::new();
     for kv in &span.attributes {
         r.take(kv);
-        attrs.insert(kv.key.clone(), any_to_json(kv.value.as_ref()));
     }
+    let attributes_json = attributes_json(&span.attributes);
     let (mut eval_pass, mut eval_total) = (0, 0);
     for ev in &span.events {
         if ev.name != "gen_ai.evaluation.result" {
@@ -232,7 +231,7 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
         eval_pass,
         eval_total,
         guardrail,
-        attributes_json: Json::Object(attrs).to_string(),
+        attributes_json,
     })
 }
 
@@ -347,6 +346,49 @@ fn bool_value(v: Option<&AnyValue>) -> Option<bool> {
     }
 }
 
+/// Attributes as a JSON object text, written straight from the decoded values: the same text as
+/// `any_to_json` values collected into a `serde_json::Map` (keys sorted, the last of repeated
+/// keys wins), without building the map and copying every key and value into it.
+pub fn attributes_json(attrs: &[KeyValue]) -> String {
+    serde_json::to_string(&AttrsJson(attrs)).unwrap_or_else(|_| "{}".into())
+}
+
+struct AttrsJson<'a>(&'a [KeyValue]);
+
+impl serde::Serialize for AttrsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut order: Vec<&KeyValue> = self.0.iter().collect();
+        // Stable: repeated keys stay in arrival order, and the last of each run is kept.
+        order.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut map = ser.serialize_map(None)?;
+        for (i, kv) in order.iter().enumerate() {
+            if order.get(i + 1).is_some_and(|next| next.key == kv.key) {
+                continue;
+            }
+            map.serialize_entry(&kv.key, &AnyJson(kv.value.as_ref()))?;
+        }
+        map.end()
+    }
+}
+
+struct AnyJson<'a>(Option<&'a AnyValue>);
+
+impl serde::Serialize for AnyJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self.0.and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) => ser.serialize_str(s),
+            Some(Value::BoolValue(b)) => ser.serialize_bool(*b),
+            Some(Value::IntValue(i)) => ser.serialize_i64(*i),
+            Some(Value::DoubleValue(d)) if d.is_finite() => ser.serialize_f64(*d),
+            Some(Value::BytesValue(b)) => ser.serialize_str(&hex::encode(b)),
+            Some(Value::ArrayValue(a)) => ser.collect_seq(a.values.iter().map(|x| AnyJson(Some(x)))),
+            Some(Value::KvlistValue(l)) => AttrsJson(&l.values).serialize(ser),
+            _ => ser.serialize_unit(),
+        }
+    }
+}
+
 /// An OTLP attribute value as JSON.
 pub fn any_to_json(v: Option<&AnyValue>) -> Json {
     match v.and_then(|v| v.value.as_ref()) {
@@ -361,5 +403,44 @@ pub fn any_to_json(v: Option<&AnyValue>) -> Json {
             Json::Object(l.values.iter().map(|kv| (kv.key.clone(), any_to_json(kv.value.as_ref()))).collect())
         }
         Some(_) => Json::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
+
+    fn kv(k: &str, v: Option<Value>) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: v }), ..Default::default() }
+    }
+
+    /// The attributes text is exactly what collecting `any_to_json` values into a map gives.
+    #[test]
+    fn attributes_json_matches_a_map_of_values() {
+        let nested = vec![kv("z", Some(Value::IntValue(-3))), kv("a", Some(Value::StringValue("x\"y\n".into()))), kv("z", None)];
+        let attrs = vec![
+            kv("user.id", Some(Value::StringValue("ann é/%".into()))),
+            kv("b", Some(Value::BoolValue(true))),
+            kv("cost", Some(Value::DoubleValue(0.0049))),
+            kv("big", Some(Value::DoubleValue(1e300))),
+            kv("nan", Some(Value::DoubleValue(f64::NAN))),
+            kv("inf", Some(Value::DoubleValue(f64::NEG_INFINITY))),
+            kv("whole", Some(Value::DoubleValue(3.0))),
+            kv("n", Some(Value::IntValue(i64::MIN))),
+            kv("bytes", Some(Value::BytesValue(vec![0, 255, 16]))),
+            kv("arr", Some(Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(Value::IntValue(1)) }, AnyValue { value: None }] }))),
+            kv("kv", Some(Value::KvlistValue(KeyValueList { values: nested }))),
+            kv("b", Some(Value::StringValue("second b wins".into()))),
+            kv("empty", None),
+            KeyValue { key: "no-value".into(), value: None, ..Default::default() },
+            kv("", Some(Value::StringValue("".into()))),
+        ];
+        for n in 0..=attrs.len() {
+            let part = &attrs[..n];
+            let map: serde_json::Map<String, Json> =
+                part.iter().map(|kv| (kv.key.clone(), any_to_json(kv.value.as_ref()))).collect();
+            assert_eq!(attributes_json(part), Json::Object(map).to_string(), "first {n} attributes");
+        }
     }
 }

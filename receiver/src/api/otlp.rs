@@ -136,8 +136,14 @@ pub async fn export(axum::extract::State(st): axum::extract::State<AppState>, he
         let raw = read_capped(body).await?;
         // Decompressing and decoding are CPU work: keep them off the I/O threads.
         tokio::task::spawn_blocking(move || {
-            let plain = if gzip { gunzip_capped(&raw)? } else { raw.to_vec() };
-            let req = decode_request(&plain, enc)?;
+            let unzipped;
+            let plain: &[u8] = if gzip {
+                unzipped = gunzip_capped(&raw)?;
+                &unzipped
+            } else {
+                &raw
+            };
+            let req = decode_request(plain, enc)?;
             Ok(map_request(req, project.as_deref()))
         })
         .await
