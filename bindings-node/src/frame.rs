@@ -123,7 +123,7 @@ unsafe fn attrs_from_indexed(env: sys::napi_env, mask: sys::napi_value, values: 
     for (i, v) in values.iter().enumerate().take(names.len()) {
         if bits & (1 << i) != 0 {
             let value = unsafe { convert::option_value_fast(env, *v) }.map_err(|e| Thrown::napi(env, e))?;
-            entries.push((names[i].clone(), value));
+            entries.push((names[i].as_str(), value));
         }
     }
     Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))

@@ -219,58 +219,74 @@ impl Attributes {
     }
 
     /// End-user id (`user.id`). Empty = unset; over 256 characters is truncated and counted.
+    #[inline]
     pub fn user_id(mut self, id: impl AsRef<str>) -> Self {
         self.user_id = clip("user_id", id.as_ref());
         self
     }
     /// Kind of the id (`user.id.type`).
+    #[inline]
     pub fn user_id_type(mut self, kind: UserIdType) -> Self {
         self.user_id_type = Some(kind);
         self
     }
     /// App-computed hash of the id (`user.id.hash`).
+    #[inline]
     pub fn user_id_hash(mut self, hash: impl AsRef<str>) -> Self {
         self.user_id_hash = clip("user_id_hash", hash.as_ref());
         self
     }
     /// End-user e-mail (`user.email`).
+    #[inline]
     pub fn user_email(mut self, email: impl AsRef<str>) -> Self {
         self.user_email = clip("user_email", email.as_ref());
         self
     }
     /// End-user metadata (`user.metadata`, sent as JSON text; at most 4 KiB).
+    #[inline]
     pub fn user_metadata(mut self, metadata: Map<String, Json>) -> Self {
         self.user_metadata = Some(metadata);
         self
     }
     /// Session id (`session.id`).
+    #[inline]
     pub fn session_id(mut self, id: impl AsRef<str>) -> Self {
         self.session_id = clip("session_id", id.as_ref());
         self
     }
     /// Adds one tag (`tag.tags`); duplicates are dropped, order is kept.
+    #[inline]
     pub fn tag(mut self, tag: impl AsRef<str>) -> Self {
-        if let Some(t) = clip("tags", tag.as_ref()) {
+        self.push_tag(tag.as_ref());
+        self
+    }
+    fn push_tag(&mut self, tag: &str) {
+        if let Some(t) = clip("tags", tag) {
             if !self.tags.contains(&t) {
                 self.tags.push(t);
             }
         }
-        self
     }
     /// Adds several tags.
+    #[inline]
     pub fn tags<I: IntoIterator<Item = S>, S: AsRef<str>>(self, tags: I) -> Self {
         tags.into_iter().fold(self, |a, t| a.tag(t))
     }
     /// Free-form metadata (`metadata`, OpenInference; sent as JSON text; at most 4 KiB).
+    #[inline]
     pub fn metadata(mut self, metadata: Map<String, Json>) -> Self {
         self.metadata = Some(metadata);
         self
     }
     /// One extra span attribute (any OTel value), replacing an earlier one with the same key.
+    #[inline]
     pub fn attribute(mut self, kv: KeyValue) -> Self {
+        self.put_attribute(kv);
+        self
+    }
+    fn put_attribute(&mut self, kv: KeyValue) {
         self.extra.retain(|e| e.key != kv.key);
         self.extra.push(kv);
-        self
     }
 
     /// The end-user id, if set.
@@ -300,14 +316,16 @@ impl Attributes {
     ///   `metadata`/`user_metadata` a mapping of JSON-able values, `attributes` a mapping of
     ///   string / number / boolean / homogeneous list values);
     /// - [`Error::InvalidValue`] for `user_id_type` outside `email`, `phone`, `uuid`, `custom`.
-    pub fn from_options<I>(options: I, style: KeyStyle) -> Result<Attributes>
+    pub fn from_options<I, K>(options: I, style: KeyStyle) -> Result<Attributes>
     where
-        I: IntoIterator<Item = (String, OptionValue)>,
+        I: IntoIterator<Item = (K, OptionValue)>,
+        K: AsRef<str>,
     {
         let mut a = Attributes::default();
         for (key, value) in options {
-            let opt = style.lookup(&key).ok_or_else(|| Error::UnknownOption {
-                field: key.clone(),
+            let key = key.as_ref();
+            let opt = style.lookup(key).ok_or_else(|| Error::UnknownOption {
+                field: key.to_string(),
                 allowed: style.option_names(),
             })?;
             let name = style.name(opt);
@@ -315,10 +333,11 @@ impl Attributes {
                 continue;
             }
             match opt {
-                Opt::UserId => a = a.user_id(expect_str(name, value)?),
-                Opt::UserEmail => a = a.user_email(expect_str(name, value)?),
-                Opt::UserIdHash => a = a.user_id_hash(expect_str(name, value)?),
-                Opt::SessionId => a = a.session_id(expect_str(name, value)?),
+                // Fields are set in place: `a = a.user_id(..)` would move the whole set per option.
+                Opt::UserId => a.user_id = clip("user_id", &expect_str(name, value)?),
+                Opt::UserEmail => a.user_email = clip("user_email", &expect_str(name, value)?),
+                Opt::UserIdHash => a.user_id_hash = clip("user_id_hash", &expect_str(name, value)?),
+                Opt::SessionId => a.session_id = clip("session_id", &expect_str(name, value)?),
                 Opt::UserIdType => {
                     let s = expect_str(name, value)?;
                     let kind = s.parse::<UserIdType>().map_err(|_| Error::InvalidValue {
@@ -326,19 +345,19 @@ impl Attributes {
                         allowed: allowed_id_types(),
                         got: format!("{s:?}"),
                     })?;
-                    a = a.user_id_type(kind);
+                    a.user_id_type = Some(kind);
                 }
                 Opt::Tags => {
                     let OptionValue::List(items) = value else {
                         return Err(type_error(name, "a list of strings", &value));
                     };
                     for (i, item) in items.into_iter().enumerate() {
-                        a = a.tag(expect_str(&format!("{name}[{i}]"), item)?);
+                        a.push_tag(&expect_str(&format!("{name}[{i}]"), item)?);
                     }
                 }
                 Opt::Metadata | Opt::UserMetadata => {
                     let map = to_json_object(name, value)?;
-                    a = if opt == Opt::Metadata { a.metadata(map) } else { a.user_metadata(map) };
+                    *(if opt == Opt::Metadata { &mut a.metadata } else { &mut a.user_metadata }) = Some(map);
                 }
                 Opt::Attributes => {
                     let OptionValue::Map(entries) = value else {
@@ -354,7 +373,7 @@ impl Attributes {
                             });
                         }
                         if let Some(val) = to_otel_value(&field, v)? {
-                            a = a.attribute(KeyValue::new(k, val));
+                            a.put_attribute(KeyValue::new(k, val));
                         }
                     }
                 }
@@ -366,7 +385,7 @@ impl Attributes {
     /// [`Attributes::from_options`] over a JSON object (used by the conformance vectors and by
     /// bindings whose host values are JSON already).
     pub fn from_json(options: &Map<String, Json>, style: KeyStyle) -> Result<Attributes> {
-        Self::from_options(options.iter().map(|(k, v)| (k.clone(), OptionValue::from(v))), style)
+        Self::from_options(options.iter().map(|(k, v)| (k.as_str(), OptionValue::from(v))), style)
     }
 
     /// Nested-scope merge: `inner`'s scalars win; tags are the union (outer's order first,

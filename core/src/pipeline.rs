@@ -10,13 +10,14 @@ use crate::error::{Error, Result};
 use crate::export::{ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
 #[cfg(feature = "otlp")]
 use crate::processor::QueueGate;
-use crate::processor::UserAttributesProcessor;
+use crate::processor::{Dyn, UserAttributesProcessor};
+use crate::scope::Scope;
 use opentelemetry::global;
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 #[cfg(feature = "otlp")]
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use std::borrow::Cow;
 #[cfg(feature = "otlp")]
@@ -54,6 +55,28 @@ pub(crate) fn start_in(name: Cow<'static, str>, cx: Context) -> Context {
             drop(guard);
             let span = global::tracer("userspan").start_with_context(name, &cx);
             cx.with_span(span)
+        }
+    }
+}
+
+/// Starts span `name` in `cx` stamped with `scope`'s attributes and returns `cx` with the span
+/// current; `scope` is *not* put in the returned context (the bindings keep it in their own
+/// context mechanism). With a pipeline, the attributes go in the span builder under the pipeline's
+/// privacy mode, which spares a context entry map per span; without one (an app-owned provider
+/// with [`crate::UserAttributesProcessor`]) the scope travels in `cx` to that processor.
+pub(crate) fn start_scoped(name: Cow<'static, str>, cx: Context, scope: Option<&Scope>) -> Context {
+    let guard = PIPELINE.read().unwrap_or_else(|e| e.into_inner());
+    match (guard.as_ref(), scope) {
+        (Some(p), Some(scope)) => {
+            let mut attributes = Vec::with_capacity(8);
+            scope.for_each_key_value(&p.resolved.privacy, |kv| attributes.push(kv));
+            let span = p.tracer.build_with_context(p.tracer.span_builder(name).with_attributes(attributes), &cx);
+            drop(guard);
+            cx.with_span(span)
+        }
+        (_, scope) => {
+            drop(guard);
+            start_in(name, if let Some(s) = scope { cx.with_value(s.clone()) } else { cx })
         }
     }
 }
@@ -115,7 +138,10 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
     built.map_err(|e| Error::Config(format!("cannot build the OTLP exporter: {e}")))
 }
 
-fn build(config: Config, custom: Option<Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder>>) -> Result<Pipeline> {
+/// Builds the app's exporting processor, given the resolved configuration.
+type AddExporter = Box<dyn FnOnce(&ResolvedConfig) -> Box<dyn SpanProcessor>>;
+
+fn build(config: Config, custom: Option<AddExporter>) -> Result<Pipeline> {
     let resolved = config.clone().resolve()?;
     let mut resource = Resource::builder();
     if let Some(name) = &resolved.service_name {
@@ -126,39 +152,28 @@ fn build(config: Config, custom: Option<Box<dyn FnOnce(TracerProviderBuilder) ->
     }
     let stamping =
         UserAttributesProcessor::with_privacy(resolved.privacy.clone()).with_baggage_keys(resolved.propagate_baggage.clone());
-    let mut builder = SdkTracerProvider::builder().with_resource(resource.build()).with_span_processor(stamping);
     let mut memory = None;
-    if let Some(add_exporter) = custom {
-        builder = add_exporter(builder);
-    } else {
-        builder = add_exporter(builder, &resolved, &mut memory)?;
-    }
+    let exporting = match custom {
+        Some(custom) => Some(custom(&resolved)),
+        None => exporting_processor(&resolved, &mut memory)?,
+    };
+    // One processor, not two: the SDK copies each ended span's data per processor when there
+    // are several.
+    let builder = SdkTracerProvider::builder().with_resource(resource.build());
+    let builder = match exporting {
+        Some(p) => builder.with_span_processor(stamping.then(Dyn(p))),
+        None => builder.with_span_processor(stamping),
+    };
     let provider = builder.build();
     let tracer = provider.tracer("userspan");
     Ok(Pipeline { provider, tracer, memory, config, resolved })
 }
 
-fn add_exporter(
-    mut builder: TracerProviderBuilder,
-    resolved: &ResolvedConfig,
-    memory: &mut Option<MemoryExporter>,
-) -> Result<TracerProviderBuilder> {
-    match resolved.exporter {
+/// The processor that exports per `resolved.exporter` (`None` for [`ExporterKind::None`]).
+fn exporting_processor(resolved: &ResolvedConfig, memory: &mut Option<MemoryExporter>) -> Result<Option<Box<dyn SpanProcessor>>> {
+    Ok(match resolved.exporter {
         #[cfg(feature = "otlp")]
-        ExporterKind::Otlp => {
-            let in_flight = Arc::new(AtomicUsize::new(0));
-            let exporter = Counted { inner: build_otlp(resolved)?, in_flight: Some(in_flight.clone()) };
-            let batch = BatchSpanProcessor::builder(exporter)
-                .with_batch_config(
-                    BatchConfigBuilder::default()
-                        .with_max_queue_size(resolved.max_queue_size)
-                        .with_max_export_batch_size(resolved.max_export_batch_size)
-                        .with_scheduled_delay(resolved.scheduled_delay)
-                        .build(),
-                )
-                .build();
-            builder = builder.with_span_processor(QueueGate { inner: batch, in_flight, max: resolved.max_queue_size });
-        }
+        ExporterKind::Otlp => Some(batched(build_otlp(resolved)?, resolved)),
         #[cfg(not(feature = "otlp"))]
         ExporterKind::Otlp => {
             return Err(Error::Config(
@@ -167,16 +182,14 @@ fn add_exporter(
         }
         ExporterKind::Memory => {
             let m = MemoryExporter::default();
-            builder = builder.with_span_processor(SimpleSpanProcessor::new(Counted { inner: m.clone(), in_flight: None }));
-            *memory = Some(m);
+            *memory = Some(m.clone());
+            Some(Box::new(SimpleSpanProcessor::new(Counted { inner: m, in_flight: None })))
         }
         ExporterKind::Console => {
-            builder = builder
-                .with_span_processor(SimpleSpanProcessor::new(Counted { inner: ConsoleExporter::default(), in_flight: None }));
+            Some(Box::new(SimpleSpanProcessor::new(Counted { inner: ConsoleExporter::default(), in_flight: None })))
         }
-        ExporterKind::None => {}
-    }
-    Ok(builder)
+        ExporterKind::None => None,
+    })
 }
 
 /// Builds the export pipeline and makes it the global OpenTelemetry tracer provider.
@@ -202,8 +215,39 @@ pub fn init(config: Config) -> Result<()> {
 /// # Errors
 /// As [`init`].
 pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
-    let add = move |b: TracerProviderBuilder| b.with_span_processor(SimpleSpanProcessor::new(exporter));
+    let add = move |_: &ResolvedConfig| -> Box<dyn SpanProcessor> { Box::new(SimpleSpanProcessor::new(exporter)) };
     install(build(config, Some(Box::new(add)))?)
+}
+
+/// [`init`] with the app's own exporter behind the same batching as the OTLP exporter: the
+/// OpenTelemetry SDK's `BatchSpanProcessor` on its own thread, the bounded queue
+/// (`max_queue_size`; a span that does not fit is dropped and counted, the app never waits),
+/// batches of `max_export_batch_size` every `scheduled_delay`. Spans the exporter accepts (`Ok`)
+/// are counted as exported, the others as export errors. Needs the `otlp` feature (threads).
+///
+/// # Errors
+/// As [`init`].
+#[cfg(feature = "otlp")]
+pub fn init_with_batch_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
+    let add = move |resolved: &ResolvedConfig| batched(exporter, resolved);
+    install(build(config, Some(Box::new(add)))?)
+}
+
+/// `exporter` behind the SDK's batch processor, gated by the bounded queue ([`QueueGate`]).
+#[cfg(feature = "otlp")]
+fn batched<E: SpanExporter + 'static>(exporter: E, resolved: &ResolvedConfig) -> Box<dyn SpanProcessor> {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let exporter = Counted { inner: exporter, in_flight: Some(in_flight.clone()) };
+    let batch = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(resolved.max_queue_size)
+                .with_max_export_batch_size(resolved.max_export_batch_size)
+                .with_scheduled_delay(resolved.scheduled_delay)
+                .build(),
+        )
+        .build();
+    Box::new(QueueGate { inner: batch, in_flight, max: resolved.max_queue_size })
 }
 
 fn install(pipeline: Pipeline) -> Result<()> {

@@ -1,4 +1,5 @@
-//! Span processors: [`UserAttributesProcessor`] stamps the current scope's attributes on every
+//! Span processors: [`UserAttributesProcessor`] (alone or in front of an exporting processor, as
+//! [`Stamping`]) stamps the current scope's attributes on every
 //! span at start (from the span's parent context, so spans of *any* tracer under the provider are
 //! stamped), and the export queue gate that bounds memory and counts drops.
 
@@ -40,6 +41,67 @@ impl UserAttributesProcessor {
     pub fn with_baggage_keys(mut self, keys: Vec<&'static str>) -> Self {
         self.baggage_keys = keys;
         self
+    }
+
+    /// This processor in front of `inner` (your exporting processor), as **one** processor: spans
+    /// are stamped at start, then `inner` sees every call. Prefer it to adding both to the
+    /// provider: the OpenTelemetry SDK copies each ended span's data once per processor when a
+    /// provider has several, and this one needs none of it.
+    pub fn then<P: SpanProcessor>(self, inner: P) -> Stamping<P> {
+        Stamping { stamp: self, inner }
+    }
+}
+
+/// [`UserAttributesProcessor`] followed by another processor; see [`UserAttributesProcessor::then`].
+#[derive(Debug)]
+pub struct Stamping<P> {
+    stamp: UserAttributesProcessor,
+    inner: P,
+}
+
+impl<P: SpanProcessor> SpanProcessor for Stamping<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.stamp.on_start(span, cx);
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.inner.on_end(span)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+/// A boxed processor as a [`SpanProcessor`] (the pipeline picks its exporting processor at run
+/// time).
+#[derive(Debug)]
+pub(crate) struct Dyn(pub Box<dyn SpanProcessor>);
+
+impl SpanProcessor for Dyn {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx)
+    }
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource)
     }
 }
 

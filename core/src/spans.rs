@@ -3,7 +3,7 @@
 //! and the current [`Scope`]) and once to end it.
 
 use crate::capture::{record_error, ErrorInfo};
-use crate::pipeline::start_in;
+use crate::pipeline::start_scoped;
 use crate::scope::Scope;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
@@ -21,16 +21,15 @@ pub fn parent_context(trace_id: u128, span_id: u64, sampled: bool) -> SpanContex
 }
 
 /// Starts span `name` as a child of `parent` (a new trace when `None` or invalid), stamped with
-/// `scope`'s attributes by [`crate::UserAttributesProcessor`].
+/// `scope`'s attributes (after the pipeline's privacy mode; by [`crate::UserAttributesProcessor`]
+/// when the app owns the provider). The scope is not put in the span's [`SpanHandle::context`]:
+/// children are started with `start_span` again, with the scope the binding keeps.
 pub fn start_span(name: String, parent: Option<&SpanContext>, scope: Option<&Scope>) -> SpanHandle {
     let mut cx = Context::new();
     if let Some(p) = parent.filter(|p| p.is_valid()) {
         cx = cx.with_remote_span_context(p.clone());
     }
-    if let Some(s) = scope {
-        cx = cx.with_value(s.clone());
-    }
-    SpanHandle { cx: start_in(name.into(), cx) }
+    SpanHandle { cx: start_scoped(name.into(), cx, scope) }
 }
 
 impl SpanHandle {
