@@ -21,6 +21,7 @@ pub struct Store {
     /// Queue to the writer.
     pub tx: mpsc::Sender<WriteJob>,
     thread: Option<std::thread::JoinHandle<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Store {
@@ -28,21 +29,40 @@ impl Store {
     pub fn open(path: &DbPath, queue_requests: usize) -> Result<Store, String> {
         let conn = schema::open_writer(path).map_err(|e| format!("cannot open the database {path:?}: {e}"))?;
         let index = Arc::new(index::load(&conn).map_err(|e| format!("cannot read the database: {e}"))?);
+        // A file database is checkpointed by a thread of its own (the writer's connection does not
+        // checkpoint), so commits, and the 200s waiting on them, do not pay for copying the WAL
+        // back into the database.
+        let (checkpointer, wal_grew) = match path {
+            DbPath::File(p) => {
+                let ck = schema::open_checkpointer(p).map_err(|e| format!("cannot open the database {path:?}: {e}"))?;
+                let (grew, wait) = std::sync::mpsc::sync_channel::<()>(1);
+                let t = std::thread::Builder::new()
+                    .name("userspan-checkpoint".into())
+                    .spawn(move || schema::run_checkpointer(ck, wait))
+                    .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
+                (Some(t), Some(grew))
+            }
+            DbPath::Memory => (None, None),
+        };
         let (tx, rx) = mpsc::channel(queue_requests.max(1));
         let idx = index.clone();
         let thread = std::thread::Builder::new()
             .name("userspan-writer".into())
-            .spawn(move || writer::run(conn, idx, rx))
+            .spawn(move || writer::run(conn, idx, rx, wal_grew))
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        Ok(Store { index, tx, thread: Some(thread) })
+        Ok(Store { index, tx, thread: Some(thread), checkpointer })
     }
 
     /// Stops accepting writes and waits for the writer to finish what it has.
     pub fn close(mut self) {
-        let Store { tx, thread, .. } = &mut self;
+        let Store { tx, thread, checkpointer, .. } = &mut self;
         let (dummy, _) = mpsc::channel(1);
         drop(std::mem::replace(tx, dummy));
         if let Some(t) = thread.take() {
+            let _ = t.join();
+        }
+        // The writer is gone, and with it the checkpointer's wake-up channel.
+        if let Some(t) = checkpointer.take() {
             let _ = t.join();
         }
     }

@@ -121,10 +121,10 @@ pub fn open_writer(path: &DbPath) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if matches!(path, DbPath::File(_)) {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // Checkpoint every ~32 MiB of WAL instead of every 4 MiB: pages rewritten by consecutive
-        // commits (the tails of the spans and traces B-trees) are copied back once, and commits
-        // stop paying for a checkpoint every few requests.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+        // The checkpoint thread (`run_checkpointer`) copies the WAL back, not the commits; after
+        // a restart the WAL file is truncated to 64 MiB.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_RESTART_PAGES * 4096)?;
     }
     // A 200 is only sent after COMMIT, and with FULL the WAL is fsynced at every commit.
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -132,6 +132,39 @@ pub fn open_writer(path: &DbPath) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "cache_size", -65536)?;
     migrate(&conn)?;
     Ok(conn)
+}
+
+/// WAL pages after which the checkpoint thread also restarts the WAL (waiting briefly for the
+/// writer), so the file stays bounded however busy ingest is.
+const WAL_RESTART_PAGES: i64 = 16 * 1024;
+
+/// Opens the connection of the checkpoint thread (the database exists and is migrated).
+pub fn open_checkpointer(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_millis(200))?;
+    // The database file is fsynced after each checkpoint, as with the default autocheckpoint.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(conn)
+}
+
+/// The checkpoint thread: after commits (signalled on `wal_grew`), copies committed WAL pages
+/// into the database, at most about every 100 ms, until the writer is gone; then once more.
+pub fn run_checkpointer(conn: Connection, wal_grew: std::sync::mpsc::Receiver<()>) {
+    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
+    };
+    while wal_grew.recv().is_ok() {
+        match checkpoint("PASSIVE") {
+            Ok(frames) if frames >= WAL_RESTART_PAGES => {
+                let _ = checkpoint("RESTART");
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("userspan: checkpoint failed (will retry): {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = checkpoint("PASSIVE");
 }
 
 /// Opens an existing database file read-only (for `userspan users`).
@@ -166,6 +199,36 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Commits on the writer's connection stay in the WAL until the checkpoint thread copies them
+    /// into the database file; it does so when woken, and once more when the writer is gone.
+    #[test]
+    fn checkpoint_thread_copies_the_wal_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ck.db");
+        let conn = open_writer(&DbPath::File(path.clone())).unwrap();
+        let db_len = || std::fs::metadata(&path).unwrap().len();
+        let before = db_len();
+        let big = "x".repeat(2000);
+        conn.execute_batch("BEGIN").unwrap();
+        for n in 0..200 {
+            conn.execute(
+                "INSERT INTO users (project, user_id, user_id_type, email, email_ns, metadata, metadata_ns)
+                 VALUES ('p', ?1, 'custom', ?2, 0, NULL, 0)",
+                rusqlite::params![n.to_string(), big],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        assert_eq!(db_len(), before, "the writer's commit does not checkpoint");
+        let (grew, wait) = std::sync::mpsc::sync_channel(1);
+        let ck = open_checkpointer(&path).unwrap();
+        let t = std::thread::spawn(move || run_checkpointer(ck, wait));
+        grew.send(()).unwrap();
+        drop(grew);
+        t.join().unwrap();
+        assert!(db_len() >= before + 200 * 2000, "{} -> {}", before, db_len());
+    }
 
     /// A database written by schema version 1 opens, migrates, and loads with each user's
     /// lifetime first/last trace start derived from the stored traces.

@@ -31,7 +31,13 @@ pub struct WriteJob {
 }
 
 /// Runs the writer loop until every sender is dropped.
-pub fn run(mut conn: Connection, index: Arc<Index>, mut rx: mpsc::Receiver<WriteJob>) {
+/// After each commit the writer pokes `wal_grew` (when there is a checkpoint thread).
+pub fn run(
+    mut conn: Connection,
+    index: Arc<Index>,
+    mut rx: mpsc::Receiver<WriteJob>,
+    wal_grew: Option<std::sync::mpsc::SyncSender<()>>,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut n = jobs[0].rows.len();
@@ -46,6 +52,9 @@ pub fn run(mut conn: Connection, index: Arc<Index>, mut rx: mpsc::Receiver<Write
         }
         match write_group(&mut conn, &index, &jobs) {
             Ok(outcomes) => {
+                if let Some(w) = &wal_grew {
+                    let _ = w.try_send(());
+                }
                 for (job, o) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(o));
                 }
