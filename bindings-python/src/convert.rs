@@ -4,7 +4,9 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
-use userspan::OptionValue;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use userspan::{KeyStyle, OptionValue};
 
 extern "C" {
     // Public C API since CPython 3.3 (stable ABI from 3.10); exported by every CPython >= 3.9, so
@@ -13,10 +15,11 @@ extern "C" {
     fn PyUnicode_AsUTF8AndSize(unicode: *mut pyo3::ffi::PyObject, size: *mut pyo3::ffi::Py_ssize_t) -> *const std::os::raw::c_char;
 }
 
-/// The UTF-8 text of a `str` as an owned `String`, `None` when it is not valid UTF-8 (lone surrogates).
-pub fn string(s: &Bound<'_, PyString>) -> Option<String> {
+/// The UTF-8 text of a `str`, borrowed from CPython's cached UTF-8 form; `None` when it is not
+/// valid UTF-8 (lone surrogates).
+pub fn str_of<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
     let mut size: pyo3::ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live `str`; the returned buffer lives as long as `s` and is copied at once.
+    // SAFETY: `s` is a live `str`; the returned buffer lives as long as `s`.
     let ptr = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
     if ptr.is_null() {
         // Clear the UnicodeEncodeError.
@@ -25,7 +28,12 @@ pub fn string(s: &Bound<'_, PyString>) -> Option<String> {
     }
     // SAFETY: CPython guarantees `size` valid UTF-8 bytes at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size as usize) };
-    Some(unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned())
+    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
+/// The UTF-8 text of a `str` as an owned `String`, `None` when it is not valid UTF-8.
+pub fn string(s: &Bound<'_, PyString>) -> Option<String> {
+    str_of(s).map(str::to_owned)
 }
 
 /// Translates one Python value. `bool` is checked before `int` (bool is an int subclass).
@@ -87,12 +95,30 @@ pub fn qualified_name(t: &Bound<'_, pyo3::types::PyType>) -> String {
 
 /// Entries of a dict of options, translated. The caller has checked that `d` is a dict.
 pub fn option_entries(d: &Bound<'_, PyDict>) -> Vec<(String, OptionValue)> {
+    dict_entries(d, str::to_owned)
+}
+
+/// Capture options as the core takes them: (option name, host value) pairs.
+pub type CaptureOptions = Vec<(Cow<'static, str>, OptionValue)>;
+
+/// [`option_entries`] for the core's own option names: a known name is borrowed from the core's
+/// list instead of copied (the capture hot path); any other key is kept for the error message.
+pub fn capture_option_entries(d: &Bound<'_, PyDict>) -> CaptureOptions {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| KeyStyle::Snake.option_names().split(", ").map(str::to_owned).collect());
+    dict_entries(d, |k| match names.iter().find(|n| *n == k) {
+        Some(n) => Cow::Borrowed(n.as_str()),
+        None => Cow::Owned(k.to_owned()),
+    })
+}
+
+fn dict_entries<K>(d: &Bound<'_, PyDict>, key: impl Fn(&str) -> K) -> Vec<(K, OptionValue)> {
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {
         let key = match k.cast::<PyString>() {
-            Ok(s) => string(s).unwrap_or_default(),
+            Ok(s) => key(str_of(s).unwrap_or_default()),
             // A non-string key is an unknown option; its repr names it in the error.
-            Err(_) => k.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
+            Err(_) => key(&k.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into())),
         };
         out.push((key, option_value(&v)));
     }

@@ -11,7 +11,7 @@
 mod convert;
 mod errors;
 
-use convert::{json_to_py, option_entries, qualified_name};
+use convert::{capture_option_entries, json_to_py, option_entries, qualified_name, CaptureOptions};
 use errors::IntoPyResult;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::KeyValue;
@@ -41,17 +41,17 @@ fn core_type_error(field: &str, expected: &str, got: &Bound<'_, PyAny>) -> users
 }
 
 /// Host options (a dict, any other mapping, or `None`) as translated entries.
-fn entries(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Option<Vec<(String, OptionValue)>>> {
+fn entries(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Option<CaptureOptions>> {
     if options.is_none() {
         return Ok(None);
     }
     if let Ok(d) = options.cast::<PyDict>() {
-        return Ok(Some(option_entries(d)));
+        return Ok(Some(capture_option_entries(d)));
     }
     if options.hasattr("keys")? && options.hasattr("__getitem__")? {
         let d = PyDict::new(py);
         d.update(options.cast::<pyo3::types::PyMapping>()?)?;
-        return Ok(Some(option_entries(&d)));
+        return Ok(Some(capture_option_entries(&d)));
     }
     Err(errors::to_py(py, core_type_error("options", "a mapping of option names to values (or None)", options)))
 }
