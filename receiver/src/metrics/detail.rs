@@ -110,7 +110,9 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     let first_day = today - 29 * NS_PER_DAY;
     let mut days = vec![(0i64, 0i64, 0i64, 0i64); 30];
     let mut day_sessions: HashSet<(usize, SessKey<'_>)> = HashSet::new();
-    let mut models: HashMap<String, ModelRow> = HashMap::new();
+    // Cost summed in integer micro-USD, converted once: the sum does not depend on the order the
+    // traces are visited in (a float sum did, in its last bits).
+    let mut models: HashMap<String, (ModelRow, i64)> = HashMap::new();
     let mut providers: HashMap<String, i64> = HashMap::new();
     let mut tools: HashMap<String, i64> = HashMap::new();
     for t in &traces {
@@ -124,19 +126,22 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
             day_sessions.insert((d, SessKey::of(t)));
         }
         for m in &t.breakdown.models {
-            let r = models.entry(m.model.clone()).or_insert_with(|| ModelRow {
-                model: m.model.clone(),
-                traces: 0,
-                input_tokens: 0,
-                output_tokens: 0,
-                total_tokens: 0,
-                cost_usd: 0.0,
+            let (r, cost) = models.entry(m.model.clone()).or_insert_with(|| {
+                let row = ModelRow {
+                    model: m.model.clone(),
+                    traces: 0,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    total_tokens: 0,
+                    cost_usd: 0.0,
+                };
+                (row, 0)
             });
             r.traces += 1;
             r.input_tokens += m.input_tokens;
             r.output_tokens += m.output_tokens;
             r.total_tokens += m.input_tokens + m.output_tokens;
-            r.cost_usd += usd(m.cost_micros);
+            *cost += m.cost_micros;
         }
         for p in &t.breakdown.providers {
             *providers.entry(p.clone()).or_default() += 1;
@@ -149,7 +154,7 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     for (d, _) in &day_sessions {
         sessions_per_day[*d] += 1;
     }
-    let mut models: Vec<ModelRow> = models.into_values().collect();
+    let mut models: Vec<ModelRow> = models.into_values().map(|(r, c)| ModelRow { cost_usd: usd(c), ..r }).collect();
     models.sort_by(|a, b| b.traces.cmp(&a.traces).then_with(|| a.model.cmp(&b.model)));
     let seen = (u.first_ns != i64::MAX).then(|| fmt_time(u.first_ns));
     Detail {
