@@ -119,13 +119,36 @@ fn clean_restart_keeps_every_number() {
             span(n, 2, base + n * HOUR_NS + 5, 50).parent(1).attrs(vec![s("user.id", "r@x.io"), s("gen_ai.request.model", "m"), i("gen_ai.usage.input_tokens", 3), f("gen_ai.usage.total_cost", 0.25)]),
         ]));
     }
+    // One request with 40 new traces (80 spans): stored by the multi-row INSERTs.
+    let many: Vec<_> = (0..40u64)
+        .flat_map(|n| {
+            let t = 100 + n;
+            let root = span(t, 1000 + 2 * n, base + n * 60_000_000_000, 200 + n)
+                .attrs(vec![s("user.id", "m@x.io"), s("session.id", &format!("ms-{}", n % 7))]);
+            let root = if n % 5 == 0 { root.error() } else { root };
+            let chat = span(t, 1001 + 2 * n, base + n * 60_000_000_000 + 7, 20).parent(1000 + 2 * n).attrs(vec![
+                s("user.id", "m@x.io"),
+                s("gen_ai.request.model", if n % 2 == 0 { "m1" } else { "m2" }),
+                s("gen_ai.provider.name", "p"),
+                i("gen_ai.usage.input_tokens", n as i64),
+                i("gen_ai.usage.output_tokens", 2 * n as i64),
+                f("gen_ai.usage.total_cost", 0.001 * n as f64),
+            ]);
+            [root, chat]
+        })
+        .collect();
+    send(&srv.url(), &request(many));
     let before = get_ok(&srv.url(), &q);
     let detail_before = get_ok(&srv.url(), "/api/users/r@x.io");
+    let many_before = (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
+    assert_eq!(many_before.1["total"], 40);
     srv.stop();
     let srv = spawn(cfg).unwrap();
     assert_eq!(get_ok(&srv.url(), &q), before);
     let detail_after = get_ok(&srv.url(), "/api/users/r@x.io");
     assert_eq!(detail_after, detail_before);
+    let many_after = (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
+    assert_eq!(many_after, many_before);
     assert_eq!(detail_after["models"][0]["traces"], 5);
     // Spans added after the restart fold into the stored rollups.
     send(&srv.url(), &request(vec![span(0, 3, base + 10, 10).parent(1).error()]));

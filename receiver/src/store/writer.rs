@@ -201,6 +201,8 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
     // lifetime first/last trace start is kept by the index (see `Index::apply`).
     let mut users: HashMap<Arc<str>, HashMap<UserIdent, Staged>> = HashMap::new();
     let mut recs: Vec<(Arc<str>, TraceRec)> = Vec::with_capacity(groups.len());
+    // Positions in `recs` of traces new to the store, inserted together below.
+    let mut new_traces: Vec<usize> = Vec::new();
     for (((key, _), old), spans) in groups.iter().zip(existing).zip(&new_spans) {
         if spans.is_empty() {
             continue;
@@ -208,10 +210,17 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
         let is_new = old.is_none();
         let mut rec = old.unwrap_or_else(|| TraceRec::new(key.1));
         let staged = users.entry(key.0.clone()).or_default();
+        // Spans of a trace mostly repeat one user: the staged record is looked up again only
+        // when the user changes or the span may update the e-mail or metadata.
+        let mut prev: Option<(&UserIdent, i64)> = None;
         for s in spans {
             rec.add_span(s);
             if let Some(ident) = &s.user {
+                if s.user_email.is_none() && s.user_metadata.is_none() && prev.is_some_and(|(p, _)| p == ident) {
+                    continue;
+                }
                 let u = user_entry(&tx, index, staged, &key.0, ident)?;
+                prev = Some((ident, u.rec.key));
                 if let Some(e) = &s.user_email {
                     if s.start_ns >= u.rec.email_ns || u.rec.email.is_none() {
                         u.rec.email = Some(e.clone());
@@ -228,12 +237,31 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
                 }
             }
         }
-        rec.user_key = match &rec.user {
-            Some(p) => Some(user_entry(&tx, index, staged, &key.0, &p.value)?.rec.key),
-            None => None,
+        rec.user_key = match (&rec.user, prev) {
+            (Some(p), Some((ident, k))) if &p.value == ident => Some(k),
+            (Some(p), _) => Some(user_entry(&tx, index, staged, &key.0, &p.value)?.rec.key),
+            (None, _) => None,
         };
-        write_trace(&tx, &key.0, &rec, is_new)?;
+        if is_new {
+            new_traces.push(recs.len());
+        } else {
+            write_trace(&tx, &key.0, &rec, false)?;
+        }
         recs.push((key.0.clone(), rec));
+    }
+
+    {
+        let mut many = tx.prepare_cached(&trace_insert_sql(TRACES_PER_INSERT))?;
+        let mut chunks = new_traces.chunks_exact(TRACES_PER_INSERT);
+        for chunk in &mut chunks {
+            for (i, &r) in chunk.iter().enumerate() {
+                bind_trace(&mut many, i * TRACE_PARAMS, &recs[r].0, &recs[r].1)?;
+            }
+            many.raw_execute()?;
+        }
+        for &r in chunks.remainder() {
+            write_trace(&tx, &recs[r].0, &recs[r].1, true)?;
+        }
     }
 
     // Users whose e-mail or metadata changed.
@@ -301,49 +329,65 @@ fn user_entry<'a>(
     Ok(users.get_mut(ident).expect("inserted above"))
 }
 
-fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) -> rusqlite::Result<()> {
+const TRACE_COLUMNS: &str = "project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns,
+    session_span_id, name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
+    input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown";
+const TRACE_PARAMS: usize = 24;
+/// New traces per multi-row INSERT.
+const TRACES_PER_INSERT: usize = 16;
+
+fn trace_insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; TRACE_PARAMS].join(", "));
+    format!("INSERT INTO traces ({TRACE_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
+}
+
+/// Binds the columns of `t` at parameters `base + 1 ..= base + TRACE_PARAMS`, in
+/// [`TRACE_COLUMNS`] order.
+fn bind_trace(st: &mut rusqlite::CachedStatement<'_>, base: usize, project: &str, t: &TraceRec) -> rusqlite::Result<()> {
     let breakdown = serde_json::to_string(&t.breakdown).unwrap_or_else(|_| "{}".into());
-    // A trace already stored is updated in place (INSERT OR REPLACE would delete and re-insert it).
-    let sql = if is_new {
-        "INSERT INTO traces (project, trace_id, user_key, user_start_ns, user_span_id, session_id,
-            session_start_ns, session_span_id, name, name_rank, name_start_ns, name_span_id, start_ns, end_ns,
-            span_count, errored, llm_calls, input_tokens, output_tokens, cost_micros, eval_pass, eval_total,
-            guardrail, breakdown)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-            ?22, ?23, ?24)"
+    st.raw_bind_parameter(base + 1, project)?;
+    st.raw_bind_parameter(base + 2, &t.trace_id[..])?;
+    st.raw_bind_parameter(base + 3, t.user_key)?;
+    st.raw_bind_parameter(base + 4, t.user.as_ref().map(|p| p.start_ns))?;
+    st.raw_bind_parameter(base + 5, t.user.as_ref().map(|p| &p.span_id[..]))?;
+    st.raw_bind_parameter(base + 6, t.session.as_ref().map(|p| p.value.as_str()))?;
+    st.raw_bind_parameter(base + 7, t.session.as_ref().map(|p| p.start_ns))?;
+    st.raw_bind_parameter(base + 8, t.session.as_ref().map(|p| &p.span_id[..]))?;
+    st.raw_bind_parameter(base + 9, t.name.as_ref().map(|p| p.value.as_str()))?;
+    st.raw_bind_parameter(base + 10, t.name.as_ref().map(|p| p.rank))?;
+    st.raw_bind_parameter(base + 11, t.name.as_ref().map(|p| p.start_ns))?;
+    st.raw_bind_parameter(base + 12, t.name.as_ref().map(|p| &p.span_id[..]))?;
+    st.raw_bind_parameter(base + 13, t.start_ns)?;
+    st.raw_bind_parameter(base + 14, t.end_ns)?;
+    st.raw_bind_parameter(base + 15, t.span_count)?;
+    st.raw_bind_parameter(base + 16, t.errored)?;
+    st.raw_bind_parameter(base + 17, t.llm_calls)?;
+    st.raw_bind_parameter(base + 18, t.input_tokens)?;
+    st.raw_bind_parameter(base + 19, t.output_tokens)?;
+    st.raw_bind_parameter(base + 20, t.cost_micros)?;
+    st.raw_bind_parameter(base + 21, t.eval_pass)?;
+    st.raw_bind_parameter(base + 22, t.eval_total)?;
+    st.raw_bind_parameter(base + 23, t.guardrail)?;
+    st.raw_bind_parameter(base + 24, breakdown)?;
+    Ok(())
+}
+
+/// Stores one trace rollup: INSERT when new, else UPDATE in place (INSERT OR REPLACE would
+/// delete and re-insert it).
+fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) -> rusqlite::Result<()> {
+    let mut st = if is_new {
+        tx.prepare_cached(&trace_insert_sql(1))?
     } else {
-        "UPDATE traces SET user_key = ?3, user_start_ns = ?4, user_span_id = ?5, session_id = ?6,
-            session_start_ns = ?7, session_span_id = ?8, name = ?9, name_rank = ?10, name_start_ns = ?11,
-            name_span_id = ?12, start_ns = ?13, end_ns = ?14, span_count = ?15, errored = ?16, llm_calls = ?17,
-            input_tokens = ?18, output_tokens = ?19, cost_micros = ?20, eval_pass = ?21, eval_total = ?22,
-            guardrail = ?23, breakdown = ?24
-         WHERE project = ?1 AND trace_id = ?2"
+        tx.prepare_cached(
+            "UPDATE traces SET user_key = ?3, user_start_ns = ?4, user_span_id = ?5, session_id = ?6,
+                session_start_ns = ?7, session_span_id = ?8, name = ?9, name_rank = ?10, name_start_ns = ?11,
+                name_span_id = ?12, start_ns = ?13, end_ns = ?14, span_count = ?15, errored = ?16, llm_calls = ?17,
+                input_tokens = ?18, output_tokens = ?19, cost_micros = ?20, eval_pass = ?21, eval_total = ?22,
+                guardrail = ?23, breakdown = ?24
+             WHERE project = ?1 AND trace_id = ?2",
+        )?
     };
-    tx.prepare_cached(sql)?.execute(params![
-        project,
-        &t.trace_id[..],
-        t.user_key,
-        t.user.as_ref().map(|p| p.start_ns),
-        t.user.as_ref().map(|p| &p.span_id[..]),
-        t.session.as_ref().map(|p| p.value.as_str()),
-        t.session.as_ref().map(|p| p.start_ns),
-        t.session.as_ref().map(|p| &p.span_id[..]),
-        t.name.as_ref().map(|p| p.value.as_str()),
-        t.name.as_ref().map(|p| p.rank),
-        t.name.as_ref().map(|p| p.start_ns),
-        t.name.as_ref().map(|p| &p.span_id[..]),
-        t.start_ns,
-        t.end_ns,
-        t.span_count,
-        t.errored,
-        t.llm_calls,
-        t.input_tokens,
-        t.output_tokens,
-        t.cost_micros,
-        t.eval_pass,
-        t.eval_total,
-        t.guardrail,
-        breakdown,
-    ])?;
+    bind_trace(&mut st, 0, project, t)?;
+    st.raw_execute()?;
     Ok(())
 }
