@@ -18,7 +18,6 @@ use crate::{convert, errors};
 use napi::sys;
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::OnceLock;
 use userspan::{Attributes, ErrorInfo, KeyStyle, OptionValue, Scope, SpanHandle};
 
 /// What the TypeScript layer keeps in its `AsyncLocalStorage`: the merged scope and the current
@@ -100,11 +99,10 @@ unsafe fn attrs_from_object(env: sys::napi_env, options: sys::napi_value) -> Res
 }
 
 /// The core's option names (camelCase), in the core's order: position `i` of the indexed fast
-/// path is option `OPTION_NAMES[i]`. Read from `KeyStyle::option_names` so the list lives in the
-/// core only; the TypeScript layer gets it through `optionNames()`.
-pub(crate) fn option_names() -> &'static [String] {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| KeyStyle::Camel.option_names().split(", ").map(str::to_owned).collect())
+/// path is option `option_names()[i]`. The list lives in the core only; the TypeScript layer gets
+/// it through `optionNames()`.
+pub(crate) fn option_names() -> &'static [&'static str] {
+    KeyStyle::Camel.option_name_list()
 }
 
 /// Most options the indexed fast path carries (the rest of the arguments are ignored).
@@ -123,7 +121,7 @@ unsafe fn attrs_from_indexed(env: sys::napi_env, mask: sys::napi_value, values: 
     for (i, v) in values.iter().enumerate().take(names.len()) {
         if bits & (1 << i) != 0 {
             let value = unsafe { convert::option_value_fast(env, *v) }.map_err(|e| Thrown::napi(env, e))?;
-            entries.push((names[i].as_str(), value));
+            entries.push((names[i], value));
         }
     }
     Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))

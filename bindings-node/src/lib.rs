@@ -59,7 +59,7 @@ pub fn module_exports(exports: Object, env: Env) -> Result<()> {
 #[napi]
 pub fn option_names() -> Vec<String> {
     let names = frame::option_names();
-    names[..names.len().min(frame::MAX_INDEXED)].to_vec()
+    names[..names.len().min(frame::MAX_INDEXED)].iter().map(|n| n.to_string()).collect()
 }
 
 fn frame_of<'a>(env: &Env, v: &Unknown) -> Option<&'a FrameInner> {

@@ -5,7 +5,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use userspan::{KeyStyle, OptionValue};
 
 extern "C" {
@@ -104,10 +103,9 @@ pub type CaptureOptions = Vec<(Cow<'static, str>, OptionValue)>;
 /// [`option_entries`] for the core's own option names: a known name is borrowed from the core's
 /// list instead of copied (the capture hot path); any other key is kept for the error message.
 pub fn capture_option_entries(d: &Bound<'_, PyDict>) -> CaptureOptions {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| KeyStyle::Snake.option_names().split(", ").map(str::to_owned).collect());
-    dict_entries(d, |k| match names.iter().find(|n| *n == k) {
-        Some(n) => Cow::Borrowed(n.as_str()),
+    let names = KeyStyle::Snake.option_name_list();
+    dict_entries(d, |k| match names.iter().find(|n| **n == k) {
+        Some(n) => Cow::Borrowed(*n),
         None => Cow::Owned(k.to_owned()),
     })
 }

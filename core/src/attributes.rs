@@ -115,11 +115,29 @@ impl KeyStyle {
 
     /// The option names in this style, comma separated (for error messages).
     pub fn option_names(self) -> String {
-        OPTIONS
-            .iter()
-            .map(|(_, s, c)| if self == KeyStyle::Snake { *s } else { *c })
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.option_name_list().join(", ")
+    }
+
+    /// The option names in this style, in the core's fixed order (bindings index their positional
+    /// fast paths by it): `user_id`, `user_email`, `user_id_type`, `user_id_hash`,
+    /// `user_metadata`, `session_id`, `tags`, `metadata`, `attributes` (camelCase for
+    /// [`KeyStyle::Camel`]).
+    pub fn option_name_list(self) -> &'static [&'static str] {
+        const fn names(snake: bool) -> [&'static str; OPTIONS.len()] {
+            let mut out = [""; OPTIONS.len()];
+            let mut i = 0;
+            while i < OPTIONS.len() {
+                out[i] = if snake { OPTIONS[i].1 } else { OPTIONS[i].2 };
+                i += 1;
+            }
+            out
+        }
+        const SNAKE: [&str; OPTIONS.len()] = names(true);
+        const CAMEL: [&str; OPTIONS.len()] = names(false);
+        match self {
+            KeyStyle::Snake => &SNAKE,
+            KeyStyle::Camel => &CAMEL,
+        }
     }
 }
 

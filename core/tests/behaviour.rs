@@ -238,3 +238,22 @@ fn explicit_parent_entry_points_for_bindings() {
     assert_eq!(f.parent_span_id.as_deref(), Some(format!("{:016x}", 0x123).as_str()));
     assert!(opentelemetry::Context::current().span().span_context().trace_id() == opentelemetry::trace::TraceId::INVALID);
 }
+
+#[test]
+fn option_name_list_is_the_order_bindings_index_and_every_name_is_accepted() {
+    use userspan::{KeyStyle, OptionValue};
+    for style in [KeyStyle::Snake, KeyStyle::Camel] {
+        let list = style.option_name_list();
+        assert_eq!(list.join(", "), style.option_names());
+        assert_eq!(list.len(), 9);
+        let id = Attributes::from_options([(list[0], OptionValue::Str("u-1".into()))], style).unwrap();
+        assert_eq!(id.get_user_id(), Some("u-1"));
+        let session = Attributes::from_options([(list[5], OptionValue::Str("s-1".into()))], style).unwrap();
+        assert_eq!(session.get_session_id(), Some("s-1"));
+        for name in list {
+            let err = Attributes::from_options([(format!("{name}x"), OptionValue::Null)], style).unwrap_err();
+            assert!(err.to_string().contains(&style.option_names()), "{err}");
+        }
+    }
+    assert_eq!(KeyStyle::Camel.option_name_list()[..3], ["userId", "userEmail", "userIdType"]);
+}
