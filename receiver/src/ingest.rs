@@ -176,12 +176,13 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
             eval_pass += i64::from(p);
         }
     }
-    let pick = |own: &Option<(u8, String)>, fallback: &Option<(u8, String)>| {
-        own.as_ref().or(fallback.as_ref()).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    // The span's own value is moved out; only a resource fallback is copied.
+    let pick = |own: &mut Option<(u8, String)>, fallback: &Option<(u8, String)>| {
+        own.take().or_else(|| fallback.clone()).map(|(_, v)| v).filter(|v| !v.is_empty())
     };
-    let user = pick(&r.user_id, &res.user_id).map(|id| UserIdent {
+    let user = pick(&mut r.user_id, &res.user_id).map(|id| UserIdent {
         id,
-        id_type: match pick(&r.user_id_type, &res.user_id_type).as_deref() {
+        id_type: match pick(&mut r.user_id_type, &res.user_id_type).as_deref() {
             Some(t @ ("email" | "phone" | "uuid" | "custom")) => t.to_string(),
             _ => "custom".to_string(),
         },
@@ -194,7 +195,7 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
         None => r.input_cost.unwrap_or(0.0) + r.output_cost.unwrap_or(0.0),
     };
     let cost_micros = if cost_usd.is_finite() { (cost_usd * 1e6).round().clamp(0.0, 9e15) as i64 } else { 0 };
-    let operation = r.operation.clone();
+    let operation = r.operation.take();
     let llm_call = has_usage
         || matches!(operation.as_deref(), Some("chat" | "text_completion" | "generate_content" | "embeddings"));
     let guardrail = match r.guardrail_triggered {
@@ -217,13 +218,13 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
         status_message,
         service: service.clone(),
         user,
-        user_email: pick(&r.user_email, &res.user_email),
-        user_metadata: pick(&r.user_metadata, &res.user_metadata),
-        session_id: pick(&r.session_id, &res.session_id),
+        user_email: pick(&mut r.user_email, &res.user_email),
+        user_metadata: pick(&mut r.user_metadata, &res.user_metadata),
+        session_id: pick(&mut r.session_id, &res.session_id),
         operation,
-        provider: pick(&r.provider, &None),
-        model: pick(&r.model, &None),
-        tool: pick(&r.tool, &None),
+        provider: pick(&mut r.provider, &None),
+        model: pick(&mut r.model, &None),
+        tool: pick(&mut r.tool, &None),
         input_tokens,
         output_tokens,
         cost_micros,

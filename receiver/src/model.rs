@@ -116,13 +116,15 @@ pub struct Pick<T> {
     pub value: T,
 }
 
-fn pick_min<T: Clone>(slot: &mut Option<Pick<T>>, cand: Pick<T>) {
+/// Puts the value of the span `(rank, start_ns, span_id)` in `slot` if it wins; the value is
+/// only made (cloned) when it does.
+fn pick_min<T>(slot: &mut Option<Pick<T>>, rank: u8, start_ns: i64, span_id: [u8; 8], value: impl FnOnce() -> T) {
     let better = match slot {
         None => true,
-        Some(cur) => (cand.rank, cand.start_ns, cand.span_id) < (cur.rank, cur.start_ns, cur.span_id),
+        Some(cur) => (rank, start_ns, span_id) < (cur.rank, cur.start_ns, cur.span_id),
     };
     if better {
-        *slot = Some(cand);
+        *slot = Some(Pick { rank, start_ns, span_id, value: value() });
     }
 }
 
@@ -203,13 +205,13 @@ impl TraceRec {
         self.eval_total += s.eval_total;
         self.guardrail |= s.guardrail;
         if let Some(u) = &s.user {
-            pick_min(&mut self.user, Pick { rank: 0, start_ns: s.start_ns, span_id: s.span_id, value: u.clone() });
+            pick_min(&mut self.user, 0, s.start_ns, s.span_id, || u.clone());
         }
         if let Some(sid) = &s.session_id {
-            pick_min(&mut self.session, Pick { rank: 0, start_ns: s.start_ns, span_id: s.span_id, value: sid.clone() });
+            pick_min(&mut self.session, 0, s.start_ns, s.span_id, || sid.clone());
         }
         let rank = u8::from(s.parent_span_id.is_some());
-        pick_min(&mut self.name, Pick { rank, start_ns: s.start_ns, span_id: s.span_id, value: s.name.clone() });
+        pick_min(&mut self.name, rank, s.start_ns, s.span_id, || s.name.clone());
         let b = &mut self.breakdown;
         if let Some(m) = &s.model {
             match b.models.iter_mut().find(|x| &x.model == m) {

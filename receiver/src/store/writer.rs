@@ -178,18 +178,19 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
             }
             new_spans.push(kept);
         }
-        let mut many = tx.prepare_cached(&span_insert_sql(SPANS_PER_INSERT, false))?;
+        // OR IGNORE, with the count checked: a plain multi-row INSERT may abort half-way, so
+        // SQLite would keep a statement journal (a copy of every page it touches) for it.
+        let mut many = tx.prepare_cached(&span_insert_sql(SPANS_PER_INSERT, true))?;
         let mut chunks = fresh.chunks_exact(SPANS_PER_INSERT);
         for chunk in &mut chunks {
             for (i, s) in chunk.iter().enumerate() {
                 bind_span(&mut many, i * SPAN_PARAMS, s)?;
             }
-            many.raw_execute()?;
+            expect_rows(many.raw_execute()?, chunk.len())?;
         }
-        let mut plain = tx.prepare_cached(&span_insert_sql(1, false))?;
         for s in chunks.remainder() {
-            bind_span(&mut plain, 0, s)?;
-            plain.raw_execute()?;
+            bind_span(&mut one, 0, s)?;
+            expect_rows(one.raw_execute()?, 1)?;
         }
     }
     if new_spans.iter().all(Vec::is_empty) {
@@ -209,7 +210,7 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
         }
         let is_new = old.is_none();
         let mut rec = old.unwrap_or_else(|| TraceRec::new(key.1));
-        let staged = users.entry(key.0.clone()).or_default();
+        let staged = users.entry(key.0.clone()).or_insert_with(|| HashMap::with_capacity(groups.len()));
         // Spans of a trace mostly repeat one user: the staged record is looked up again only
         // when the user changes or the span may update the e-mail or metadata.
         let mut prev: Option<(&UserIdent, i64)> = None;
@@ -257,7 +258,7 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
             for (i, &r) in chunk.iter().enumerate() {
                 bind_trace(&mut many, i * TRACE_PARAMS, &recs[r].0, &recs[r].1)?;
             }
-            many.raw_execute()?;
+            expect_rows(many.raw_execute()?, chunk.len())?;
         }
         for &r in chunks.remainder() {
             write_trace(&tx, &recs[r].0, &recs[r].1, true)?;
@@ -338,7 +339,20 @@ const TRACES_PER_INSERT: usize = 16;
 
 fn trace_insert_sql(rows: usize) -> String {
     let one = format!("({})", vec!["?"; TRACE_PARAMS].join(", "));
-    format!("INSERT INTO traces ({TRACE_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
+    format!("INSERT OR IGNORE INTO traces ({TRACE_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
+}
+
+/// Rows that must all be new (the index knows every stored trace) were all inserted; anything
+/// else fails the group, which is rolled back and answered 503.
+fn expect_rows(changed: usize, want: usize) -> rusqlite::Result<()> {
+    if changed == want {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(format!("{} of {want} new rows were already stored", want - changed)),
+        ))
+    }
 }
 
 /// Binds the columns of `t` at parameters `base + 1 ..= base + TRACE_PARAMS`, in
@@ -388,6 +402,5 @@ fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) 
         )?
     };
     bind_trace(&mut st, 0, project, t)?;
-    st.raw_execute()?;
-    Ok(())
+    expect_rows(st.raw_execute()?, 1)
 }
