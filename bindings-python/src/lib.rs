@@ -13,7 +13,6 @@ mod errors;
 
 use convert::{capture_option_entries, json_to_py, option_entries, qualified_name, CaptureOptions};
 use errors::IntoPyResult;
-use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::KeyValue;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -216,7 +215,7 @@ impl PySpan {
 
     /// True until the span has ended (and only when it is sampled).
     fn is_recording(&self) -> bool {
-        self.handle.context().span().is_recording()
+        self.handle.is_recording()
     }
 
     /// Sets one attribute (`str`, `bool`, `int`, `float` or a homogeneous list of one of those).
@@ -242,47 +241,25 @@ impl PySpan {
             Some(a) => key_values(py, option_entries(a))?,
             None => Vec::new(),
         };
-        self.handle.context().span().add_event(name, kvs);
+        self.handle.add_event(name, kvs);
         Ok(())
     }
 
     /// Sets the status: `"UNSET"`, `"OK"` or `"ERROR"` (with `description`).
     #[pyo3(signature = (code, description=None))]
     fn set_status(&self, py: Python<'_>, code: &str, description: Option<String>) -> PyResult<()> {
-        let status = match code {
-            "UNSET" => Status::Unset,
-            "OK" => Status::Ok,
-            "ERROR" => Status::error(description.unwrap_or_default()),
-            other => {
-                return Err(errors::to_py(
-                    py,
-                    userspan::Error::InvalidValue {
-                        field: "code".into(),
-                        allowed: "\"UNSET\", \"OK\", \"ERROR\"".into(),
-                        got: format!("{other:?}"),
-                    },
-                ))
-            }
-        };
-        self.handle.context().span().set_status(status);
-        Ok(())
+        self.handle.set_status(code, description).py_err(py)
     }
 
     /// Adds an `exception` event for `error` (type, message, stacktrace) without ending the span
     /// or changing its status (OpenTelemetry's `Span.record_exception`).
     fn record_exception(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
-        let info = error_info(py, error);
-        let mut kvs =
-            vec![KeyValue::new("exception.type", info.type_name), KeyValue::new("exception.message", info.message)];
-        if let Some(st) = info.stacktrace {
-            kvs.push(KeyValue::new("exception.stacktrace", st));
-        }
-        self.handle.context().span().add_event("exception", kvs);
+        self.handle.record_exception(&error_info(py, error));
     }
 
     /// Renames the span.
     fn update_name(&self, name: String) {
-        self.handle.context().span().update_name(name);
+        self.handle.update_name(name);
     }
 
     fn __repr__(&self) -> String {

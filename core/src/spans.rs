@@ -2,10 +2,12 @@
 //! language's mechanism and cross into Rust once to start a span (with the parent's span context
 //! and the current [`Scope`]) and once to end it.
 
-use crate::capture::{record_error, ErrorInfo};
+use crate::capture::{record_error, record_exception, ErrorInfo};
+use crate::error::{Error, Result};
+use std::borrow::Cow;
 use crate::pipeline::start_scoped;
 use crate::scope::Scope;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 
 /// A started span, owned by a binding. Ending is idempotent.
@@ -56,6 +58,50 @@ impl SpanHandle {
     /// Sets one attribute on the span.
     pub fn set_attribute(&self, kv: KeyValue) {
         self.cx.span().set_attribute(kv)
+    }
+
+    /// True until the span has ended (and only when it is sampled).
+    pub fn is_recording(&self) -> bool {
+        self.cx.span().is_recording()
+    }
+
+    /// Adds a span event `name` with `attributes`, timestamped now.
+    pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        self.cx.span().add_event(name, attributes)
+    }
+
+    /// Sets the span status from its OpenTelemetry name: `"UNSET"`, `"OK"`, or `"ERROR"` with
+    /// `description` (ignored for the others, as the OTel API says).
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] naming `code` and the three allowed values; the status is unchanged.
+    pub fn set_status(&self, code: &str, description: Option<String>) -> Result<()> {
+        let status = match code {
+            "UNSET" => Status::Unset,
+            "OK" => Status::Ok,
+            "ERROR" => Status::error(description.unwrap_or_default()),
+            other => {
+                return Err(Error::InvalidValue {
+                    field: "code".into(),
+                    allowed: "\"UNSET\", \"OK\", \"ERROR\"".into(),
+                    got: format!("{other:?}"),
+                })
+            }
+        };
+        self.cx.span().set_status(status);
+        Ok(())
+    }
+
+    /// Adds an `exception` event for `error` (OTel semconv: `exception.type`, `exception.message`,
+    /// `exception.stacktrace`) without ending the span or changing its status — OpenTelemetry's
+    /// `Span.recordException`. [`SpanHandle::end`] with an error does both.
+    pub fn record_exception(&self, error: &ErrorInfo) {
+        record_exception(&self.cx.span(), error)
+    }
+
+    /// Renames the span.
+    pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
+        self.cx.span().update_name(name)
     }
 
     /// Ends the span, first recording `error` when given (see [`record_error`]). A second call

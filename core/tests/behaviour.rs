@@ -257,3 +257,27 @@ fn option_name_list_is_the_order_bindings_index_and_every_name_is_accepted() {
     }
     assert_eq!(KeyStyle::Camel.option_name_list()[..3], ["userId", "userEmail", "userIdType"]);
 }
+
+#[test]
+fn span_handle_events_status_exception_and_name_are_the_otel_span_api() {
+    let _g = memory();
+    let h = userspan::start_span("draft".into(), None, None);
+    assert!(h.is_recording());
+    h.add_event("retrieval", vec![opentelemetry::KeyValue::new("hits", 3)]);
+    let err = h.set_status("BROKEN", None).unwrap_err();
+    assert!(err.to_string().contains("code") && err.to_string().contains("\"UNSET\", \"OK\", \"ERROR\""), "{err}");
+    h.set_status("ERROR", Some("upstream 503".into())).unwrap();
+    let info = userspan::ErrorInfo { type_name: "TimeoutError".into(), message: "slow".into(), stacktrace: Some("at x".into()) };
+    h.record_exception(&info);
+    h.update_name("answer");
+    h.end(None);
+    assert!(!h.is_recording());
+    let spans = userspan::finished_spans();
+    let s = span(&spans, "answer");
+    assert_eq!((s.status.code, s.status.message.as_str()), ("ERROR", "upstream 503"));
+    assert_eq!(s.events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["retrieval", "exception"]);
+    assert_eq!(s.events[0].attributes["hits"], 3);
+    let ex = &s.events[1].attributes;
+    assert_eq!((&ex["exception.type"], &ex["exception.message"], &ex["exception.stacktrace"]), (&json!("TimeoutError"), &json!("slow"), &json!("at x")));
+    assert!(!s.attributes.contains_key("error.type"), "record_exception leaves the status and error.type alone");
+}
