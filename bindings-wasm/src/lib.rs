@@ -244,6 +244,15 @@ struct JsConsoleExporter {
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     fn console_log(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(s: &str);
+}
+
+/// On instantiation: the core's one-time warnings (first truncation, first failed export) go to
+/// `console.warn`; standard error does not exist on wasm32-unknown-unknown.
+#[wasm_bindgen(start)]
+fn on_instantiate() {
+    userspan::stats::set_warning_sink(console_warn);
 }
 
 impl SpanExporter for JsConsoleExporter {

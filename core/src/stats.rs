@@ -2,7 +2,7 @@
 //! must never break the app (truncation, drops, export failures) are still visible.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Once;
+use std::sync::{Once, RwLock};
 
 /// A snapshot of the counters. All values are counts since process start (they survive `init`
 /// being called again).
@@ -66,29 +66,48 @@ pub fn record_export_error(spans: u64, error: &dyn std::fmt::Display) {
     count_export_error(spans as usize, error);
 }
 
+/// Where the core's one-time warnings go; `None` = standard error.
+static WARNING_SINK: RwLock<Option<fn(&str)>> = RwLock::new(None);
+
+/// Sends the core's warnings (the first truncated value, the first failed export: each said once
+/// per process, then only counted) to `sink` instead of standard error. For hosts where stderr is
+/// not seen — the WASM package routes them to `console.warn` — or that log their own way.
+pub fn set_warning_sink(sink: fn(&str)) {
+    if let Ok(mut s) = WARNING_SINK.write() {
+        *s = Some(sink);
+    }
+}
+
+fn warn(message: &str) {
+    match WARNING_SINK.read().ok().and_then(|s| *s) {
+        Some(sink) => sink(message),
+        None => eprintln!("{message}"),
+    }
+}
+
 static TRUNCATION_WARNING: Once = Once::new();
 
-/// Counts one truncated value and warns on stderr the first time in the process.
+/// Counts one truncated value and warns (stderr or the warning sink) the first time in the process.
 pub(crate) fn count_truncation(what: &str, limit: &str) {
     COUNTERS.values_truncated.fetch_add(1, Relaxed);
     TRUNCATION_WARNING.call_once(|| {
-        eprintln!(
+        warn(&format!(
             "userspan: warning: `{what}` was longer than {limit} and was truncated; \
              further truncations are only counted (see stats().values_truncated)"
-        )
+        ))
     });
 }
 
 static EXPORT_WARNING: Once = Once::new();
 
-/// Counts one failed export and warns on stderr the first time in the process.
+/// Counts one failed export and warns (stderr or the warning sink) the first time in the process.
 pub(crate) fn count_export_error(spans: usize, error: &dyn std::fmt::Display) {
     COUNTERS.export_errors.fetch_add(1, Relaxed);
     COUNTERS.spans_dropped.fetch_add(spans as u64, Relaxed);
     EXPORT_WARNING.call_once(|| {
-        eprintln!(
+        warn(&format!(
             "userspan: warning: exporting spans failed ({error}); the app is not affected, \
              further failures are only counted (see stats().export_errors)"
-        )
+        ))
     });
 }
