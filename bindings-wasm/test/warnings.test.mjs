@@ -18,5 +18,5 @@ test('the first truncation is warned about through console.warn, later ones only
     console.warn = orig;
   }
   assert.equal(warned.length, 1, JSON.stringify(warned));
-  assert.match(warned[0], /`user_id` was longer than 256 characters and was truncated/);
+  assert.match(warned[0], /`userId` was longer than 256 characters and was truncated/);
 });

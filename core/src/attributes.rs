@@ -351,11 +351,12 @@ impl Attributes {
                 continue;
             }
             match opt {
-                // Fields are set in place: `a = a.user_id(..)` would move the whole set per option.
-                Opt::UserId => a.user_id = clip("user_id", &expect_str(name, value)?),
-                Opt::UserEmail => a.user_email = clip("user_email", &expect_str(name, value)?),
-                Opt::UserIdHash => a.user_id_hash = clip("user_id_hash", &expect_str(name, value)?),
-                Opt::SessionId => a.session_id = clip("session_id", &expect_str(name, value)?),
+                // Fields are set in place (`a = a.user_id(..)` would move the whole set per option);
+                // a truncation warning names the option as the caller spelled it.
+                Opt::UserId => a.user_id = clip(name, &expect_str(name, value)?),
+                Opt::UserEmail => a.user_email = clip(name, &expect_str(name, value)?),
+                Opt::UserIdHash => a.user_id_hash = clip(name, &expect_str(name, value)?),
+                Opt::SessionId => a.session_id = clip(name, &expect_str(name, value)?),
                 Opt::UserIdType => {
                     let s = expect_str(name, value)?;
                     let kind = s.parse::<UserIdType>().map_err(|_| Error::InvalidValue {
