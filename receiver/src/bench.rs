@@ -1,6 +1,7 @@
 //! `userspan bench`: a load generator over loopback. Starts a receiver on a SQLite file (WAL,
 //! `synchronous=FULL`: every 200 is after an fsynced COMMIT), sends pre-encoded OTLP/protobuf
-//! batches of 512 spans from several connections, reports sustained spans/s, then measures
+//! batches of 512 spans from several connections, reports sustained spans/s and the server
+//! threads' CPU per span (Linux), then measures
 //! `GET /api/users` latency on the loaded store.
 
 use crate::server::{spawn, ServerConfig};
@@ -107,6 +108,23 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// CPU seconds (user + system) of each thread of this process by thread id, with the thread's
+/// name (Linux `/proc`; empty elsewhere). Names are cut to 15 bytes by the kernel.
+fn thread_cpu() -> std::collections::HashMap<String, (String, f64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_string();
+        // After the name: state, ppid, ... utime (14th field overall) and stime (15th).
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert(e.file_name().to_string_lossy().into_owned(), (name, (ticks(11) + ticks(12)) / 100.0));
+    }
+    out
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -147,6 +165,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     );
     let next = Arc::new(AtomicUsize::new(0));
     let retries = Arc::new(AtomicUsize::new(0));
+    let cpu_before = thread_cpu();
     let start = Instant::now();
     let workers: Vec<_> = (0..args.connections.max(1))
         .map(|_| {
@@ -191,6 +210,24 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         args.spans as f64 / secs,
         retries.load(Ordering::Relaxed)
     );
+
+    let cpu_after = thread_cpu();
+    let per_span = |name: &str| -> f64 {
+        let used: f64 = cpu_after
+            .iter()
+            .filter(|(tid, (n, _))| n == name && !cpu_before.get(*tid).is_some_and(|(m, _)| m != n))
+            .map(|(tid, (_, t))| t - cpu_before.get(tid).map_or(0.0, |(_, b)| *b))
+            .fold(0.0, |a, b| a + b);
+        used * 1e6 / args.spans as f64
+    };
+    if !cpu_after.is_empty() {
+        println!(
+            "  server CPU per span: writer {:.1} us, HTTP + decode (userspan-worker threads) {:.1} us, checkpoint {:.1} us",
+            per_span("userspan-writer"),
+            per_span("userspan-worker"),
+            per_span("userspan-checkp"),
+        );
+    }
 
     let client = reqwest::blocking::Client::new();
     let lat = |path: &str, n: usize| -> Result<Vec<f64>, String> {
