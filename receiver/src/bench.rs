@@ -213,17 +213,16 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
 
     let cpu_after = thread_cpu();
     let per_span = |name: &str| -> f64 {
-        let used: f64 = cpu_after
-            .iter()
-            .filter(|(tid, (n, _))| n == name && !cpu_before.get(*tid).is_some_and(|(m, _)| m != n))
-            .map(|(tid, (_, t))| t - cpu_before.get(tid).map_or(0.0, |(_, b)| *b))
-            .fold(0.0, |a, b| a + b);
-        used * 1e6 / args.spans as f64
+        let sum = |m: &std::collections::HashMap<String, (String, f64)>| {
+            m.values().filter(|(n, _)| n == name).map(|(_, t)| t).fold(0.0, |a, b| a + b)
+        };
+        (sum(&cpu_after) - sum(&cpu_before)).max(0.0) * 1e6 / args.spans as f64
     };
     if !cpu_after.is_empty() {
         println!(
-            "  server CPU per span: writer {:.1} us, HTTP + decode (userspan-worker threads) {:.1} us, checkpoint {:.1} us",
+            "  server CPU per span: writer {:.1} us, index updates {:.1} us, HTTP + decode (userspan-worker threads) {:.1} us, checkpoint {:.1} us",
             per_span("userspan-writer"),
+            per_span("userspan-index"),
             per_span("userspan-worker"),
             per_span("userspan-checkp"),
         );

@@ -1,6 +1,7 @@
 //! The in-memory index of committed rollups that the API reads: per project, every trace rollup
-//! and every user. The writer updates it right after each COMMIT (before answering 200), so a
-//! client that got a 200 reads its spans back. Built from SQLite at startup ([`load`]).
+//! and every user. The writer's changes are applied while their COMMIT runs, under the write
+//! lock held until the COMMIT has succeeded, and before the 200, so a client that got a 200 reads
+//! its spans back and nobody reads spans that are not durable. Built from SQLite at startup ([`load`]).
 //!
 //! Why in memory: period metrics (distinct sessions, per-trace medians, arbitrary `[from, to)`)
 //! need the trace rollups of the period; scanning compact in-memory records is ~100x faster than
@@ -304,54 +305,25 @@ impl Index {
     /// first/last trace start is not taken from them but kept here), then trace rollups.
     pub fn apply(&self, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
         let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
-        for (p, mut u) in users {
-            let pd = g.entry(p).or_default();
-            match pd.users.get(&u.key) {
-                Some(cur) => (u.first_ns, u.last_ns) = (cur.first_ns, cur.last_ns),
-                None => (u.first_ns, u.last_ns) = (i64::MAX, i64::MIN),
-            }
-            pd.user_keys.insert(u.ident.clone(), u.key);
-            pd.users.insert(u.key, u);
-        }
-        let mut spans: HashMap<Arc<str>, HashMap<i64, Span>> = HashMap::new();
-        for (p, t) in traces {
-            let pd = g.entry(p.clone()).or_default();
-            let old = pd.traces.get(&t.trace_id).map(|o| (o.user_key, o.start_ns));
-            if old != Some((t.user_key, t.start_ns)) {
-                let ps = spans.entry(p).or_default();
-                if let Some((Some(k), start)) = old {
-                    if let Some(u) = pd.users.get(&k) {
-                        let e = ps.entry(k).or_default();
-                        e.rescan_first |= start == u.first_ns;
-                        e.rescan_last |= start == u.last_ns;
-                    }
-                }
-                if let Some(k) = t.user_key {
-                    let e = ps.entry(k).or_default();
-                    e.min = e.min.min(t.start_ns);
-                    e.max = e.max.max(t.start_ns);
-                }
-            }
-            pd.put_trace(t);
-        }
-        for (p, ps) in spans {
-            let Some(pd) = g.get_mut(&p) else { continue };
-            for (k, sp) in ps {
-                let ix = pd.user_ix_of.get(&k).copied();
-                let Some(u) = pd.users.get(&k) else { continue };
-                let (mut first, mut last) = (u.first_ns, u.last_ns);
-                // Every trace of the user that started before its old first (after its old last)
-                // is one that changed in this batch, so rescans start at the old bounds.
-                if sp.rescan_first {
-                    first = ix.and_then(|ix| pd.first_start_from(ix, first)).unwrap_or(i64::MAX);
-                }
-                if sp.rescan_last {
-                    last = ix.and_then(|ix| pd.last_start_until(ix, last)).unwrap_or(i64::MIN);
-                }
-                let u = pd.users.get_mut(&k).expect("looked up above");
-                u.first_ns = first.min(sp.min);
-                u.last_ns = last.max(sp.max);
-            }
+        apply_to(&mut g, traces, users);
+    }
+
+    /// [`Index::apply`] while the transaction holding these changes commits on another thread:
+    /// readers wait until `committed` tells how the COMMIT ended, so they never see changes that
+    /// are not durable. On failure it brings the index reloaded from the database (or `None` if
+    /// that failed too, and the changes stay).
+    pub fn apply_while_committing(
+        &self,
+        traces: Vec<(Arc<str>, TraceRec)>,
+        users: Vec<(Arc<str>, UserRec)>,
+        committed: &std::sync::mpsc::Receiver<Result<(), Option<Index>>>,
+    ) {
+        let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
+        apply_to(&mut g, traces, users);
+        match committed.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(Some(reloaded))) => *g = reloaded.projects.into_inner().unwrap_or_else(|e| e.into_inner()),
+            Ok(Err(None)) | Err(_) => eprintln!("userspan: a commit failed and the index could not be reloaded"),
         }
     }
 
@@ -366,6 +338,59 @@ impl Index {
         let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
         let pd = g.get(project)?;
         pd.user_keys.get(ident).and_then(|k| pd.users.get(k)).cloned()
+    }
+}
+
+/// Applies committed changes to the projects (see [`Index::apply`]).
+fn apply_to(g: &mut HashMap<Arc<str>, ProjectData>, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
+    for (p, mut u) in users {
+        let pd = g.entry(p).or_default();
+        match pd.users.get(&u.key) {
+            Some(cur) => (u.first_ns, u.last_ns) = (cur.first_ns, cur.last_ns),
+            None => (u.first_ns, u.last_ns) = (i64::MAX, i64::MIN),
+        }
+        pd.user_keys.insert(u.ident.clone(), u.key);
+        pd.users.insert(u.key, u);
+    }
+    let mut spans: HashMap<Arc<str>, HashMap<i64, Span>> = HashMap::new();
+    for (p, t) in traces {
+        let pd = g.entry(p.clone()).or_default();
+        let old = pd.traces.get(&t.trace_id).map(|o| (o.user_key, o.start_ns));
+        if old != Some((t.user_key, t.start_ns)) {
+            let ps = spans.entry(p).or_default();
+            if let Some((Some(k), start)) = old {
+                if let Some(u) = pd.users.get(&k) {
+                    let e = ps.entry(k).or_default();
+                    e.rescan_first |= start == u.first_ns;
+                    e.rescan_last |= start == u.last_ns;
+                }
+            }
+            if let Some(k) = t.user_key {
+                let e = ps.entry(k).or_default();
+                e.min = e.min.min(t.start_ns);
+                e.max = e.max.max(t.start_ns);
+            }
+        }
+        pd.put_trace(t);
+    }
+    for (p, ps) in spans {
+        let Some(pd) = g.get_mut(&p) else { continue };
+        for (k, sp) in ps {
+            let ix = pd.user_ix_of.get(&k).copied();
+            let Some(u) = pd.users.get(&k) else { continue };
+            let (mut first, mut last) = (u.first_ns, u.last_ns);
+            // Every trace of the user that started before its old first (after its old last)
+            // is one that changed in this batch, so rescans start at the old bounds.
+            if sp.rescan_first {
+                first = ix.and_then(|ix| pd.first_start_from(ix, first)).unwrap_or(i64::MAX);
+            }
+            if sp.rescan_last {
+                last = ix.and_then(|ix| pd.last_start_until(ix, last)).unwrap_or(i64::MIN);
+            }
+            let u = pd.users.get_mut(&k).expect("looked up above");
+            u.first_ns = first.min(sp.min);
+            u.last_ns = last.max(sp.max);
+        }
     }
 }
 
@@ -520,6 +545,32 @@ mod tests {
             }
         }
         assert!(m.chunks.len() > 2, "the test should split chunks");
+    }
+
+    /// Changes applied while their transaction commits stay when it commits, and are replaced
+    /// by the reloaded index when it fails.
+    #[test]
+    fn apply_while_committing_keeps_or_replaces() {
+        let p: Arc<str> = Arc::from("p");
+        let idx = Index::default();
+        let trace = |n: u8| {
+            let mut t = TraceRec::new([n; 16]);
+            (t.start_ns, t.end_ns) = (10, 20);
+            (p.clone(), t)
+        };
+        let (tell, committed) = std::sync::mpsc::sync_channel(1);
+        tell.send(Ok(())).unwrap();
+        idx.apply_while_committing(vec![trace(1)], vec![(p.clone(), user(1))], &committed);
+        assert_eq!(idx.read().project("p").traces.len(), 1);
+        // A failed commit: the index becomes the reloaded one (here: the state before).
+        let reloaded = Index::default();
+        reloaded.apply(vec![trace(1)], vec![(p.clone(), user(1))]);
+        tell.send(Err(Some(reloaded))).unwrap();
+        idx.apply_while_committing(vec![trace(2)], vec![(p.clone(), user(2))], &committed);
+        let r = idx.read();
+        assert!(r.project("p").traces.contains_key(&[1; 16]) && !r.project("p").traces.contains_key(&[2; 16]));
+        assert!(!r.project("p").users.contains_key(&2));
+        assert_eq!(r.project("p").by_start.len(), 1);
     }
 
     /// The users' lifetime first/last trace starts kept by `apply` equal a full recomputation

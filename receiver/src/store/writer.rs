@@ -1,7 +1,8 @@
 //! The single writer: one thread owns the write connection, takes span batches from a bounded
 //! channel, stores several requests per transaction (group commit), folds the new spans into the
-//! trace and user rollups in the same transaction, commits, updates the in-memory index, and only
-//! then answers each request.
+//! trace and user rollups in the same transaction, commits (while the `userspan-index` thread
+//! applies the same changes to the in-memory index, which readers see only once the COMMIT has
+//! succeeded), and only then answers each request.
 
 use crate::model::{SpanRow, TraceRec, UserIdent, UserRec};
 use crate::store::index::Index;
@@ -38,6 +39,7 @@ pub fn run(
     mut rx: mpsc::Receiver<WriteJob>,
     wal_grew: Option<std::sync::mpsc::SyncSender<()>>,
 ) {
+    let applier = Applier::start(index.clone());
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut n = jobs[0].rows.len();
@@ -50,7 +52,7 @@ pub fn run(
                 Err(_) => break,
             }
         }
-        match write_group(&mut conn, &index, &jobs) {
+        match write_group(&mut conn, &index, applier.as_ref(), &jobs) {
             Ok(outcomes) => {
                 if let Some(w) = &wal_grew {
                     let _ = w.try_send(());
@@ -70,6 +72,43 @@ pub fn run(
 }
 
 type TraceKey = (Arc<str>, [u8; 16]);
+
+/// How a COMMIT ended, for the thread applying its changes to the index: `Err` carries the
+/// index reloaded from the database (`None` if that failed).
+type Committed = Result<(), Option<Index>>;
+
+/// A thread that applies each group's rollups to the index while the writer's COMMIT waits for
+/// its fsync, instead of after it (readers wait for the commit either way).
+struct Applier {
+    jobs: std::sync::mpsc::Sender<ApplyJob>,
+    applied: std::sync::mpsc::Receiver<()>,
+}
+
+struct ApplyJob {
+    traces: Vec<(Arc<str>, TraceRec)>,
+    users: Vec<(Arc<str>, UserRec)>,
+    committed: std::sync::mpsc::Receiver<Committed>,
+}
+
+impl Applier {
+    /// `None` if the thread cannot start (the writer then applies after each commit itself).
+    fn start(index: Arc<Index>) -> Option<Applier> {
+        let (jobs, todo) = std::sync::mpsc::channel::<ApplyJob>();
+        let (done, applied) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("userspan-index".into())
+            .spawn(move || {
+                for job in todo {
+                    index.apply_while_committing(job.traces, job.users, &job.committed);
+                    if done.send(()).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Applier { jobs, applied })
+    }
+}
 
 /// Columns of a stored span, in the order [`bind_span`] binds them.
 const SPAN_COLUMNS: &str = "project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
@@ -121,7 +160,12 @@ fn bind_span(st: &mut rusqlite::CachedStatement<'_>, base: usize, s: &SpanRow) -
     Ok(())
 }
 
-fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusqlite::Result<Vec<WriteOutcome>> {
+fn write_group(
+    conn: &mut Connection,
+    index: &Index,
+    applier: Option<&Applier>,
+    jobs: &[WriteJob],
+) -> rusqlite::Result<Vec<WriteOutcome>> {
     let tx = conn.transaction()?;
     let mut outcomes = vec![WriteOutcome::default(); jobs.len()];
     // Spans grouped by trace, in arrival order, with the request each came in.
@@ -281,9 +325,26 @@ fn write_group(conn: &mut Connection, index: &Index, jobs: &[WriteJob]) -> rusql
             }
         }
     }
-    tx.commit()?;
-    index.apply(recs, user_recs);
-    Ok(outcomes)
+    let Some(applier) = applier else {
+        tx.commit()?;
+        index.apply(recs, user_recs);
+        return Ok(outcomes);
+    };
+    let (tell, committed) = std::sync::mpsc::sync_channel::<Committed>(1);
+    if let Err(e) = applier.jobs.send(ApplyJob { traces: recs, users: user_recs, committed }) {
+        // The applying thread is gone: apply here, after the commit.
+        tx.commit()?;
+        index.apply(e.0.traces, e.0.users);
+        return Ok(outcomes);
+    }
+    let result = tx.commit();
+    let _ = tell.send(match &result {
+        Ok(()) => Ok(()),
+        Err(_) => Err(crate::store::index::load(conn).ok()),
+    });
+    // Answer only once the index has the changes (and readers may see them).
+    let _ = applier.applied.recv();
+    result.map(|()| outcomes)
 }
 
 /// A user record as this group leaves it.
