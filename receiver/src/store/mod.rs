@@ -3,6 +3,7 @@
 
 pub mod index;
 pub mod schema;
+pub mod static_stmt;
 pub mod writer;
 
 use index::Index;

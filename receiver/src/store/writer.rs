@@ -6,6 +6,7 @@
 
 use crate::model::{SpanRow, TraceRec, UserIdent, UserRec};
 use crate::store::index::Index;
+use crate::store::static_stmt::{StaticStmt, Val};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +41,17 @@ pub fn run(
     wal_grew: Option<std::sync::mpsc::SyncSender<()>>,
 ) {
     let applier = Applier::start(index.clone());
+    // Declared after the connection, so dropped (finalized) before it closes.
+    let mut inserts = match SpanInserts::prepare(&conn) {
+        Ok(i) => i,
+        Err(e) => {
+            let msg = format!("storage error: cannot prepare the span INSERTs: {e}");
+            while let Some(job) = rx.blocking_recv() {
+                let _ = job.reply.send(Err(msg.clone()));
+            }
+            return;
+        }
+    };
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut n = jobs[0].rows.len();
@@ -52,7 +64,7 @@ pub fn run(
                 Err(_) => break,
             }
         }
-        match write_group(&mut conn, &index, applier.as_ref(), &jobs) {
+        match write_group(&mut conn, &mut inserts, &index, applier.as_ref(), &jobs) {
             Ok(outcomes) => {
                 if let Some(w) = &wal_grew {
                     let _ = w.try_send(());
@@ -110,7 +122,7 @@ impl Applier {
     }
 }
 
-/// Columns of a stored span, in the order [`bind_span`] binds them.
+/// Columns of a stored span, in the order [`span_vals`] lists them.
 const SPAN_COLUMNS: &str = "project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
     service, user_id, user_id_type, user_email, user_metadata, session_id, operation, provider, model, tool, input_tokens,
     output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes";
@@ -127,41 +139,68 @@ fn span_insert_sql(rows: usize, or_ignore: bool) -> String {
     )
 }
 
-/// Binds the columns of `s` at parameters `base + 1 ..= base + SPAN_PARAMS`.
-fn bind_span(st: &mut rusqlite::CachedStatement<'_>, base: usize, s: &SpanRow) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, &*s.project)?;
-    st.raw_bind_parameter(base + 2, &s.trace_id[..])?;
-    st.raw_bind_parameter(base + 3, &s.span_id[..])?;
-    st.raw_bind_parameter(base + 4, s.parent_span_id.as_ref().map(|p| &p[..]))?;
-    st.raw_bind_parameter(base + 5, &s.name)?;
-    st.raw_bind_parameter(base + 6, s.kind)?;
-    st.raw_bind_parameter(base + 7, s.start_ns)?;
-    st.raw_bind_parameter(base + 8, s.end_ns)?;
-    st.raw_bind_parameter(base + 9, s.status)?;
-    st.raw_bind_parameter(base + 10, &s.status_message)?;
-    st.raw_bind_parameter(base + 11, s.service.as_deref())?;
-    st.raw_bind_parameter(base + 12, s.user.as_ref().map(|u| u.id.as_str()))?;
-    st.raw_bind_parameter(base + 13, s.user.as_ref().map(|u| u.id_type.as_str()))?;
-    st.raw_bind_parameter(base + 14, s.user_email.as_deref())?;
-    st.raw_bind_parameter(base + 15, s.user_metadata.as_deref())?;
-    st.raw_bind_parameter(base + 16, s.session_id.as_deref())?;
-    st.raw_bind_parameter(base + 17, s.operation.as_deref())?;
-    st.raw_bind_parameter(base + 18, s.provider.as_deref())?;
-    st.raw_bind_parameter(base + 19, s.model.as_deref())?;
-    st.raw_bind_parameter(base + 20, s.tool.as_deref())?;
-    st.raw_bind_parameter(base + 21, s.input_tokens)?;
-    st.raw_bind_parameter(base + 22, s.output_tokens)?;
-    st.raw_bind_parameter(base + 23, s.cost_micros)?;
-    st.raw_bind_parameter(base + 24, s.llm_call)?;
-    st.raw_bind_parameter(base + 25, s.eval_pass)?;
-    st.raw_bind_parameter(base + 26, s.eval_total)?;
-    st.raw_bind_parameter(base + 27, s.guardrail)?;
-    st.raw_bind_parameter(base + 28, &s.attributes_json)?;
-    Ok(())
+/// The span INSERTs, bound without copying the spans' text (see [`StaticStmt`]).
+struct SpanInserts {
+    /// `SPANS_PER_INSERT` rows, OR IGNORE.
+    many: StaticStmt,
+    /// One row, OR IGNORE.
+    one: StaticStmt,
+}
+
+impl SpanInserts {
+    fn prepare(conn: &Connection) -> rusqlite::Result<SpanInserts> {
+        Ok(SpanInserts {
+            many: StaticStmt::prepare(conn, &span_insert_sql(SPANS_PER_INSERT, true))?,
+            one: StaticStmt::prepare(conn, &span_insert_sql(1, true))?,
+        })
+    }
+}
+
+/// Appends the columns of `s`, in [`SPAN_COLUMNS`] order.
+fn span_vals<'a>(s: &'a SpanRow, out: &mut Vec<Val<'a>>) {
+    let user = s.user.as_ref();
+    out.extend_from_slice(&[
+        Val::Text(&s.project),
+        Val::Blob(&s.trace_id),
+        Val::Blob(&s.span_id),
+        s.parent_span_id.as_ref().map_or(Val::Null, |p| Val::Blob(p)),
+        Val::Text(&s.name),
+        Val::Int(i64::from(s.kind)),
+        Val::Int(s.start_ns),
+        Val::Int(s.end_ns),
+        Val::Int(i64::from(s.status)),
+        Val::Text(&s.status_message),
+        s.service.as_deref().into(),
+        user.map(|u| u.id.as_str()).into(),
+        user.map(|u| u.id_type.as_str()).into(),
+        s.user_email.as_deref().into(),
+        s.user_metadata.as_deref().into(),
+        s.session_id.as_deref().into(),
+        s.operation.as_deref().into(),
+        s.provider.as_deref().into(),
+        s.model.as_deref().into(),
+        s.tool.as_deref().into(),
+        Val::Int(s.input_tokens),
+        Val::Int(s.output_tokens),
+        Val::Int(s.cost_micros),
+        Val::Int(i64::from(s.llm_call)),
+        Val::Int(s.eval_pass),
+        Val::Int(s.eval_total),
+        Val::Int(i64::from(s.guardrail)),
+        Val::Text(&s.attributes_json),
+    ]);
+}
+
+/// Inserts one span (OR IGNORE): whether it was new.
+fn insert_one<'a>(inserts: &mut SpanInserts, vals: &mut Vec<Val<'a>>, s: &'a SpanRow) -> rusqlite::Result<bool> {
+    vals.clear();
+    span_vals(s, vals);
+    Ok(inserts.one.execute(vals)? == 1)
 }
 
 fn write_group(
     conn: &mut Connection,
+    inserts: &mut SpanInserts,
     index: &Index,
     applier: Option<&Applier>,
     jobs: &[WriteJob],
@@ -190,7 +229,7 @@ fn write_group(
     let mut new_spans: Vec<Vec<&SpanRow>> = Vec::with_capacity(groups.len());
     let mut fresh: Vec<&SpanRow> = Vec::new();
     {
-        let mut one = tx.prepare_cached(&span_insert_sql(1, true))?;
+        let mut vals: Vec<Val<'_>> = Vec::with_capacity(SPAN_PARAMS * SPANS_PER_INSERT);
         for ((_, spans), old) in groups.iter().zip(&existing) {
             let mut kept: Vec<&SpanRow> = Vec::with_capacity(spans.len());
             if old.is_none() {
@@ -211,8 +250,7 @@ fn write_group(
                 }
             } else {
                 for &(j, s) in spans {
-                    bind_span(&mut one, 0, s)?;
-                    if one.raw_execute()? == 1 {
+                    if insert_one(inserts, &mut vals, s)? {
                         outcomes[j].inserted += 1;
                         kept.push(s);
                     } else {
@@ -224,17 +262,16 @@ fn write_group(
         }
         // OR IGNORE, with the count checked: a plain multi-row INSERT may abort half-way, so
         // SQLite would keep a statement journal (a copy of every page it touches) for it.
-        let mut many = tx.prepare_cached(&span_insert_sql(SPANS_PER_INSERT, true))?;
         let mut chunks = fresh.chunks_exact(SPANS_PER_INSERT);
         for chunk in &mut chunks {
-            for (i, s) in chunk.iter().enumerate() {
-                bind_span(&mut many, i * SPAN_PARAMS, s)?;
+            vals.clear();
+            for s in chunk {
+                span_vals(s, &mut vals);
             }
-            expect_rows(many.raw_execute()?, chunk.len())?;
+            expect_rows(inserts.many.execute(&vals)?, chunk.len())?;
         }
         for s in chunks.remainder() {
-            bind_span(&mut one, 0, s)?;
-            expect_rows(one.raw_execute()?, 1)?;
+            expect_rows(usize::from(insert_one(inserts, &mut vals, s)?), 1)?;
         }
     }
     if new_spans.iter().all(Vec::is_empty) {
