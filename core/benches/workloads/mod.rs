@@ -1,0 +1,84 @@
+//! The workloads of the capture benchmark, shared by `benches/capture.rs` (criterion, wall time)
+//! and `examples/capture_loop.rs` (a fixed number of calls, for instruction counts under
+//! `valgrind --tool=callgrind`, which a busy machine does not disturb).
+
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracer, SpanData, SpanExporter};
+use std::hint::black_box;
+use userspan::{Attributes, KeyStyle, OptionValue, Scope};
+
+/// Accepts every batch and does nothing with it.
+#[derive(Debug)]
+pub struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+fn tags() -> opentelemetry::Value {
+    opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("vip")].into())
+}
+
+pub fn raw_static(raw: &SdkTracer) {
+    let mut span = raw
+        .span_builder("support-agent-turn")
+        .with_attributes([
+            KeyValue::new("user.id", "user-42"),
+            KeyValue::new("user.email", "ada@example.com"),
+            KeyValue::new("session.id", "conv-7"),
+            KeyValue::new("tag.tags", tags()),
+        ])
+        .start(raw);
+    span.end();
+}
+
+/// What an app holding a user record does by hand: owned strings cloned per call, the span made
+/// current for the work inside (as `capture` does).
+pub fn raw_owned_current(raw: &SdkTracer, (user, email, session): (&String, &String, &String)) {
+    let span = raw
+        .span_builder("support-agent-turn")
+        .with_attributes([
+            KeyValue::new("user.id", user.clone()),
+            KeyValue::new("user.email", email.clone()),
+            KeyValue::new("session.id", session.clone()),
+            KeyValue::new("tag.tags", tags()),
+        ])
+        .start(raw);
+    let cx = opentelemetry::Context::current_with_span(span);
+    let guard = cx.clone().attach();
+    black_box(1);
+    drop(guard);
+    cx.span().end();
+}
+
+pub fn capture() -> i32 {
+    userspan::capture(
+        "support-agent-turn",
+        Attributes::new().user_id("user-42").user_email("ada@example.com").session_id("conv-7").tag("vip"),
+        || black_box(1),
+    )
+}
+
+/// What every binding pays in the core per capture: host options (already translated to
+/// `OptionValue`s) validated into attributes, a scope, a span started with an explicit parent
+/// (none here) and ended by handle.
+pub fn binding_path((user, email, session): (&String, &String, &String)) -> Scope {
+    let attrs = Attributes::from_options(
+        [
+            ("userId", OptionValue::Str(user.clone())),
+            ("userEmail", OptionValue::Str(email.clone())),
+            ("sessionId", OptionValue::Str(session.clone())),
+        ],
+        KeyStyle::Camel,
+    )
+    .unwrap();
+    let scope = Scope::nested(None, attrs);
+    let span = userspan::start_span("support-agent-turn".to_string(), None, Some(&scope));
+    span.end(None);
+    scope
+}
