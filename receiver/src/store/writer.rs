@@ -130,13 +130,9 @@ const SPAN_PARAMS: usize = 28;
 /// Spans per multi-row INSERT.
 const SPANS_PER_INSERT: usize = 32;
 
-fn span_insert_sql(rows: usize, or_ignore: bool) -> String {
+fn span_insert_sql(rows: usize) -> String {
     let one = format!("({})", vec!["?"; SPAN_PARAMS].join(", "));
-    format!(
-        "INSERT {}INTO spans ({SPAN_COLUMNS}) VALUES {}",
-        if or_ignore { "OR IGNORE " } else { "" },
-        vec![one; rows].join(", ")
-    )
+    format!("INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
 }
 
 /// The span INSERTs, bound without copying the spans' text (see [`StaticStmt`]).
@@ -150,8 +146,8 @@ struct SpanInserts {
 impl SpanInserts {
     fn prepare(conn: &Connection) -> rusqlite::Result<SpanInserts> {
         Ok(SpanInserts {
-            many: StaticStmt::prepare(conn, &span_insert_sql(SPANS_PER_INSERT, true))?,
-            one: StaticStmt::prepare(conn, &span_insert_sql(1, true))?,
+            many: StaticStmt::prepare(conn, &span_insert_sql(SPANS_PER_INSERT))?,
+            one: StaticStmt::prepare(conn, &span_insert_sql(1))?,
         })
     }
 }
