@@ -130,9 +130,15 @@ const SPAN_PARAMS: usize = 28;
 /// Spans per multi-row INSERT.
 const SPANS_PER_INSERT: usize = 32;
 
+/// `INSERT OR IGNORE INTO table (columns) VALUES (?, ...), ...` with `rows` rows of `params`
+/// placeholders.
+fn insert_sql(table: &str, columns: &str, params: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; params].join(", "));
+    format!("INSERT OR IGNORE INTO {table} ({columns}) VALUES {}", vec![one; rows].join(", "))
+}
+
 fn span_insert_sql(rows: usize) -> String {
-    let one = format!("({})", vec!["?"; SPAN_PARAMS].join(", "));
-    format!("INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
+    insert_sql("spans", SPAN_COLUMNS, SPAN_PARAMS, rows)
 }
 
 /// The span INSERTs, bound without copying the spans' text (see [`StaticStmt`]).
@@ -432,8 +438,7 @@ const TRACE_PARAMS: usize = 24;
 const TRACES_PER_INSERT: usize = 16;
 
 fn trace_insert_sql(rows: usize) -> String {
-    let one = format!("({})", vec!["?"; TRACE_PARAMS].join(", "));
-    format!("INSERT OR IGNORE INTO traces ({TRACE_COLUMNS}) VALUES {}", vec![one; rows].join(", "))
+    insert_sql("traces", TRACE_COLUMNS, TRACE_PARAMS, rows)
 }
 
 /// Rows that must all be new (the index knows every stored trace) were all inserted; anything
