@@ -1,24 +1,15 @@
 //! `init_with_exporter`: the app's exporter gets stamped spans synchronously and reports what
 //! became of them into `stats()` itself.
 
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::Collect;
+use opentelemetry_sdk::trace::SpanData;
 use userspan::{Attributes, Config};
-
-#[derive(Debug, Clone, Default)]
-struct Buffering(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Buffering {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
 
 #[test]
 fn a_custom_exporter_gets_stamped_spans_and_reports_its_own_outcomes() {
-    let sink = Buffering::default();
+    let sink = Collect::default();
     userspan::init_with_exporter(Config::default(), sink.clone()).unwrap();
     let before = userspan::stats();
     for i in 0..3 {

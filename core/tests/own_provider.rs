@@ -2,22 +2,13 @@
 //! chained in front of the app's exporting processor with `then`; captures, scopes, spans of the
 //! app's own tracer and the bindings' explicit-parent spans are all stamped, under its privacy.
 
+mod common;
+
 use opentelemetry::global;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
-use std::sync::{Arc, Mutex};
+use common::Collect;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData};
 use userspan::{Attributes, Privacy, Scope, UserAttributesProcessor, UserIdHashing};
-
-#[derive(Debug, Clone, Default)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Collect {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
 
 fn attr(s: &SpanData, key: &str) -> Option<String> {
     s.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string())
