@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import textwrap
 from typing import Any, Iterator, Tuple
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk.trace")
 
+from opentelemetry import baggage  # noqa: E402
 from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
@@ -21,6 +24,8 @@ from opentelemetry.trace import StatusCode  # noqa: E402
 
 import userspan  # noqa: E402
 from userspan.otel import UserAttributesSpanProcessor  # noqa: E402
+
+from .conftest import PYTHON, python_env  # noqa: E402
 
 
 @pytest.fixture
@@ -219,3 +224,138 @@ def test_unsampled_python_parent_is_respected(spans: Any) -> None:
     with tracer.start_as_current_span("dropped"):
         userspan.capture("child-of-unsampled", lambda: None)
     assert spans.all() == []
+
+
+def test_sync_capture_attaches_nothing_to_otel_until_otel_code_asks(spans: Any) -> None:
+    from userspan._otel_runtime import UserspanRuntimeContext
+
+    userspan.capture("first", lambda: None)  # the bridge is on from the first capture
+    runtime = otel_context._RUNTIME_CONTEXT
+    assert isinstance(runtime, UserspanRuntimeContext)
+    before = runtime.inner.get_current()
+    seen = {}
+
+    def work() -> None:
+        seen["inner"] = runtime.inner.get_current()  # OTel's own store: untouched by capture
+        seen["span"] = trace.get_current_span().get_span_context()  # ...yet OTel sees the capture
+
+    userspan.capture("lazy", work)
+    assert seen["inner"] is before
+    assert format(seen["span"].span_id, "016x") == spans.named("lazy")["span_id"]
+
+
+def test_contexts_attached_inside_capture_keep_the_capture_span(spans: Any, otel: Any) -> None:
+    tracer, exporter = otel
+
+    def work() -> None:
+        token = otel_context.attach(baggage.set_baggage("tenant", "acme"))
+        try:
+            assert baggage.get_baggage("tenant") == "acme"
+            with tracer.start_as_current_span("after-baggage"):
+                assert baggage.get_baggage("tenant") == "acme"
+        finally:
+            otel_context.detach(token)
+        assert baggage.get_baggage("tenant") is None
+
+    userspan.capture("turn", work, {"user_id": "u"})
+    [child] = exporter.get_finished_spans()
+    assert hex_span(child.parent.span_id) == spans.named("turn")["span_id"]
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_python_span_inside_a_generator_step_does_not_leak_into_the_caller(spans: Any, otel: Any) -> None:
+    tracer, exporter = otel
+
+    def stream() -> Iterator[int]:
+        for i in range(3):
+            with tracer.start_as_current_span(f"chunk-{i}"):
+                yield i
+
+    seen = []
+    for _ in userspan.capture("g", stream, {"user_id": "ug"}):
+        seen.append(trace.get_current_span())
+    assert seen == [trace.INVALID_SPAN] * 3
+    g = spans.named("g")
+    assert sorted(hex_span(s.parent.span_id) for s in exporter.get_finished_spans()) == [g["span_id"]] * 3
+
+
+def _run_child(code: str) -> str:
+    out = subprocess.run(
+        [PYTHON, "-c", textwrap.dedent(code)], env=python_env(), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Failed to detach context" not in out.stderr, out.stderr
+    return out.stdout.strip()
+
+
+CHILD_PRELUDE = """
+    from opentelemetry import context, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    import userspan
+    from userspan import _context
+
+    userspan.init(exporter="memory")
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("app")
+
+    def nest():
+        # an OTel span around a capture around an OTel span around a capture
+        def inner():
+            with tracer.start_as_current_span("py-inner"):
+                userspan.capture("us-inner", lambda: None)
+        with tracer.start_as_current_span("py-outer"):
+            userspan.capture("us-outer", inner)
+        py = {s.name: s for s in exporter.get_finished_spans()}
+        us = {s["name"]: s for s in userspan.get_finished_spans()}
+        hexs = lambda i: format(i, "016x")
+        assert us["us-outer"]["parent_span_id"] == hexs(py["py-outer"].context.span_id)
+        assert hexs(py["py-inner"].parent.span_id) == us["us-outer"]["span_id"]
+        assert us["us-inner"]["parent_span_id"] == hexs(py["py-inner"].context.span_id)
+        assert trace.get_current_span() is trace.INVALID_SPAN
+"""
+
+
+def test_otel_context_attached_before_the_bridge_is_detached_cleanly() -> None:
+    code = (
+        CHILD_PRELUDE
+        + """
+    with tracer.start_as_current_span("request") as request:  # attached before userspan wraps OTel
+        userspan.capture("first", lambda: None)
+        assert type(_context._bridge).__name__ == "_LazyBridge"
+    [first] = userspan.get_finished_spans()
+    assert first["parent_span_id"] == format(request.get_span_context().span_id, "016x")
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    nest()
+    print("ok")
+    """
+    )
+    assert _run_child(code) == "ok"
+
+
+def test_a_runtime_context_that_cannot_be_wrapped_gets_the_eager_bridge() -> None:
+    code = (
+        CHILD_PRELUDE
+        + """
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    class DuckRuntime:  # not an OTel _RuntimeContext: userspan leaves it alone
+        def __init__(self):
+            self.inner = ContextVarsRuntimeContext()
+        def attach(self, c):
+            return self.inner.attach(c)
+        def get_current(self):
+            return self.inner.get_current()
+        def detach(self, t):
+            self.inner.detach(t)
+
+    duck = context._RUNTIME_CONTEXT = DuckRuntime()
+    nest()
+    assert type(_context._bridge).__name__ == "_EagerBridge" and context._RUNTIME_CONTEXT is duck
+    print("ok")
+    """
+    )
+    assert _run_child(code) == "ok"

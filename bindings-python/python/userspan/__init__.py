@@ -232,7 +232,7 @@ def _run(name: str, options: Any, fn: Callable[..., Any], args: tuple, kwargs: D
     span, scope = _start(name, options, _scope_get(), _span_get() if b is None else b.parent())
     ts = _scope_set(scope)
     tp = _span_set(span)
-    to = None if b is None else b.enter(span)
+    to = b.enter(span) if b is not None and b.run_enters else None
     try:
         result = fn(*args, **kwargs) if args or kwargs else fn()
     except BaseException as exc:

@@ -36,9 +36,12 @@ _modules = sys.modules
 
 class _Bridge:
     """Python OpenTelemetry interop, switched on once ``opentelemetry.trace`` has been imported
-    (before that, no Python OTel span can exist, so there is nothing to bridge)."""
+    (before that, no Python OTel span can exist, so there is nothing to bridge).
 
-    __slots__ = ("get_current", "context_class", "span_key", "span_class", "attach", "detach", "bridge_span")
+    Two kinds, chosen once: :class:`_LazyBridge` when OTel's runtime context can be wrapped (the
+    usual case), :class:`_EagerBridge` otherwise. Both give the same answers to Python OTel code."""
+
+    __slots__ = ("context_class", "span_key", "span_class", "bridge_span", "run_enters")
 
     def __init__(self) -> None:
         from opentelemetry import context as otel_context
@@ -46,19 +49,20 @@ class _Bridge:
 
         from ._otel_span import make_bridge_span_class
 
-        self.get_current = otel_context.get_current
         self.context_class = otel_context.Context
         # The context key OTel keeps the current span under, found through the public API.
         [self.span_key] = otel_trace.set_span_in_context(otel_trace.INVALID_SPAN, otel_context.Context()).keys()
         self.span_class = otel_trace.Span
-        self.attach = otel_context.attach
-        self.detach = otel_context.detach
         self.bridge_span = make_bridge_span_class()
+        # Whether a sync ``capture`` must call enter/exit around ``fn`` (generators, coroutines and
+        # ``CaptureHandle`` always do).
+        self.run_enters = True
 
-    def parent(self) -> Any:
-        """The parent for a span started now: our own span when it is OTel's current span, else a
-        Python OTel span's ``(trace_id, span_id, sampled)``, else our current span (or None)."""
-        current = self.get_current().get(self.span_key)
+    def parent_in(self, ctx: Any) -> Any:
+        """The parent a span started now gets when OTel's current context ``ctx`` is the newest:
+        our own span when it is ctx's span, else a Python OTel span's ``(trace_id, span_id,
+        sampled)``, else our current span (or None)."""
+        current = ctx.get(self.span_key)
         if current is None:
             return span_get()
         if type(current) is self.bridge_span:
@@ -69,15 +73,93 @@ class _Bridge:
                 return (sc.trace_id, sc.span_id, sc.trace_flags.sampled)
         return span_get()
 
-    def enter(self, span: _native.Span) -> object:
-        """Makes ``span`` OTel's current span (what ``trace.set_span_in_context`` + ``attach``
-        do); returns the token for :meth:`exit`."""
-        values = dict(self.get_current())
+    def with_span(self, ctx: Any, span: _native.Span) -> Any:
+        """``ctx`` with ``span`` as OTel's current span (what ``trace.set_span_in_context`` does)."""
+        values = dict(ctx)
         values[self.span_key] = self.bridge_span(span)
-        return self.attach(self.context_class(values))
+        return self.context_class(values)
+
+
+class _EagerBridge(_Bridge):
+    """Attaches an OTel context holding the capture span at every capture start, detaches it at the
+    end. Used only when OTel's runtime context is not the documented ``_RuntimeContext`` object."""
+
+    __slots__ = ("get_current", "attach", "detach")
+
+    def __init__(self) -> None:
+        super().__init__()
+        from opentelemetry import context as otel_context
+
+        self.get_current = otel_context.get_current
+        self.attach = otel_context.attach
+        self.detach = otel_context.detach
+
+    def parent(self) -> Any:
+        return self.parent_in(self.get_current())
+
+    def enter(self, span: _native.Span) -> object:
+        """Makes ``span`` OTel's current span; returns the token for :meth:`exit`."""
+        return self.attach(self.with_span(self.get_current(), span))
 
     def exit(self, token: object) -> None:
         self.detach(token)
+
+
+class _LazyBridge(_Bridge):
+    """Wraps OTel's runtime context (``opentelemetry.context._RUNTIME_CONTEXT``) in
+    ``_otel_runtime.UserspanRuntimeContext``, so a sync capture costs OTel nothing: the capture
+    span is folded into ``opentelemetry.context.get_current()`` only when OTel code asks for it."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, otel_context: Any) -> None:
+        super().__init__()
+        from ._otel_runtime import UserspanRuntimeContext
+
+        current = otel_context._RUNTIME_CONTEXT
+        if isinstance(current, UserspanRuntimeContext):
+            self.inner = current.inner
+        else:
+            self.inner = current
+            otel_context._RUNTIME_CONTEXT = UserspanRuntimeContext(current, self.with_span)
+        self.run_enters = False
+
+    def parent(self) -> Any:
+        span = span_get()
+        if span is not None and anchor_get() is not span:
+            return span  # our span began after OTel's current context was attached: it is newer
+        return self.parent_in(self.inner.get_current())
+
+    def enter(self, span: _native.Span) -> object:
+        """Saves OTel's current context, so what a generator step or coroutine attaches and leaves
+        attached is undone at :meth:`exit` (as for a sync ``fn``, nothing needs attaching)."""
+        inner = self.inner
+        return (inner, inner.attach(inner.get_current()), anchor_set(anchor_get()))
+
+    def exit(self, token: object) -> None:
+        inner, t_ctx, t_anchor = token  # type: ignore[misc]
+        try:
+            inner.detach(t_ctx)
+        finally:
+            anchor_reset(t_anchor)
+
+
+# The userspan span that was current when OTel's current context was last attached (through
+# _otel_runtime.UserspanRuntimeContext). When it is not the current userspan span, a capture
+# began after that attach, so the capture span is the newer one.
+_anchor_var: ContextVar[Optional[_native.Span]] = ContextVar("userspan.otel_anchor", default=None)
+anchor_get = _anchor_var.get
+anchor_set = _anchor_var.set
+anchor_reset = _anchor_var.reset
+
+
+def _new_bridge() -> _Bridge:
+    from opentelemetry import context as otel_context
+    from opentelemetry.context.context import _RuntimeContext
+
+    if isinstance(getattr(otel_context, "_RUNTIME_CONTEXT", None), _RuntimeContext):
+        return _LazyBridge(otel_context)
+    return _EagerBridge()
 
 
 _bridge: Optional[_Bridge] = None
@@ -92,7 +174,7 @@ def bridge() -> Optional[_Bridge]:
     if _bridge_failed or "opentelemetry.trace" not in _modules:
         return None
     try:
-        _bridge = _Bridge()
+        _bridge = _new_bridge()
     except Exception:  # an unusable opentelemetry-api install: run without interop
         _bridge_failed = True
         return None
