@@ -224,32 +224,6 @@ def clear_finished_spans() -> None:
 # --- capture ----------------------------------------------------------------------------------
 
 
-def _run(name: str, options: Any, fn: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> Any:
-    """The one capture path: start (validates, before ``fn`` runs), run ``fn`` in the scope, end."""
-    b = _cx._bridge
-    if b is None and _OTEL_TRACE in _modules:
-        b = _cx.bridge()
-    span, scope = _start(name, options, _scope_get(), _span_get() if b is None else b.parent())
-    ts = _scope_set(scope)
-    tp = _span_set(span)
-    to = b.enter(span) if b is not None and b.run_enters else None
-    try:
-        result = fn(*args, **kwargs) if args or kwargs else fn()
-    except BaseException as exc:
-        span.end(exc)
-        raise
-    finally:
-        if to is not None:
-            b.exit(to)  # type: ignore[union-attr]
-        _span_reset(tp)
-        _scope_reset(ts)
-    handler = _SPECIAL.get(type(result))
-    if handler is not None:
-        return handler(result, span, scope)
-    span.end()
-    return result
-
-
 def _begin(name: str, attrs: Any, func: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> tuple:
     """Starts the span and calls ``func`` (a generator / async-generator function) in the scope to
     create the generator object; returns ``(gen, span, scope)``."""
@@ -317,7 +291,7 @@ def _decorate(name: str, attrs: Any, func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _run(name, attrs, func, args, kwargs)
+        return _capture(name, functools.partial(func, *args, **kwargs) if args or kwargs else func, attrs)
 
     return cast(F, wrapper)
 
@@ -379,8 +353,35 @@ def _capture_start(name: str, options: Optional[Options] = None) -> CaptureHandl
 
 
 def _capture(name: str, fn: Any = None, options: Optional[Options] = None) -> Any:
-    if callable(fn):
-        return _run(name, options, fn, (), None)  # type: ignore[arg-type]
+    # The one capture path (the decorators' sync wrapper comes here too): start (validates, before
+    # ``fn`` runs), run ``fn`` in the scope, end. Kept in this one frame: it is the hot path.
+    if not callable(fn):
+        return _capture_decorator(name, fn, options)
+    b = _cx._bridge
+    if b is None and _OTEL_TRACE in _modules:
+        b = _cx.bridge()
+    span, scope = _start(name, options, _scope_get(), _span_get() if b is None else b.parent())
+    ts = _scope_set(scope)
+    tp = _span_set(span)
+    to = b.enter(span) if b is not None and b.run_enters else None
+    try:
+        result = fn()
+    except BaseException as exc:
+        span.end(exc)
+        raise
+    finally:
+        if to is not None:
+            b.exit(to)  # type: ignore[union-attr]
+        _span_reset(tp)
+        _scope_reset(ts)
+    handler = _SPECIAL.get(type(result))
+    if handler is not None:
+        return handler(result, span, scope)
+    span.end()
+    return result
+
+
+def _capture_decorator(name: str, fn: Any, options: Optional[Options]) -> Callable[[F], F]:
     # Decorator: capture(name), capture(name, options), capture(name, options=...).
     if fn is not None:
         if options is not None:
