@@ -21,7 +21,8 @@ Two export setups, each in its own child process (global OTel providers can be s
 Plus ``userspan`` alone in a process that never imports OpenTelemetry (the Python OTel bridge off).
 
 Timing: CPU time of the process (``time.process_time``, all threads — so background export work
-counts) per call, rounds interleaved, best and median of ``--rounds``.
+counts) per call, rounds interleaved, best and median of ``--rounds``. Each timed round ends with
+the contender's own flush, so its export work is charged to it, not to the round after it.
 """
 
 from __future__ import annotations
@@ -63,16 +64,24 @@ def noop() -> None:
     return None
 
 
-def measure(fns: Dict[str, Callable[[], Any]], n: int, rounds: int) -> Dict[str, Dict[str, float]]:
-    for f in fns.values():  # warm up
+def measure(
+    fns: Dict[str, Callable[[], Any]], n: int, rounds: int, flushes: Dict[str, Callable[[], Any]]
+) -> Dict[str, Dict[str, float]]:
+    """Rounds of ``n`` calls per contender, interleaved. Each timed round ends with that
+    contender's own flush, so the export work of its spans (background threads included) is
+    charged to it and not to whoever runs next."""
+    for label, f in fns.items():  # warm up
         for _ in range(min(n, 20_000)):
             f()
+        flushes[label]()
     samples: Dict[str, List[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for label, f in fns.items():
+            flush = flushes[label]
             start = time.process_time()
             for _ in range(n):
                 f()
+            flush()
             samples[label].append((time.process_time() - start) / n * 1e6)
     return {k: {"best_us": min(v), "median_us": statistics.median(v)} for k, v in samples.items()}
 
@@ -86,7 +95,7 @@ def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str,
         assert "opentelemetry.trace" not in sys.modules
         cap = userspan.capture
         fns["userspan.capture"] = lambda: cap(NAME, noop, ATTRS)
-        return measure(fns, n, rounds)
+        return measure(fns, n, rounds, {"userspan.capture": lambda: userspan.flush(10)})
 
     sink = f"http://127.0.0.1:{sink_port}"
     if mode == "otlp":
@@ -128,10 +137,12 @@ def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str,
     fns["userspan.capture"] = lambda: cap(NAME, noop, ATTRS)
     fns["latitude_telemetry.capture"] = lambda: lat_capture(NAME, noop, ATTRS)
     fns["otel start_as_current_span"] = otel_call
-    result = measure(fns, n, rounds)
-    userspan.flush(10)
-    latitude.flush()
-    provider.force_flush()
+    flushes: Dict[str, Callable[[], Any]] = {
+        "userspan.capture": lambda: userspan.flush(10),
+        "latitude_telemetry.capture": latitude.flush,
+        "otel start_as_current_span": provider.force_flush,
+    }
+    result = measure(fns, n, rounds, flushes)
     stats = userspan.stats()
     result["userspan.stats"] = {k: float(v) for k, v in stats.items()}
     return result

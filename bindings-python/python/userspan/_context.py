@@ -58,13 +58,10 @@ class _Bridge:
         # ``CaptureHandle`` always do).
         self.run_enters = True
 
-    def parent_in(self, ctx: Any) -> Any:
-        """The parent a span started now gets when OTel's current context ``ctx`` is the newest:
-        our own span when it is ctx's span, else a Python OTel span's ``(trace_id, span_id,
+    def parent_of(self, current: Any) -> Any:
+        """The parent a span started now gets when OTel's current span ``current`` (not None) is
+        the newest: our own span when it is one, else a Python OTel span's ``(trace_id, span_id,
         sampled)``, else our current span (or None)."""
-        current = ctx.get(self.span_key)
-        if current is None:
-            return span_get()
         if type(current) is self.bridge_span:
             return current._userspan
         if isinstance(current, self.span_class):
@@ -95,7 +92,8 @@ class _EagerBridge(_Bridge):
         self.detach = otel_context.detach
 
     def parent(self) -> Any:
-        return self.parent_in(self.get_current())
+        current = self.get_current().get(self.span_key)
+        return span_get() if current is None else self.parent_of(current)
 
     def enter(self, span: _native.Span) -> object:
         """Makes ``span`` OTel's current span; returns the token for :meth:`exit`."""
@@ -110,7 +108,7 @@ class _LazyBridge(_Bridge):
     ``_otel_runtime.UserspanRuntimeContext``, so a sync capture costs OTel nothing: the capture
     span is folded into ``opentelemetry.context.get_current()`` only when OTel code asks for it."""
 
-    __slots__ = ("inner",)
+    __slots__ = ("inner", "inner_get_current")
 
     def __init__(self, otel_context: Any) -> None:
         super().__init__()
@@ -122,13 +120,15 @@ class _LazyBridge(_Bridge):
         else:
             self.inner = current
             otel_context._RUNTIME_CONTEXT = UserspanRuntimeContext(current, self.with_span)
+        self.inner_get_current = self.inner.get_current
         self.run_enters = False
 
     def parent(self) -> Any:
         span = span_get()
         if span is not None and anchor_get() is not span:
             return span  # our span began after OTel's current context was attached: it is newer
-        return self.parent_in(self.inner.get_current())
+        current = self.inner_get_current().get(self.span_key)
+        return span if current is None else self.parent_of(current)
 
     def enter(self, span: _native.Span) -> object:
         """Saves OTel's current context, so what a generator step or coroutine attaches and leaves
