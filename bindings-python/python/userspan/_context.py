@@ -121,6 +121,13 @@ class _LazyBridge(_Bridge):
             self.inner = current
             otel_context._RUNTIME_CONTEXT = UserspanRuntimeContext(current, self.with_span)
         self.inner_get_current = self.inner.get_current
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+        var = getattr(self.inner, "_current_context", None)
+        if type(self.inner) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
+            # OTel's default runtime context is a ContextVar behind a Python method; reading the
+            # ContextVar directly is the same value without a Python frame per capture.
+            self.inner_get_current = var.get
         self.run_enters = False
 
     def parent(self) -> Any:
