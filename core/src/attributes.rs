@@ -469,6 +469,14 @@ impl Attributes {
         }
     }
 
+    /// Whether [`Attributes::derive`] does real work under `privacy` (an HMAC, metadata JSON),
+    /// worth computing once per scope; otherwise it only clones `user_id_hash`.
+    pub(crate) fn derive_is_costly(&self, privacy: &Privacy) -> bool {
+        self.metadata.is_some()
+            || self.user_metadata.is_some()
+            || (self.user_id.is_some() && privacy.mode != UserIdHashing::Off)
+    }
+
     fn emits(&self, key: &str, privacy: &Privacy, d: &Derived) -> bool {
         match key {
             conv::USER_ID => self.user_id.is_some(),

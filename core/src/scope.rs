@@ -55,9 +55,14 @@ impl Scope {
 
     /// Calls `f` with each attribute to stamp under `privacy`. The costly parts (metadata JSON,
     /// the id's HMAC) are computed once per scope for the first privacy configuration that asks
-    /// (another configuration computes them afresh each time).
+    /// (another configuration computes them afresh each time); a scope without them skips the cache.
     pub fn for_each_key_value(&self, privacy: &Privacy, f: impl FnMut(KeyValue)) {
         let a = &self.0.attributes;
+        if !a.derive_is_costly(privacy) {
+            // Nothing to hash or serialise: deriving is cheaper than the once-cell (most scopes
+            // are made for one capture and stamped once).
+            return a.emit(privacy, &a.derive(privacy), f);
+        }
         let (id, derived) = self.0.derived.get_or_init(|| (privacy.id, a.derive(privacy)));
         if *id == privacy.id {
             a.emit(privacy, derived, f)
