@@ -3,6 +3,7 @@
 import { test, before, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -188,4 +189,85 @@ test('the processor applies the privacy mode (replace: only the HMAC leaves, e-m
   assert.equal(s.attributes['user.email'], undefined);
   assert.throws(() => new UserAttributesSpanProcessor({ userIdHashing: 'replace' }), (e) => e.code === 'USERSPAN_CONFIG');
   assert.throws(() => new UserAttributesSpanProcessor({ endpoint: 'x' }), (e) => e instanceof TypeError && e.field === 'endpoint');
+});
+
+test('a capture activates no OTel context of its own: the manager folds the capture span in when asked', () => {
+  const manager = globalThis[Symbol.for('opentelemetry.js.api.1')].context;
+  let seen;
+  capture('lazy', () => {
+    // What OTel code reads goes through the manager; nothing was activated for the capture.
+    seen = trace.getSpan(manager.active()).spanContext().spanId;
+    assert.equal(manager._asyncLocalStorage.getStore(), undefined); // the manager's own store: untouched
+    assert.equal(trace.getActiveSpan().spanContext().spanId, seen); // same view twice
+  });
+  assert.equal(seen, ours('lazy').spanId);
+  assert.equal(trace.getActiveSpan(), undefined);
+});
+
+test('withAttributes inside an OTel span inside a capture keeps the OTel span current', () => {
+  capture('outer', () => {
+    tracer.startActiveSpan('llm', (llm) => {
+      withAttributes({ sessionId: 's-in' }, () => {
+        assert.equal(trace.getActiveSpan(), llm);
+        tracer.startSpan('tool').end();
+      });
+      llm.end();
+    });
+  }, { userId: 'u-own' });
+  const tool = theirs('tool');
+  assert.equal(parentId(tool), theirs('llm').spanContext().spanId);
+  assert.equal(tool.attributes['session.id'], 's-in');
+  assert.equal(tool.attributes['user.id'], 'u-own');
+});
+
+test('withAttributes outside captures leaves the current OTel span alone', () => {
+  tracer.startActiveSpan('request', (request) => {
+    withAttributes({ userId: 'u-req' }, () => {
+      assert.equal(trace.getActiveSpan(), request);
+      capture('handler', () => {});
+    });
+    request.end();
+  });
+  assert.equal(ours('handler').parentSpanId, theirs('request').spanContext().spanId);
+});
+
+test('an OTel context saved inside a capture still parents on the capture span later', async () => {
+  let saved;
+  capture('turn', () => {
+    saved = context.active();
+  });
+  await sleep(1);
+  context.with(saved, () => tracer.startSpan('later').end());
+  assert.equal(parentId(theirs('later')), ours('turn').spanId);
+});
+
+test('a context manager that cannot be wrapped gets a context activated per capture (same results)', () => {
+  const code = `
+    import assert from 'node:assert/strict';
+    import { context, trace } from '@opentelemetry/api';
+    import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+    import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+    import { capture, init, getFinishedSpans } from 'userspan';
+    const manager = Object.freeze(new AsyncLocalStorageContextManager().enable());
+    context.setGlobalContextManager(manager);
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    const tracer = trace.getTracer('app');
+    init({ exporter: 'memory' });
+    tracer.startActiveSpan('request', (request) => {
+      capture('turn', () => {
+        assert.notEqual(manager._asyncLocalStorage.getStore(), undefined); // activated per capture
+        tracer.startSpan('llm').end();
+      });
+      request.end();
+    });
+    const turn = getFinishedSpans().find((s) => s.name === 'turn');
+    const theirs = Object.fromEntries(exporter.getFinishedSpans().map((s) => [s.name, s]));
+    assert.equal(turn.parentSpanId, theirs.request.spanContext().spanId);
+    assert.equal(theirs.llm.parentSpanContext.spanId, turn.spanId);
+    console.log('ok');
+  `;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  assert.equal(out.stdout.trim(), 'ok');
 });

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { invalidArgument } from './errors';
 import { native, type Frame, type Stamper } from './native';
-import { CaptureSpan, contextManager, SPAN_KEY, validSpanContext, type OtelContext, type OtelContextManager } from './otel';
+import { ANCHOR_KEY, CaptureSpan, contextManager, SPAN_KEY, validSpanContext, wrapContextManager, type OtelContext, type OtelContextManager } from './otel';
 
 export type { UserspanError, UserspanErrorCode } from './errors';
 
@@ -140,6 +140,25 @@ export type CaptureResult<R> = R extends PromiseLike<infer U> ? Promise<U> : R;
 
 const storage = new AsyncLocalStorage<Frame>();
 
+/**
+ * The capture whose span is current for each attribute-scope frame ({@link withAttributes}): the
+ * enclosing capture's frame, or null outside any capture. Capture frames are not in the map (they
+ * are their own capture). Read by the OTel interop, which must tell "a scope inside the same
+ * capture" from "a capture that began since OTel last activated a context".
+ */
+const scopeOwners = new WeakMap<Frame, Frame | null>();
+
+function captureOf(frame: Frame | undefined): Frame | undefined {
+  if (frame === undefined) return undefined;
+  const owner = scopeOwners.get(frame);
+  return owner === undefined ? frame : (owner ?? undefined);
+}
+
+/** The capture frame in effect here (undefined outside captures). */
+function currentCapture(): Frame | undefined {
+  return captureOf(storage.getStore());
+}
+
 /** Runs `fn` with `frame` current (and, with an OTel context manager, `otelCx` active). */
 function runIn<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: OtelContext | undefined, fn: () => R): R {
   if (otel === undefined || otelCx === undefined) return storage.run(frame, fn);
@@ -224,16 +243,20 @@ function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
  * Starts a capture span with an OTel JS context manager registered: the current OTel span (when it
  * is not one of ours) becomes the parent, and the returned context makes our span current for OTel.
  */
-function startWithOtel(name: string, options: unknown, otel: OtelContextManager): [Frame, OtelContext] {
+function startWithOtel(name: string, options: unknown, otel: OtelContextManager): [Frame, OtelContext | undefined] {
   const outer = storage.getStore();
+  const lazy = wrapContextManager(otel, currentCapture);
+  const outerCapture = captureOf(outer);
   const active = otel.active();
-  const current = active.getValue(SPAN_KEY);
+  // Under the wrapped manager, a capture newer than OTel's active context is found without reading
+  // OTel's span (active() reports it as a CaptureSpan anyway).
+  const current = lazy && outerCapture !== undefined && active.getValue(ANCHOR_KEY) !== outerCapture ? undefined : active.getValue(SPAN_KEY);
   const sc = current instanceof CaptureSpan ? undefined : validSpanContext(current);
   const frame =
     sc !== undefined
       ? startFrame(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1)
       : startFrame(name, options, outer);
-  return [frame, active.setValue(SPAN_KEY, new CaptureSpan(frame))];
+  return [frame, lazy ? undefined : active.setValue(SPAN_KEY, new CaptureSpan(frame))];
 }
 
 function errorInfo(e: unknown): [string, string, string | undefined] {
@@ -486,7 +509,9 @@ export function startCapture(name: string, options?: CaptureOptions | null): Cap
  */
 export function withAttributes<R>(attributes: CaptureOptions | null | undefined, fn: () => R): R {
   if (typeof fn !== 'function') throw invalidArgument('fn', 'a function', fn);
-  const frame = scopeFrame(attributes, storage.getStore());
+  const outer = storage.getStore();
+  const frame = scopeFrame(attributes, outer);
+  if (frame !== outer) scopeOwners.set(frame, captureOf(outer) ?? null);
   const result = storage.run(frame, fn);
   if (!isThenable(result) && isAsyncIterable(result)) {
     return wrapAsyncIterable(result as unknown as object, frame, undefined, undefined, false) as R;

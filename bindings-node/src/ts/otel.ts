@@ -27,6 +27,75 @@ export function contextManager(): OtelContextManager | undefined {
   return registry?.context;
 }
 
+/**
+ * Context key (private to userspan) holding the capture frame that was current when a context was
+ * made active through the context manager's `with`. When the current capture is not that frame,
+ * the capture began after OTel last activated a context, so the capture span is the newer one.
+ */
+export const ANCHOR_KEY = Symbol('userspan capture anchor');
+
+const wrapped = new WeakSet<object>();
+
+/**
+ * Makes `cm` (the app's OTel JS context manager) report the current capture span as the active
+ * span without a context of its own per capture: `active()` adds the capture span (a
+ * {@link CaptureSpan}) only while a capture that began after the last `with` is current, and
+ * `with(context, fn)` records that capture in the context (under {@link ANCHOR_KEY}) before
+ * delegating. `currentCapture` returns the capture frame in effect (undefined outside captures).
+ * Done once per manager; returns false when `cm` cannot be wrapped (frozen, accessors), in which
+ * case the caller activates a context per capture instead.
+ */
+export function wrapContextManager(cm: OtelContextManager, currentCapture: () => Frame | undefined): boolean {
+  if (wrapped.has(cm)) return true;
+  try {
+    const active = cm.active;
+    const withFn = cm.with as (context: OtelContext, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown;
+    if (typeof active !== 'function' || typeof withFn !== 'function') return false;
+    let lastBase: OtelContext | undefined;
+    let lastFrame: Frame | undefined;
+    let lastView: OtelContext | undefined;
+    const lazyActive = function (): OtelContext {
+      const base = active.call(cm);
+      const frame = currentCapture();
+      if (frame === undefined || base.getValue(ANCHOR_KEY) === frame) return base;
+      if (base !== lastBase || frame !== lastFrame) {
+        lastView = base.setValue(SPAN_KEY, new CaptureSpan(frame)).setValue(ANCHOR_KEY, frame);
+        lastBase = base;
+        lastFrame = frame;
+      }
+      return lastView as OtelContext;
+    };
+    const lazyWith = function (context: OtelContext, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]): unknown {
+      const frame = currentCapture();
+      const anchored =
+        context === undefined || context === null || typeof context.getValue !== 'function' || context.getValue(ANCHOR_KEY) === frame
+          ? context
+          : context.setValue(ANCHOR_KEY, frame);
+      return withFn.call(cm, anchored, fn, thisArg, ...args);
+    };
+    const target = cm as unknown as Record<string, unknown>;
+    try {
+      target.active = lazyActive;
+      target.with = lazyWith;
+    } catch {
+      // strict-mode assignment to a frozen object or a getter-only property
+    }
+    if (target.active !== lazyActive || target.with !== lazyWith) {
+      try {
+        if (target.active === lazyActive) target.active = active;
+        if (target.with === lazyWith) target.with = withFn;
+      } catch {
+        // leave it: each half is still correct on its own
+      }
+      return false;
+    }
+    wrapped.add(cm);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An OTel JS span context (structural). */
 export interface OtelSpanContext {
   traceId: string;
