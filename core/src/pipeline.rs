@@ -32,6 +32,19 @@ struct Pipeline {
     memory: Option<MemoryExporter>,
     config: Config,
     resolved: ResolvedConfig,
+    exporter: ExporterOrigin,
+}
+
+/// Where the pipeline's exporter came from, which decides what [`reinit_after_fork`] can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExporterOrigin {
+    /// Built from the configuration: rebuilt from it.
+    Config,
+    /// The app's exporter behind a synchronous processor (no thread): still usable after fork.
+    AppSync,
+    /// The app's exporter behind a batch thread that a forked child does not have.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    AppBatched,
 }
 
 static PIPELINE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
@@ -141,7 +154,7 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
 /// Builds the app's exporting processor, given the resolved configuration.
 type AddExporter = Box<dyn FnOnce(&ResolvedConfig) -> Box<dyn SpanProcessor>>;
 
-fn build(config: Config, custom: Option<AddExporter>) -> Result<Pipeline> {
+fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Result<Pipeline> {
     let resolved = config.clone().resolve()?;
     let mut resource = Resource::builder();
     if let Some(name) = &resolved.service_name {
@@ -153,9 +166,9 @@ fn build(config: Config, custom: Option<AddExporter>) -> Result<Pipeline> {
     let stamping =
         UserAttributesProcessor::with_privacy(resolved.privacy.clone()).with_baggage_keys(resolved.propagate_baggage.clone());
     let mut memory = None;
-    let exporting = match custom {
-        Some(custom) => Some(custom(&resolved)),
-        None => exporting_processor(&resolved, &mut memory)?,
+    let (exporting, exporter) = match custom {
+        Some((custom, origin)) => (Some(custom(&resolved)), origin),
+        None => (exporting_processor(&resolved, &mut memory)?, ExporterOrigin::Config),
     };
     // One processor, not two: the SDK copies each ended span's data per processor when there
     // are several.
@@ -166,7 +179,7 @@ fn build(config: Config, custom: Option<AddExporter>) -> Result<Pipeline> {
     };
     let provider = builder.build();
     let tracer = provider.tracer("userspan");
-    Ok(Pipeline { provider, tracer, memory, config, resolved })
+    Ok(Pipeline { provider, tracer, memory, config, resolved, exporter })
 }
 
 /// The processor that exports per `resolved.exporter` (`None` for [`ExporterKind::None`]).
@@ -216,7 +229,7 @@ pub fn init(config: Config) -> Result<()> {
 /// As [`init`].
 pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
     let add = move |_: &ResolvedConfig| -> Box<dyn SpanProcessor> { Box::new(SimpleSpanProcessor::new(exporter)) };
-    install(build(config, Some(Box::new(add)))?)
+    install(build(config, Some((Box::new(add), ExporterOrigin::AppSync)))?)
 }
 
 /// [`init`] with the app's own exporter behind the same batching as the OTLP exporter: the
@@ -230,7 +243,7 @@ pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E
 #[cfg(feature = "otlp")]
 pub fn init_with_batch_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
     let add = move |resolved: &ResolvedConfig| batched(exporter, resolved);
-    install(build(config, Some(Box::new(add)))?)
+    install(build(config, Some((Box::new(add), ExporterOrigin::AppBatched)))?)
 }
 
 /// `exporter` behind the SDK's batch processor, gated by the bounded queue ([`QueueGate`]).
@@ -289,20 +302,37 @@ pub fn shutdown(timeout: Duration) {
     }
 }
 
-/// In a child process after `fork()`: the parent's batch thread does not exist here, so the old
-/// pipeline is abandoned (never flushed or joined) and a fresh one is built from the same
-/// configuration. Spans the parent had queued are the parent's to send.
+/// In a child process after `fork()`: the parent's batch thread does not exist here, so a
+/// pipeline built from the configuration ([`init`]) is abandoned (never flushed or joined) and a
+/// fresh one is built from the same configuration. Spans the parent had queued are the parent's
+/// to send. A pipeline from [`init_with_exporter`] has no thread and is kept as it is.
+///
+/// # Errors
+/// [`Error::Config`] when the pipeline came from `init_with_batch_exporter`: the app's exporter
+/// cannot be rebuilt here, so the child is left with no pipeline (spans are not exported) until
+/// the app calls `init_with_batch_exporter` again in the child. Errors of [`init`] otherwise.
 pub fn reinit_after_fork() -> Result<()> {
-    let old = PIPELINE.write().ok().and_then(|mut p| p.take());
-    if let Some(old) = old {
-        // Keep a provider handle alive forever so no drop in this process tries to shut down a
-        // batch thread that only exists in the parent.
-        std::mem::forget(old.provider.clone());
-        let config = old.config.clone();
-        std::mem::forget(old);
-        install(build(config, None)?)?;
+    let mut guard = PIPELINE.write().map_err(|_| Error::Config("pipeline lock poisoned".into()))?;
+    if guard.as_ref().is_some_and(|p| p.exporter == ExporterOrigin::AppSync) {
+        return Ok(());
     }
-    Ok(())
+    let Some(old) = guard.take() else { return Ok(()) };
+    drop(guard);
+    // Keep a provider handle alive forever so no drop in this process tries to shut down a batch
+    // thread that only exists in the parent.
+    std::mem::forget(old.provider.clone());
+    let (config, origin) = (old.config.clone(), old.exporter);
+    std::mem::forget(old);
+    if origin == ExporterOrigin::AppBatched {
+        BAGGAGE.store(0, Ordering::Relaxed);
+        global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        return Err(Error::Config(
+            "after fork(): the pipeline was built by init_with_batch_exporter, whose exporter cannot be rebuilt \
+             here; call init_with_batch_exporter again in the child"
+                .into(),
+        ));
+    }
+    install(build(config, None)?)
 }
 
 /// Spans finished so far when the memory exporter is active (else empty), oldest first.
