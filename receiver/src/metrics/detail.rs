@@ -20,7 +20,7 @@ pub fn find_user<'a>(pd: &'a ProjectData, id: &str, id_type: Option<&str>) -> Op
 }
 
 fn user_traces<'a>(pd: &'a ProjectData, u: &UserRec) -> Vec<&'a TraceRec> {
-    pd.traces.values().filter(|t| t.user_key == Some(u.key)).collect()
+    pd.traces_of_user(u.key).collect()
 }
 
 /// One day of the activity series.
@@ -214,8 +214,8 @@ pub struct SessionRow {
 /// The user's sessions with a trace starting in `period`, most recent first.
 pub fn sessions(pd: &ProjectData, u: &UserRec, period: &Period, errors_only: bool) -> Vec<SessionRow> {
     let mut by: HashMap<SessKey<'_>, (i64, i64, &TraceRec, Vec<&TraceRec>)> = HashMap::new();
-    for t in pd.traces.values() {
-        if t.user_key != Some(u.key) || !period.contains(t.start_ns) {
+    for t in pd.traces_of_user(u.key) {
+        if !period.contains(t.start_ns) {
             continue;
         }
         let e = by.entry(SessKey::of(t)).or_insert((i64::MAX, i64::MIN, t, Vec::new()));
@@ -281,9 +281,7 @@ pub struct TraceRow {
 /// The user's traces, most recent first, optionally only one session's and/or only errored ones.
 pub fn traces(pd: &ProjectData, u: &UserRec, session_id: Option<&str>, errors_only: bool) -> Vec<TraceRow> {
     let mut ts: Vec<&TraceRec> = pd
-        .traces
-        .values()
-        .filter(|t| t.user_key == Some(u.key))
+        .traces_of_user(u.key)
         .filter(|t| !errors_only || t.errored)
         .filter(|t| session_id.map_or(true, |s| t.session_id() == s))
         .collect();

@@ -160,6 +160,8 @@ pub struct ProjectData {
     user_sess_of: HashMap<(u32, u32), u32>,
     /// Dense (user, session) indexes handed out.
     pub n_user_sess: u32,
+    /// Trace ids of each user (store key), so a user's detail reads their traces only.
+    trace_ids_of_user: HashMap<i64, Vec<[u8; 16]>>,
 }
 
 impl ProjectData {
@@ -228,7 +230,22 @@ impl ProjectData {
                 duration_ns: t.duration_ns(),
             },
         );
+        let old_user = self.traces.get(&t.trace_id).and_then(|o| o.user_key);
+        if old_user != t.user_key {
+            // A trace changes owner rarely (a later span names the user); the scan is of one user's ids.
+            if let Some(ids) = old_user.and_then(|k| self.trace_ids_of_user.get_mut(&k)) {
+                ids.retain(|id| *id != t.trace_id);
+            }
+            if let Some(k) = t.user_key {
+                self.trace_ids_of_user.entry(k).or_default().push(t.trace_id);
+            }
+        }
         self.traces.insert(t.trace_id, t);
+    }
+
+    /// The traces of the user with store key `user_key`, in no particular order.
+    pub fn traces_of_user(&self, user_key: i64) -> impl Iterator<Item = &TraceRec> + '_ {
+        self.trace_ids_of_user.get(&user_key).into_iter().flatten().filter_map(|id| self.traces.get(id))
     }
 
     /// Compact records of traces starting in `[from_ns, to_ns)`, in start order.
@@ -573,8 +590,8 @@ mod tests {
         assert_eq!(r.project("p").by_start.len(), 1);
     }
 
-    /// The users' lifetime first/last trace starts kept by `apply` equal a full recomputation
-    /// after every batch, through traces that move earlier and change user.
+    /// The users' lifetime first/last trace starts and their trace lists kept by `apply` equal a
+    /// full recomputation after every batch, through traces that move earlier and change user.
     #[test]
     fn lifetime_bounds_follow_moving_traces() {
         let idx = Index::default();
@@ -617,6 +634,11 @@ mod tests {
                 let last = starts.max().unwrap_or(i64::MIN);
                 let u = &pd.users[&k];
                 assert_eq!((u.first_ns, u.last_ns), (first, last), "user {k}");
+                let mut want: Vec<_> = state.values().filter(|t| t.user_key == Some(k)).map(|t| t.trace_id).collect();
+                let mut got: Vec<_> = pd.traces_of_user(k).map(|t| t.trace_id).collect();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "traces of user {k}");
             }
         }
     }
