@@ -124,3 +124,10 @@ def test_init_error_leaves_the_running_pipeline(spans: Any) -> None:
         userspan.init(user_id_hashing="sometimes")
     userspan.capture("still", lambda: None)
     assert spans.names() == ["still"]
+
+
+def test_a_fourth_positional_argument_is_a_type_error_before_fn_runs(spans: Any) -> None:
+    ran = []
+    with pytest.raises(TypeError, match="at most 3 positional arguments"):
+        userspan.capture("x", lambda *a: ran.append(a), None, (1,))  # type: ignore[call-arg]
+    assert ran == [] and spans.all() == []

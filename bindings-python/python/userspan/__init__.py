@@ -291,7 +291,7 @@ def _decorate(name: str, attrs: Any, func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _capture(name, functools.partial(func, *args, **kwargs) if args or kwargs else func, attrs)
+        return _capture(name, func, attrs, args, kwargs)
 
     return cast(F, wrapper)
 
@@ -352,11 +352,17 @@ def _capture_start(name: str, options: Optional[Options] = None) -> CaptureHandl
     return CaptureHandle(span, scope)
 
 
-def _capture(name: str, fn: Any = None, options: Optional[Options] = None) -> Any:
-    # The one capture path (the decorators' sync wrapper comes here too): start (validates, before
-    # ``fn`` runs), run ``fn`` in the scope, end. Kept in this one frame: it is the hot path.
+def _capture(
+    name: str, fn: Any = None, options: Optional[Options] = None, _args: Any = None, _kwargs: Any = None
+) -> Any:
+    # The one capture path: start (validates, before ``fn`` runs), run ``fn`` in the scope, end.
+    # Kept in this one frame: it is the hot path. ``_args`` / ``_kwargs`` carry the call arguments
+    # of the decorators' sync wrapper (private, left out of the public signature below; positional
+    # because keyword-only defaults make every call of the function slower).
     if not callable(fn):
         return _capture_decorator(name, fn, options)
+    if _args is not None and type(_kwargs) is not dict:
+        raise TypeError(f"capture() takes at most 3 positional arguments (name, fn, options), got {_args!r} too")
     b = _cx._bridge
     if b is None and _OTEL_TRACE in _modules:
         b = _cx.bridge()
@@ -365,7 +371,7 @@ def _capture(name: str, fn: Any = None, options: Optional[Options] = None) -> An
     tp = _span_set(span)
     to = b.enter(span) if b is not None and b.run_enters else None
     try:
-        result = fn()
+        result = fn() if _args is None else fn(*_args, **_kwargs)
     except BaseException as exc:
         span.end(exc)
         raise
@@ -416,6 +422,10 @@ class _CaptureFunction(Protocol):
 
 _capture.start = _capture_start  # type: ignore[attr-defined]
 _capture.__name__ = _capture.__qualname__ = "capture"
+_sig = inspect.signature(_capture)
+_capture.__signature__ = _sig.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _sig.parameters.values() if not p.name.startswith("_")]
+)
 _capture.__doc__ = """Runs ``fn`` in a span ``name`` with ``options`` as the attribute scope; returns
 ``fn``'s result unchanged.
 
