@@ -201,6 +201,12 @@ impl PySpan {
         }
     }
 
+    /// `end()` without an error, as a no-argument method (CPython calls it without building an
+    /// argument tuple: the success path of every capture).
+    fn end_ok(&self) {
+        self.handle.end(None)
+    }
+
     /// Trace id, 32 lower-case hex characters.
     #[getter]
     fn trace_id(&self) -> String {

@@ -383,7 +383,7 @@ def _capture(
     handler = _SPECIAL.get(type(result))
     if handler is not None:
         return handler(result, span, scope)
-    span.end()
+    span.end_ok()
     return result
 
 
