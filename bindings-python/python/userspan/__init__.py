@@ -426,6 +426,7 @@ _sig = inspect.signature(_capture)
 _capture.__signature__ = _sig.replace(  # type: ignore[attr-defined]
     parameters=[p for p in _sig.parameters.values() if not p.name.startswith("_")]
 )
+del _sig
 _capture.__doc__ = """Runs ``fn`` in a span ``name`` with ``options`` as the attribute scope; returns
 ``fn``'s result unchanged.
 
