@@ -163,6 +163,7 @@ function urlOf(st) {
 
 // ---------- users list ----------
 async function renderList(p) {
+  const seq = renderSeq;
   const st = listState(p);
   const { from, to } = period(st);
   const app = document.getElementById("app");
@@ -172,10 +173,12 @@ async function renderList(p) {
   try {
     data = await api("/api/users?" + qs);
   } catch (e) {
+    if (seq !== renderSeq) return;
     app.innerHTML = header(st) + `<div class="error" role="alert"><strong>Could not load users.</strong> ${esc(e.message)}</div>`;
     bindHeader(st);
     return;
   }
+  if (seq !== renderSeq) return; // a newer render owns the page
   const o = data.overview;
   const bucketMs = o.bucket === "hour" ? 3600e3 : 86400e3;
   const cols = COLUMNS.filter((c) => st.cols.includes(c.key));
@@ -309,6 +312,7 @@ async function renderCohorts(st, from, to, users) {
 
 // ---------- user detail ----------
 async function renderUser(id, p) {
+  const seq = renderSeq;
   const app = document.getElementById("app");
   const type = p.get("type") || "";
   const errorsOnly = p.get("errors") === "1";
@@ -323,9 +327,11 @@ async function renderUser(id, p) {
       api(`${base}/traces?${tq}&limit=50${session ? `&session_id=${encodeURIComponent(session)}` : ""}${errorsOnly ? "&errors_only=true" : ""}`),
     ]);
   } catch (e) {
+    if (seq !== renderSeq) return;
     app.innerHTML = `<a class="back" href="#/">← All users</a><div class="error" role="alert"><strong>Could not load user “${esc(id)}”.</strong> ${esc(e.message)}</div>`;
     return;
   }
+  if (seq !== renderSeq) return; // a newer render owns the page
   const back = `#/?range=${encodeURIComponent(p.get("range") || "30d")}`;
   const meta = Object.entries(d.metadata || {});
   const self = (extra) => {
@@ -376,14 +382,19 @@ function miniTable(id, heads, rows) {
 }
 
 // ---------- router ----------
+// Renders can overlap (a click while the previous page still loads); each has a number, and only
+// the newest writes the page and clears aria-busy, so a slow older response never replaces it.
+let renderSeq = 0;
 async function render() {
+  const seq = ++renderSeq;
   const { path, params } = route();
   const m = path.match(/^\/users\/(.+)$/);
   document.getElementById("app").setAttribute("aria-busy", "true");
   if (m) await renderUser(decodeURIComponent(m[1]), params);
   else await renderList(params);
+  if (seq !== renderSeq) return;
   document.getElementById("app").setAttribute("aria-busy", "false");
-  document.body.dataset.ready = String(Date.now());
+  document.body.dataset.ready = String(seq); // tests wait for it to change
 }
 window.addEventListener("hashchange", render);
 render();

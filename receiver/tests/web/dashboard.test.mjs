@@ -46,6 +46,14 @@ async function open(hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
   await page.waitForFunction((b) => document.body.dataset.ready && document.body.dataset.ready !== b && document.getElementById("app").getAttribute("aria-busy") === "false", before);
 }
+/** The page's render counter (`body[data-ready]`), to wait for a render that starts after it. */
+const readyNow = () => page.evaluate(() => document.body.dataset.ready || "");
+/** Waits until a render newer than `before` has finished (only the newest render sets the
+ * counter and clears aria-busy), then until `cond` (a page function) holds. */
+async function renderedSince(before, cond = () => true) {
+  await page.waitForFunction((b) => document.body.dataset.ready !== b && document.getElementById("app").getAttribute("aria-busy") === "false", before);
+  await page.waitForFunction(cond);
+}
 const rowIds = () => page.$$eval("#users tbody td.user a", (as) => as.map((a) => a.textContent));
 
 before(async () => {
@@ -93,15 +101,17 @@ test("search narrows the rows to matching ids and emails", async () => {
 });
 
 test("sorting by cost reorders the rows, both ways", async () => {
+  let before = await readyNow();
   await page.click('th[data-col="cost"] button.sort');
-  await page.waitForFunction(() => location.hash.includes("sort=cost_usd") && document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => location.hash.includes("sort=cost_usd"));
   const desc = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&sort=cost_usd&order=desc&limit=25`);
   assert.deepEqual(await rowIds(), desc.users.map((u) => u.user_id));
   const costs = await page.$$eval('#users tbody td[data-col="cost"]', (tds) => tds.map((t) => Number(t.dataset.value)));
   for (let i = 1; i < costs.length; i++) assert.ok(costs[i - 1] >= costs[i], "descending cost");
   assert.equal(await page.getAttribute('th[data-col="cost"]', "aria-sort"), "descending");
+  before = await readyNow();
   await page.click('th[data-col="cost"] button.sort');
-  await page.waitForFunction(() => location.hash.includes("order=asc") && document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => location.hash.includes("order=asc"));
   const asc = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&sort=cost_usd&order=asc&limit=25`);
   assert.deepEqual(await rowIds(), asc.users.map((u) => u.user_id));
 });
@@ -127,9 +137,9 @@ test("the cost rollup cycles SUM → AVG → MED with the API's values", async (
 test("clicking a user opens the detail with breakdowns", async () => {
   await open(`#/?${RANGE}`);
   const first = (await rowIds())[0];
+  const before = await readyNow();
   await page.click("#users tbody tr:first-child td.user a");
-  await page.waitForSelector("#user-title");
-  await page.waitForFunction(() => document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => document.querySelector("#user-title"));
   const d = await api(`/api/users/${encodeURIComponent(first)}`);
   assert.ok((await page.textContent("#user-title")).includes(first));
   assert.equal(await page.$$eval("#models tbody tr", (r) => r.length), d.models.length);
@@ -146,18 +156,21 @@ test("the errors toggle filters sessions, and a session filters the traces", asy
   assert.ok(u.errored_sessions > 0, "some demo user had an errored session");
   await open(`#/users/${encodeURIComponent(u.user_id)}?type=${u.user_id_type}`);
   const allSessions = await page.$$eval("#sessions tbody tr", (r) => r.length);
+  let before = await readyNow();
   await page.click("#errors-only");
-  await page.waitForFunction(() => location.hash.includes("errors=1") && document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => location.hash.includes("errors=1"));
   const errRows = await page.$$eval("#sessions tbody tr", (rs) => rs.map((r) => r.textContent));
   const api_ = await api(`/api/users/${encodeURIComponent(u.user_id)}/sessions?type=${u.user_id_type}&errors_only=true`);
   assert.equal(errRows.length, api_.sessions.length);
   assert.ok(errRows.length > 0 && errRows.length < allSessions, `${errRows.length} of ${allSessions}`);
   for (const r of errRows) assert.ok(r.includes("errored"));
+  before = await readyNow();
   await page.click("#errors-only");
-  await page.waitForFunction(() => !location.hash.includes("errors=1") && document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => !location.hash.includes("errors=1"));
   const sid = await page.$eval("#sessions tbody tr:first-child a", (a) => a.dataset.session);
+  before = await readyNow();
   await page.click("#sessions tbody tr:first-child a");
-  await page.waitForFunction(() => location.hash.includes("session=") && document.getElementById("app").getAttribute("aria-busy") === "false");
+  await renderedSince(before, () => location.hash.includes("session="));
   const sessionsOfTraces = await page.$$eval("#traces tbody tr td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
   assert.ok(sessionsOfTraces.length > 0);
   for (const s of sessionsOfTraces) assert.equal(s, sid);
