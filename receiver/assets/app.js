@@ -387,6 +387,7 @@ function miniTable(id, heads, rows) {
 let renderSeq = 0;
 async function render() {
   const seq = ++renderSeq;
+  const hash = location.hash;
   const { path, params } = route();
   const m = path.match(/^\/users\/(.+)$/);
   document.getElementById("app").setAttribute("aria-busy", "true");
@@ -395,6 +396,7 @@ async function render() {
   if (seq !== renderSeq) return;
   document.getElementById("app").setAttribute("aria-busy", "false");
   document.body.dataset.ready = String(seq); // tests wait for it to change
+  document.body.dataset.rendered = hash; // the URL state the page now shows
 }
 window.addEventListener("hashchange", render);
 render();

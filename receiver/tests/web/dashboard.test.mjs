@@ -90,7 +90,7 @@ test("cards and the first rows equal what /api/users returns", async () => {
 
 test("search narrows the rows to matching ids and emails", async () => {
   await page.fill("#q", "acme");
-  await page.waitForFunction(() => location.hash.includes("q=acme") && document.getElementById("app").getAttribute("aria-busy") === "false" && document.querySelector("#users"));
+  await page.waitForFunction(() => (document.body.dataset.rendered || "").includes("q=acme") && document.getElementById("app").getAttribute("aria-busy") === "false" && document.querySelector("#users"));
   await page.waitForFunction(() => document.querySelector("#q") && document.querySelector("#q").value === "acme");
   const data = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&q=acme&limit=25`);
   assert.ok(data.total > 0 && data.total < 50, `acme matches some users: ${data.total}`);
@@ -103,7 +103,7 @@ test("search narrows the rows to matching ids and emails", async () => {
 test("sorting by cost reorders the rows, both ways", async () => {
   let before = await readyNow();
   await page.click('th[data-col="cost"] button.sort');
-  await renderedSince(before, () => location.hash.includes("sort=cost_usd"));
+  await renderedSince(before, () => document.body.dataset.rendered.includes("sort=cost_usd"));
   const desc = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&sort=cost_usd&order=desc&limit=25`);
   assert.deepEqual(await rowIds(), desc.users.map((u) => u.user_id));
   const costs = await page.$$eval('#users tbody td[data-col="cost"]', (tds) => tds.map((t) => Number(t.dataset.value)));
@@ -111,7 +111,7 @@ test("sorting by cost reorders the rows, both ways", async () => {
   assert.equal(await page.getAttribute('th[data-col="cost"]', "aria-sort"), "descending");
   before = await readyNow();
   await page.click('th[data-col="cost"] button.sort');
-  await renderedSince(before, () => location.hash.includes("order=asc"));
+  await renderedSince(before, () => document.body.dataset.rendered.includes("order=asc"));
   const asc = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&sort=cost_usd&order=asc&limit=25`);
   assert.deepEqual(await rowIds(), asc.users.map((u) => u.user_id));
 });
@@ -158,7 +158,7 @@ test("the errors toggle filters sessions, and a session filters the traces", asy
   const allSessions = await page.$$eval("#sessions tbody tr", (r) => r.length);
   let before = await readyNow();
   await page.click("#errors-only");
-  await renderedSince(before, () => location.hash.includes("errors=1"));
+  await renderedSince(before, () => document.body.dataset.rendered.includes("errors=1"));
   const errRows = await page.$$eval("#sessions tbody tr", (rs) => rs.map((r) => r.textContent));
   const api_ = await api(`/api/users/${encodeURIComponent(u.user_id)}/sessions?type=${u.user_id_type}&errors_only=true`);
   assert.equal(errRows.length, api_.sessions.length);
@@ -166,11 +166,11 @@ test("the errors toggle filters sessions, and a session filters the traces", asy
   for (const r of errRows) assert.ok(r.includes("errored"));
   before = await readyNow();
   await page.click("#errors-only");
-  await renderedSince(before, () => !location.hash.includes("errors=1"));
+  await renderedSince(before, () => !document.body.dataset.rendered.includes("errors=1"));
   const sid = await page.$eval("#sessions tbody tr:first-child a", (a) => a.dataset.session);
   before = await readyNow();
   await page.click("#sessions tbody tr:first-child a");
-  await renderedSince(before, () => location.hash.includes("session="));
+  await renderedSince(before, () => document.body.dataset.rendered.includes("session="));
   const sessionsOfTraces = await page.$$eval("#traces tbody tr td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
   assert.ok(sessionsOfTraces.length > 0);
   for (const s of sessionsOfTraces) assert.equal(s, sid);
@@ -183,7 +183,7 @@ test("dragging across the histogram narrows the time range", async () => {
   await page.mouse.down();
   await page.mouse.move(box.x + box.w * 0.8, box.y + box.h / 2, { steps: 5 });
   await page.mouse.up();
-  await page.waitForFunction((f) => !location.hash.includes(encodeURIComponent(f)) && location.hash.includes("range=custom") && document.getElementById("app").getAttribute("aria-busy") === "false", FROM);
+  await page.waitForFunction((f) => { const h = document.body.dataset.rendered || ""; return !h.includes(encodeURIComponent(f)) && h.includes("range=custom") && document.getElementById("app").getAttribute("aria-busy") === "false"; }, FROM);
   const params = new URLSearchParams((await page.evaluate(() => location.hash)).split("?")[1]);
   const from = Date.parse(params.get("from")), to = Date.parse(params.get("to"));
   assert.ok(from > Date.parse(FROM) && to < Date.parse(TO) && from < to, `${params.get("from")} .. ${params.get("to")}`);
