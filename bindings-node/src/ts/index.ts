@@ -241,7 +241,9 @@ function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
 
 /**
  * Starts a capture span with an OTel JS context manager registered: the current OTel span (when it
- * is not one of ours) becomes the parent, and the returned context makes our span current for OTel.
+ * is not one of ours) becomes the parent. The returned context is undefined when the manager is
+ * wrapped ({@link wrapContextManager}: it reports the capture span itself); otherwise it is the
+ * context to activate so that OTel sees our span as current.
  */
 function startWithOtel(name: string, options: unknown, otel: OtelContextManager): [Frame, OtelContext | undefined] {
   const outer = storage.getStore();

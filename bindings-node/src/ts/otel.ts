@@ -35,6 +35,8 @@ export function contextManager(): OtelContextManager | undefined {
 export const ANCHOR_KEY = Symbol('userspan capture anchor');
 
 const wrapped = new WeakSet<object>();
+/** Managers found unwrappable: not tried again on every capture. */
+const unwrappable = new WeakSet<object>();
 
 /**
  * Makes `cm` (the app's OTel JS context manager) report the current capture span as the active
@@ -47,6 +49,13 @@ const wrapped = new WeakSet<object>();
  */
 export function wrapContextManager(cm: OtelContextManager, currentCapture: () => Frame | undefined): boolean {
   if (wrapped.has(cm)) return true;
+  if (unwrappable.has(cm)) return false;
+  const wrappedNow = tryWrap(cm, currentCapture);
+  (wrappedNow ? wrapped : unwrappable).add(cm);
+  return wrappedNow;
+}
+
+function tryWrap(cm: OtelContextManager, currentCapture: () => Frame | undefined): boolean {
   try {
     const active = cm.active;
     const withFn = cm.with as (context: OtelContext, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown;
@@ -85,11 +94,10 @@ export function wrapContextManager(cm: OtelContextManager, currentCapture: () =>
         if (target.active === lazyActive) target.active = active;
         if (target.with === lazyWith) target.with = withFn;
       } catch {
-        // leave it: each half is still correct on its own
+        // cannot be undone either; the per-capture activation still makes the capture current
       }
       return false;
     }
-    wrapped.add(cm);
     return true;
   } catch {
     return false;
