@@ -112,6 +112,8 @@ class _LazyBridge(_Bridge):
 
     def __init__(self, otel_context: Any) -> None:
         super().__init__()
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
         from ._otel_runtime import UserspanRuntimeContext
 
         current = otel_context._RUNTIME_CONTEXT
@@ -121,8 +123,6 @@ class _LazyBridge(_Bridge):
             self.inner = current
             otel_context._RUNTIME_CONTEXT = UserspanRuntimeContext(current, self.with_span)
         self.inner_get_current = self.inner.get_current
-        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-
         var = getattr(self.inner, "_current_context", None)
         if type(self.inner) is ContextVarsRuntimeContext and isinstance(var, ContextVar):
             # OTel's default runtime context is a ContextVar behind a Python method; reading the
@@ -141,12 +141,12 @@ class _LazyBridge(_Bridge):
         """Saves OTel's current context, so what a generator step or coroutine attaches and leaves
         attached is undone at :meth:`exit` (as for a sync ``fn``, nothing needs attaching)."""
         inner = self.inner
-        return (inner, inner.attach(inner.get_current()), anchor_set(anchor_get()))
+        return (inner.attach(inner.get_current()), anchor_set(anchor_get()))
 
     def exit(self, token: object) -> None:
-        inner, t_ctx, t_anchor = token  # type: ignore[misc]
+        t_ctx, t_anchor = token  # type: ignore[misc]
         try:
-            inner.detach(t_ctx)
+            self.inner.detach(t_ctx)
         finally:
             anchor_reset(t_anchor)
 
