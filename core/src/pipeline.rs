@@ -297,9 +297,14 @@ pub fn shutdown(timeout: Duration) {
     let old = PIPELINE.write().ok().and_then(|mut p| p.take());
     if let Some(p) = old {
         let _ = p.provider.shutdown_with_timeout(timeout);
-        BAGGAGE.store(0, Ordering::Relaxed);
-        global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        clear_globals();
     }
+}
+
+/// What [`install`] set process-wide, back to "no pipeline": no baggage, a no-op global provider.
+fn clear_globals() {
+    BAGGAGE.store(0, Ordering::Relaxed);
+    global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
 }
 
 /// In a child process after `fork()`: the parent's batch thread does not exist here, so a
@@ -324,8 +329,7 @@ pub fn reinit_after_fork() -> Result<()> {
     let (config, origin) = (old.config.clone(), old.exporter);
     std::mem::forget(old);
     if origin == ExporterOrigin::AppBatched {
-        BAGGAGE.store(0, Ordering::Relaxed);
-        global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        clear_globals();
         return Err(Error::Config(
             "after fork(): the pipeline was built by init_with_batch_exporter, whose exporter cannot be rebuilt \
              here; call init_with_batch_exporter again in the child"
