@@ -119,7 +119,7 @@ pub(crate) unsafe fn option_value(env: sys::napi_env, v: sys::napi_value, depth:
                 OptionValue::Float(f)
             }
         }
-        T::napi_string => OptionValue::Str(unsafe { string(env, v) }?),
+        T::napi_string => OptionValue::Str(unsafe { string(env, v) }?.into()),
         T::napi_object => {
             if depth > MAX_DEPTH {
                 return Ok(OptionValue::Other("object nested too deeply (or cyclic)".into()));
@@ -162,8 +162,11 @@ pub(crate) unsafe fn option_value_fast(env: sys::napi_env, v: sys::napi_value) -
     let mut written = 0usize;
     let status = unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
     if status == sys::Status::napi_ok && written + 4 < buf.len() {
-        let s = std::str::from_utf8(&buf[..written]).map(str::to_owned);
-        return Ok(OptionValue::Str(s.unwrap_or_else(|e| String::from_utf8_lossy(&buf[..e.valid_up_to()]).into_owned())));
+        // Straight from the stack buffer into the shared string the core keeps (one copy).
+        let s = std::str::from_utf8(&buf[..written]).unwrap_or_else(|e| {
+            std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default()
+        });
+        return Ok(OptionValue::Str(s.into()));
     }
     unsafe { option_value(env, v, 1) }
 }

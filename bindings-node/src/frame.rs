@@ -116,15 +116,14 @@ unsafe fn attrs_from_indexed(env: sys::napi_env, mask: sys::napi_value, values: 
     if bits == 0 {
         return Ok(Attributes::new());
     }
-    let names = option_names();
-    let mut entries = Vec::with_capacity(bits.count_ones() as usize);
-    for (i, v) in values.iter().enumerate().take(names.len()) {
+    let mut attrs = Attributes::new();
+    for (i, v) in values.iter().enumerate().take(option_names().len()) {
         if bits & (1 << i) != 0 {
             let value = unsafe { convert::option_value_fast(env, *v) }.map_err(|e| Thrown::napi(env, e))?;
-            entries.push((names[i], value));
+            attrs.set_option(i, value, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))?;
         }
     }
-    Attributes::from_options(entries, KeyStyle::Camel).map_err(|e| Thrown::core(env, &e))
+    Ok(attrs)
 }
 
 /// An exception already thrown into JS.

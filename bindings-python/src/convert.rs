@@ -41,8 +41,9 @@ pub fn option_value(v: &Bound<'_, PyAny>) -> OptionValue {
         return OptionValue::Null;
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return match string(s) {
-            Some(s) => OptionValue::Str(s),
+        return match str_of(s) {
+            // One copy, straight into the shared string the core keeps.
+            Some(s) => OptionValue::Str(s.into()),
             None => OptionValue::Other("str (not valid UTF-8)".into()),
         };
     }

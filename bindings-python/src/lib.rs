@@ -149,8 +149,8 @@ impl PyPrivacy {
     #[pyo3(signature = (user_id_hashing=None, hash_key=None))]
     fn new(py: Python<'_>, user_id_hashing: Option<String>, hash_key: Option<String>) -> PyResult<Self> {
         let opts = [
-            ("user_id_hashing".to_string(), user_id_hashing.map(OptionValue::Str).unwrap_or(OptionValue::Null)),
-            ("hash_key".to_string(), hash_key.map(OptionValue::Str).unwrap_or(OptionValue::Null)),
+            ("user_id_hashing".to_string(), user_id_hashing.map(|s| OptionValue::Str(s.into())).unwrap_or(OptionValue::Null)),
+            ("hash_key".to_string(), hash_key.map(|s| OptionValue::Str(s.into())).unwrap_or(OptionValue::Null)),
         ];
         let config = Config::from_options(opts, KeyStyle::Snake).py_err(py)?;
         Ok(PyPrivacy { inner: config.privacy().py_err(py)? })

@@ -62,7 +62,7 @@ fn value_at(v: &JsValue, depth: u32) -> OptionValue {
         return OptionValue::Null;
     }
     if let Some(s) = v.as_string() {
-        return OptionValue::Str(s);
+        return OptionValue::Str(s.into());
     }
     if let Some(b) = v.as_bool() {
         return OptionValue::Bool(b);

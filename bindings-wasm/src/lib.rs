@@ -124,7 +124,7 @@ fn unpack(packed: &str) -> Vec<(String, OptionValue)> {
     let mut parts = packed.split('\0');
     let mut out = Vec::new();
     while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
-        out.push((k.to_string(), OptionValue::Str(v.to_string())));
+        out.push((k.to_string(), OptionValue::Str(v.into())));
     }
     out
 }

@@ -153,8 +153,9 @@ pub enum OptionValue {
     Int(i64),
     /// A floating point number.
     Float(f64),
-    /// A string.
-    Str(String),
+    /// A string. Shared, so a binding that reads the host's text once hands it over without a
+    /// second copy: an id that needs no truncation is stored as given.
+    Str(Arc<str>),
     /// A list / array.
     List(Vec<OptionValue>),
     /// A dict / plain object, entries in the host's order.
@@ -188,7 +189,7 @@ impl From<&Json> for OptionValue {
                 Some(i) => OptionValue::Int(i),
                 None => OptionValue::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            Json::String(s) => OptionValue::Str(s.clone()),
+            Json::String(s) => OptionValue::Str(s.as_str().into()),
             Json::Array(a) => OptionValue::List(a.iter().map(OptionValue::from).collect()),
             Json::Object(o) => OptionValue::Map(o.iter().map(|(k, v)| (k.clone(), v.into())).collect()),
         }
@@ -214,19 +215,33 @@ pub struct Attributes {
     extra: Vec<KeyValue>,
 }
 
-fn clip(field: &str, value: &str) -> Option<Arc<str>> {
+/// Where an id-like value must be cut: `None` when it is empty (unset), `Some(None)` when it fits,
+/// `Some(Some(byte))` when it is over [`conv::MAX_ID_CHARS`] characters (counted as a truncation).
+fn cut_point(field: &str, value: &str) -> Option<Option<usize>> {
     if value.is_empty() {
         return None;
     }
     if value.len() <= conv::MAX_ID_CHARS {
-        return Some(value.into()); // at most 256 bytes, so at most 256 characters
+        return Some(None); // at most 256 bytes, so at most 256 characters
     }
-    match value.char_indices().nth(conv::MAX_ID_CHARS) {
-        None => Some(value.into()),
-        Some((cut, _)) => {
-            count_truncation(field, "256 characters");
-            Some(value[..cut].into())
-        }
+    let cut = value.char_indices().nth(conv::MAX_ID_CHARS).map(|(cut, _)| cut);
+    if cut.is_some() {
+        count_truncation(field, "256 characters");
+    }
+    Some(cut)
+}
+
+/// `value` as stored (copied once), after [`cut_point`].
+fn clip(field: &str, value: &str) -> Option<Arc<str>> {
+    let cut = cut_point(field, value)?;
+    Some(value[..cut.unwrap_or(value.len())].into())
+}
+
+/// [`clip`] for a value the caller already shares: kept as it is unless it must be cut.
+fn clip_shared(field: &str, value: Arc<str>) -> Option<Arc<str>> {
+    match cut_point(field, &value)? {
+        None => Some(value),
+        Some(cut) => Some(value[..cut].into()),
     }
 }
 
@@ -279,7 +294,10 @@ impl Attributes {
         self
     }
     fn push_tag(&mut self, tag: &str) {
-        if let Some(t) = clip("tags", tag) {
+        self.push_clipped_tag(clip("tags", tag));
+    }
+    fn push_clipped_tag(&mut self, tag: Option<Arc<str>>) {
+        if let Some(t) = tag {
             if !self.tags.contains(&t) {
                 self.tags.push(t);
             }
@@ -321,7 +339,18 @@ impl Attributes {
     }
     /// True when nothing is set.
     pub fn is_empty(&self) -> bool {
-        *self == Attributes::default()
+        // Field by field: comparing with `Attributes::default()` builds one per call.
+        let Attributes { user_id, user_id_type, user_id_hash, user_email, user_metadata, session_id, tags, metadata, extra } =
+            self;
+        user_id.is_none()
+            && user_id_type.is_none()
+            && user_id_hash.is_none()
+            && user_email.is_none()
+            && user_metadata.is_none()
+            && session_id.is_none()
+            && tags.is_empty()
+            && metadata.is_none()
+            && extra.is_empty()
     }
 
     /// Validates host options (a dict / object already translated to [`OptionValue`]s).
@@ -346,59 +375,78 @@ impl Attributes {
                 field: key.to_string(),
                 allowed: style.option_names(),
             })?;
-            let name = style.name(opt);
-            if value == OptionValue::Null {
-                continue;
+            a.set(opt, style, value)?;
+        }
+        Ok(a)
+    }
+
+    /// Sets option number `index` of [`KeyStyle::option_name_list`] to `value`, with the checks of
+    /// [`Attributes::from_options`] (which it shares): the bindings' positional fast path, which
+    /// spares naming each option and collecting them first. `null` leaves the option as it is.
+    ///
+    /// # Errors
+    /// As [`Attributes::from_options`]; an `index` past the list is [`Error::UnknownOption`].
+    pub fn set_option(&mut self, index: usize, value: OptionValue, style: KeyStyle) -> Result<()> {
+        let Some((opt, _, _)) = OPTIONS.get(index) else {
+            return Err(Error::UnknownOption { field: format!("option #{index}"), allowed: style.option_names() });
+        };
+        self.set(*opt, style, value)
+    }
+
+    fn set(&mut self, opt: Opt, style: KeyStyle, value: OptionValue) -> Result<()> {
+        let name = style.name(opt);
+        let a = self;
+        if value == OptionValue::Null {
+            return Ok(());
+        }
+        match opt {
+            // Fields are set in place (`a = a.user_id(..)` would move the whole set per option);
+            // a truncation warning names the option as the caller spelled it.
+            Opt::UserId => a.user_id = clip_shared(name, expect_str(name, value)?),
+            Opt::UserEmail => a.user_email = clip_shared(name, expect_str(name, value)?),
+            Opt::UserIdHash => a.user_id_hash = clip_shared(name, expect_str(name, value)?),
+            Opt::SessionId => a.session_id = clip_shared(name, expect_str(name, value)?),
+            Opt::UserIdType => {
+                let s = expect_str(name, value)?;
+                let kind = s.parse::<UserIdType>().map_err(|_| Error::InvalidValue {
+                    field: name.into(),
+                    allowed: allowed_id_types(),
+                    got: format!("{s:?}"),
+                })?;
+                a.user_id_type = Some(kind);
             }
-            match opt {
-                // Fields are set in place (`a = a.user_id(..)` would move the whole set per option);
-                // a truncation warning names the option as the caller spelled it.
-                Opt::UserId => a.user_id = clip(name, &expect_str(name, value)?),
-                Opt::UserEmail => a.user_email = clip(name, &expect_str(name, value)?),
-                Opt::UserIdHash => a.user_id_hash = clip(name, &expect_str(name, value)?),
-                Opt::SessionId => a.session_id = clip(name, &expect_str(name, value)?),
-                Opt::UserIdType => {
-                    let s = expect_str(name, value)?;
-                    let kind = s.parse::<UserIdType>().map_err(|_| Error::InvalidValue {
-                        field: name.into(),
-                        allowed: allowed_id_types(),
-                        got: format!("{s:?}"),
-                    })?;
-                    a.user_id_type = Some(kind);
+            Opt::Tags => {
+                let OptionValue::List(items) = value else {
+                    return Err(type_error(name, "a list of strings", &value));
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    a.push_clipped_tag(clip_shared(name, expect_str(&format!("{name}[{i}]"), item)?));
                 }
-                Opt::Tags => {
-                    let OptionValue::List(items) = value else {
-                        return Err(type_error(name, "a list of strings", &value));
-                    };
-                    for (i, item) in items.into_iter().enumerate() {
-                        a.push_tag(&expect_str(&format!("{name}[{i}]"), item)?);
+            }
+            Opt::Metadata | Opt::UserMetadata => {
+                let map = to_json_object(name, value)?;
+                *(if opt == Opt::Metadata { &mut a.metadata } else { &mut a.user_metadata }) = Some(map);
+            }
+            Opt::Attributes => {
+                let OptionValue::Map(entries) = value else {
+                    return Err(type_error(name, "a mapping of attribute names to values", &value));
+                };
+                for (k, v) in entries {
+                    let field = format!("{name}.{k}");
+                    if k.is_empty() {
+                        return Err(Error::InvalidType {
+                            field,
+                            expected: "a non-empty attribute name".into(),
+                            got: "an empty string".into(),
+                        });
                     }
-                }
-                Opt::Metadata | Opt::UserMetadata => {
-                    let map = to_json_object(name, value)?;
-                    *(if opt == Opt::Metadata { &mut a.metadata } else { &mut a.user_metadata }) = Some(map);
-                }
-                Opt::Attributes => {
-                    let OptionValue::Map(entries) = value else {
-                        return Err(type_error(name, "a mapping of attribute names to values", &value));
-                    };
-                    for (k, v) in entries {
-                        let field = format!("{name}.{k}");
-                        if k.is_empty() {
-                            return Err(Error::InvalidType {
-                                field,
-                                expected: "a non-empty attribute name".into(),
-                                got: "an empty string".into(),
-                            });
-                        }
-                        if let Some(val) = to_otel_value(&field, v)? {
-                            a.put_attribute(KeyValue::new(k, val));
-                        }
+                    if let Some(val) = to_otel_value(&field, v)? {
+                        a.put_attribute(KeyValue::new(k, val));
                     }
                 }
             }
         }
-        Ok(a)
+        Ok(())
     }
 
     /// [`Attributes::from_options`] over a JSON object (used by the conformance vectors and by
@@ -607,7 +655,7 @@ fn type_error(field: &str, expected: &str, got: &OptionValue) -> Error {
     Error::InvalidType { field: field.into(), expected: expected.into(), got: got.describe() }
 }
 
-fn expect_str(field: &str, v: OptionValue) -> Result<String> {
+fn expect_str(field: &str, v: OptionValue) -> Result<Arc<str>> {
     match v {
         OptionValue::Str(s) => Ok(s),
         other => Err(type_error(field, "a string", &other)),
@@ -620,7 +668,7 @@ fn to_json(field: &str, v: OptionValue) -> Result<Json> {
         OptionValue::Bool(b) => Json::Bool(b),
         OptionValue::Int(i) => Json::from(i),
         OptionValue::Float(f) => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
-        OptionValue::Str(s) => Json::String(s),
+        OptionValue::Str(s) => Json::String(s.to_string()),
         OptionValue::List(items) => Json::Array(
             items.into_iter().enumerate().map(|(i, x)| to_json(&format!("{field}[{i}]"), x)).collect::<Result<_>>()?,
         ),
@@ -650,11 +698,11 @@ fn to_otel_value(field: &str, v: OptionValue) -> Result<Option<Value>> {
         OptionValue::Bool(b) => Value::Bool(b),
         OptionValue::Int(i) => Value::I64(i),
         OptionValue::Float(f) => Value::F64(f),
-        OptionValue::Str(s) => Value::from(s),
+        OptionValue::Str(s) => Value::String(StringValue::from(s)),
         OptionValue::List(items) => {
             if items.iter().all(|x| matches!(x, OptionValue::Str(_))) {
                 Value::Array(Array::String(
-                    items.into_iter().map(|x| if let OptionValue::Str(s) = x { s.into() } else { unreachable!() }).collect(),
+                    items.into_iter().map(|x| if let OptionValue::Str(s) = x { StringValue::from(s) } else { unreachable!() }).collect(),
                 ))
             } else if items.iter().all(|x| matches!(x, OptionValue::Bool(_))) {
                 Value::Array(Array::Bool(items.into_iter().map(|x| matches!(x, OptionValue::Bool(true))).collect()))

@@ -315,7 +315,7 @@ impl Config {
             };
             let type_err = |expected: &str, v: &OptionValue| type_err_at(key.clone(), expected, v);
             let string = |v: OptionValue| match v {
-                OptionValue::Str(s) => Ok(s),
+                OptionValue::Str(s) => Ok(s.to_string()),
                 other => Err(type_err("a string", &other)),
             };
             let count = |v: OptionValue| match v {
@@ -337,7 +337,7 @@ impl Config {
                         entries
                             .into_iter()
                             .map(|(k, v)| match v {
-                                OptionValue::Str(s) => Ok((k, s)),
+                                OptionValue::Str(s) => Ok((k, s.to_string())),
                                 other => Err(type_err_at(format!("{key}.{k}"), "a string", &other)),
                             })
                             .collect::<Result<Vec<_>>>()?,

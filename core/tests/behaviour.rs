@@ -259,6 +259,47 @@ fn option_name_list_is_the_order_bindings_index_and_every_name_is_accepted() {
 }
 
 #[test]
+fn set_option_by_position_validates_as_from_options_does() {
+    use userspan::{KeyStyle, OptionValue};
+    let style = KeyStyle::Camel;
+    let list = style.option_name_list();
+    // Every option set by position gives the same attributes as by name.
+    let values = [
+        OptionValue::Str("u-1".into()),
+        OptionValue::Str("ada@example.com".into()),
+        OptionValue::Str("email".into()),
+        OptionValue::Str("h".into()),
+        OptionValue::Map(vec![("plan".into(), OptionValue::Str("pro".into()))]),
+        OptionValue::Str("s-1".into()),
+        OptionValue::List(vec![OptionValue::Str("a".into()), OptionValue::Str("b".into()), OptionValue::Str("a".into())]),
+        OptionValue::Map(vec![("k".into(), OptionValue::Int(1))]),
+        OptionValue::Map(vec![("app.tier".into(), OptionValue::Str("gold".into()))]),
+    ];
+    let mut by_position = Attributes::new();
+    for (i, v) in values.iter().enumerate() {
+        by_position.set_option(i, v.clone(), style).unwrap();
+    }
+    let by_name = Attributes::from_options(list.iter().copied().zip(values.iter().cloned()), style).unwrap();
+    assert_eq!(by_position, by_name);
+    assert_eq!(by_position.get_tags().collect::<Vec<_>>(), ["a", "b"]);
+    // null leaves an option as it was
+    by_position.set_option(0, OptionValue::Null, style).unwrap();
+    assert_eq!(by_position.get_user_id(), Some("u-1"));
+    // the same errors, naming the option as the caller spells it
+    let e = Attributes::new().set_option(2, OptionValue::Str("phone-number".into()), style).unwrap_err();
+    assert_eq!((e.kind(), e.field()), ("value", Some("userIdType")));
+    let e = Attributes::new().set_option(0, OptionValue::Int(7), style).unwrap_err();
+    assert_eq!((e.kind(), e.field()), ("type", Some("userId")));
+    let e = Attributes::new().set_option(list.len(), OptionValue::Str("x".into()), style).unwrap_err();
+    assert_eq!(e.kind(), "unknown_option");
+    assert!(e.to_string().contains(&style.option_names()), "{e}");
+    // a shared string over 256 characters is cut like any other
+    let mut long = Attributes::new();
+    long.set_option(0, OptionValue::Str("é".repeat(300).into()), style).unwrap();
+    assert_eq!(long.get_user_id().unwrap().chars().count(), 256);
+}
+
+#[test]
 fn span_handle_events_status_exception_and_name_are_the_otel_span_api() {
     let _g = memory();
     let h = userspan::start_span("draft".into(), None, None);

@@ -64,15 +64,15 @@ pub fn capture() -> i32 {
     )
 }
 
-/// What every binding pays in the core per capture: host options (already translated to
-/// `OptionValue`s) validated into attributes, a scope, a span started with an explicit parent
+/// What every binding pays in the core per capture: host options translated to `OptionValue`s
+/// (each string copied once out of the host's memory, as the bindings do) validated into attributes, a scope, a span started with an explicit parent
 /// (none here) and ended by handle.
 pub fn binding_path((user, email, session): (&String, &String, &String)) -> Scope {
     let attrs = Attributes::from_options(
         [
-            ("userId", OptionValue::Str(user.clone())),
-            ("userEmail", OptionValue::Str(email.clone())),
-            ("sessionId", OptionValue::Str(session.clone())),
+            ("userId", OptionValue::Str(user.as_str().into())),
+            ("userEmail", OptionValue::Str(email.as_str().into())),
+            ("sessionId", OptionValue::Str(session.as_str().into())),
         ],
         KeyStyle::Camel,
     )
