@@ -36,14 +36,14 @@ pub struct ErrorInfo {
 /// `error.type` attribute.
 pub fn record_error(cx: &Context, e: &ErrorInfo) {
     let span = cx.span();
-    record_exception(&span, e);
+    span.add_event("exception", exception_event(e));
     span.set_attribute(KeyValue::new(ERROR_TYPE, e.type_name.clone()));
     span.set_status(Status::error(e.message.clone()));
 }
 
-/// Adds the OTel semconv `exception` event (`exception.type`, `exception.message`,
-/// `exception.stacktrace`) to `span`, without touching its status.
-pub(crate) fn record_exception(span: &opentelemetry::trace::SpanRef<'_>, e: &ErrorInfo) {
+/// The attributes of the OTel semconv `exception` event for `e`: `exception.type`,
+/// `exception.message`, and `exception.stacktrace` when there is one.
+pub(crate) fn exception_event(e: &ErrorInfo) -> Vec<KeyValue> {
     let mut attrs = vec![
         KeyValue::new("exception.type", e.type_name.clone()),
         KeyValue::new("exception.message", e.message.clone()),
@@ -51,7 +51,7 @@ pub(crate) fn record_exception(span: &opentelemetry::trace::SpanRef<'_>, e: &Err
     if let Some(st) = &e.stacktrace {
         attrs.push(KeyValue::new("exception.stacktrace", st.clone()));
     }
-    span.add_event("exception", attrs);
+    attrs
 }
 
 fn panic_info(payload: &(dyn std::any::Any + Send)) -> ErrorInfo {

@@ -72,24 +72,36 @@ pub(crate) fn start_in(name: Cow<'static, str>, cx: Context) -> Context {
     }
 }
 
-/// Starts span `name` in `cx` stamped with `scope`'s attributes and returns `cx` with the span
-/// current; `scope` is *not* put in the returned context (the bindings keep it in their own
-/// context mechanism). With a pipeline, the attributes go in the span builder under the pipeline's
-/// privacy mode, which spares a context entry map per span; without one (an app-owned provider
-/// with [`crate::UserAttributesProcessor`]) the scope travels in `cx` to that processor.
-pub(crate) fn start_scoped(name: Cow<'static, str>, cx: Context, scope: Option<&Scope>) -> Context {
+/// A span started for a binding, owned as it is (not behind a [`Context`]): the pipeline's SDK
+/// span, or, with no pipeline, a span of the global tracer `userspan`.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // it lives in the handle's `Arc`: boxing the SDK span is the allocation this saves
+pub(crate) enum StartedSpan {
+    Sdk(opentelemetry_sdk::trace::Span),
+    Global(global::BoxedSpan),
+}
+
+/// Starts span `name` in `cx` stamped with `scope`'s attributes; `scope` is *not* put in a context
+/// (the bindings keep it in their own context mechanism). With a pipeline, the attributes go in
+/// the span builder under the pipeline's privacy mode, which spares a context entry map per span;
+/// without one (an app-owned provider with [`crate::UserAttributesProcessor`]) the scope travels
+/// in `cx` to that processor.
+pub(crate) fn start_scoped(name: Cow<'static, str>, cx: Context, scope: Option<&Scope>) -> StartedSpan {
     let guard = PIPELINE.read().unwrap_or_else(|e| e.into_inner());
-    match (guard.as_ref(), scope) {
-        (Some(p), Some(scope)) => {
-            let mut attributes = Vec::with_capacity(8);
-            scope.for_each_key_value(&p.resolved.privacy, |kv| attributes.push(kv));
-            let span = p.tracer.build_with_context(p.tracer.span_builder(name).with_attributes(attributes), &cx);
-            drop(guard);
-            cx.with_span(span)
+    match guard.as_ref() {
+        Some(p) => {
+            let mut builder = p.tracer.span_builder(name);
+            if let Some(scope) = scope {
+                let mut attributes = Vec::with_capacity(8);
+                scope.for_each_key_value(&p.resolved.privacy, |kv| attributes.push(kv));
+                builder = builder.with_attributes(attributes);
+            }
+            StartedSpan::Sdk(p.tracer.build_with_context(builder, &cx))
         }
-        (_, scope) => {
+        None => {
             drop(guard);
-            start_in(name, if let Some(s) = scope { cx.with_value(s.clone()) } else { cx })
+            let cx = if let Some(s) = scope { cx.with_value(s.clone()) } else { cx };
+            StartedSpan::Global(global::tracer("userspan").start_with_context(name, &cx))
         }
     }
 }

@@ -2,18 +2,38 @@
 //! language's mechanism and cross into Rust once to start a span (with the parent's span context
 //! and the current [`Scope`]) and once to end it.
 
-use crate::capture::{record_error, record_exception, ErrorInfo};
+use crate::capture::{exception_event, ErrorInfo};
+use crate::conventions::ERROR_TYPE;
 use crate::error::{Error, Result};
-use std::borrow::Cow;
-use crate::pipeline::start_scoped;
+use crate::pipeline::{start_scoped, StartedSpan};
 use crate::scope::Scope;
-use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{Span as _, SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
-/// A started span, owned by a binding. Ending is idempotent.
+/// A started span, owned by a binding. Cheap to clone (an `Arc`); ending is idempotent, and the
+/// span ends when the last clone is dropped if nobody ended it.
 #[derive(Debug, Clone)]
-pub struct SpanHandle {
-    cx: Context,
+pub struct SpanHandle(Arc<Handle>);
+
+#[derive(Debug)]
+struct Handle {
+    span_context: SpanContext,
+    // The span itself, not a `Context` holding it: a context would box the span and put the box
+    // behind one more `Arc`, two allocations per span the bindings never use.
+    span: Mutex<StartedSpan>,
+}
+
+/// Runs `$body` with `$s` bound to the handle's span, whichever tracer started it.
+macro_rules! on_span {
+    ($handle:expr, |$s:ident| $body:expr) => {{
+        let mut guard = $handle.0.span.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *guard {
+            StartedSpan::Sdk($s) => $body,
+            StartedSpan::Global($s) => $body,
+        }
+    }};
 }
 
 /// Builds an in-process parent span context from raw ids (e.g. a host OTel span).
@@ -24,50 +44,56 @@ pub fn parent_context(trace_id: u128, span_id: u64, sampled: bool) -> SpanContex
 
 /// Starts span `name` as a child of `parent` (a new trace when `None` or invalid), stamped with
 /// `scope`'s attributes (after the pipeline's privacy mode; by [`crate::UserAttributesProcessor`]
-/// when the app owns the provider). The scope is not put in the span's [`SpanHandle::context`]:
-/// children are started with `start_span` again, with the scope the binding keeps.
+/// when the app owns the provider). The scope is not kept with the span: children are started
+/// with `start_span` again, with the scope the binding keeps.
 pub fn start_span(name: String, parent: Option<&SpanContext>, scope: Option<&Scope>) -> SpanHandle {
     let mut cx = Context::new();
     if let Some(p) = parent.filter(|p| p.is_valid()) {
         cx = cx.with_remote_span_context(p.clone());
     }
-    SpanHandle { cx: start_scoped(name.into(), cx, scope) }
+    let span = start_scoped(name.into(), cx, scope);
+    let span_context = match &span {
+        StartedSpan::Sdk(s) => s.span_context().clone(),
+        StartedSpan::Global(s) => s.span_context().clone(),
+    };
+    SpanHandle(Arc::new(Handle { span_context, span: Mutex::new(span) }))
 }
 
 impl SpanHandle {
     /// The span's context (to parent children on).
     pub fn span_context(&self) -> SpanContext {
-        self.cx.span().span_context().clone()
+        self.0.span_context.clone()
     }
 
     /// Trace id as 32 lower-case hex chars.
     pub fn trace_id(&self) -> String {
-        self.cx.span().span_context().trace_id().to_string()
+        self.0.span_context.trace_id().to_string()
     }
 
     /// Span id as 16 lower-case hex chars.
     pub fn span_id(&self) -> String {
-        self.cx.span().span_context().span_id().to_string()
+        self.0.span_context.span_id().to_string()
     }
 
-    /// The context holding this span (for Rust code running inside it).
-    pub fn context(&self) -> &Context {
-        &self.cx
+    /// A context whose current span is this one's span context (for Rust code running inside
+    /// it: spans started in it are this span's children). The span itself stays with the handle.
+    pub fn context(&self) -> Context {
+        Context::new().with_remote_span_context(self.0.span_context.clone())
     }
 
     /// Sets one attribute on the span.
     pub fn set_attribute(&self, kv: KeyValue) {
-        self.cx.span().set_attribute(kv)
+        on_span!(self, |s| s.set_attribute(kv))
     }
 
     /// True until the span has ended (and only when it is sampled).
     pub fn is_recording(&self) -> bool {
-        self.cx.span().is_recording()
+        on_span!(self, |s| s.is_recording())
     }
 
     /// Adds a span event `name` with `attributes`, timestamped now.
     pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
-        self.cx.span().add_event(name, attributes)
+        on_span!(self, |s| s.add_event(name, attributes))
     }
 
     /// Sets the span status from its OpenTelemetry name: `"UNSET"`, `"OK"`, or `"ERROR"` with
@@ -88,7 +114,7 @@ impl SpanHandle {
                 })
             }
         };
-        self.cx.span().set_status(status);
+        on_span!(self, |s| s.set_status(status.clone()));
         Ok(())
     }
 
@@ -96,24 +122,27 @@ impl SpanHandle {
     /// `exception.stacktrace`) without ending the span or changing its status — OpenTelemetry's
     /// `Span.recordException`. [`SpanHandle::end`] with an error does both.
     pub fn record_exception(&self, error: &ErrorInfo) {
-        record_exception(&self.cx.span(), error)
+        on_span!(self, |s| s.add_event("exception", exception_event(error)))
     }
 
     /// Renames the span.
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
-        self.cx.span().update_name(name)
+        on_span!(self, |s| s.update_name(name))
     }
 
-    /// Ends the span, first recording `error` when given (see [`record_error`]). A second call
-    /// does nothing.
+    /// Ends the span, first recording `error` when given (as [`crate::record_error`] does: an
+    /// `exception` event, `error.type`, status ERROR). A second call does nothing.
     pub fn end(&self, error: Option<&ErrorInfo>) {
-        let span = self.cx.span();
-        if !span.is_recording() {
-            return;
-        }
-        if let Some(e) = error {
-            record_error(&self.cx, e);
-        }
-        span.end();
+        on_span!(self, |s| {
+            if !s.is_recording() {
+                return;
+            }
+            if let Some(e) = error {
+                s.add_event("exception", exception_event(e));
+                s.set_attribute(KeyValue::new(ERROR_TYPE, e.type_name.clone()));
+                s.set_status(Status::error(e.message.clone()));
+            }
+            s.end();
+        })
     }
 }
