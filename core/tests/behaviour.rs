@@ -322,3 +322,22 @@ fn span_handle_events_status_exception_and_name_are_the_otel_span_api() {
     assert_eq!((&ex["exception.type"], &ex["exception.message"], &ex["exception.stacktrace"]), (&json!("TimeoutError"), &json!("slow"), &json!("at x")));
     assert!(!s.attributes.contains_key("error.type"), "record_exception leaves the status and error.type alone");
 }
+
+#[test]
+fn span_handle_context_parents_rust_spans_and_a_dropped_handle_ends_its_span() {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+    let _g = memory();
+    let h = userspan::start_span("outer".into(), None, None);
+    let clone = h.clone();
+    // Rust code inside the span, on any tracer, starts children of it from `context()`.
+    let tracer = opentelemetry::global::tracer_provider().tracer("app");
+    drop(tracer.start_with_context("inner", &h.context()));
+    assert_eq!(h.context().span().span_context(), &h.span_context());
+    drop(h);
+    assert!(clone.is_recording(), "a clone keeps the span open");
+    drop(clone); // nobody called end: the span ends when the last handle goes
+    let spans = userspan::finished_spans();
+    let (outer, inner) = (span(&spans, "outer"), span(&spans, "inner"));
+    assert_eq!(inner.trace_id, outer.trace_id);
+    assert_eq!(inner.parent_span_id.as_deref(), Some(outer.span_id.as_str()));
+}
