@@ -1,31 +1,108 @@
-//! The hot path, as raw Node-API callbacks (no class wrapping, no per-call registry lookups):
-//! a frame is a JS `External` owning a [`FrameInner`], freed by V8's finalizer.
+//! The hot path, as raw Node-API callbacks (no class wrapping, no per-call registry lookups).
 //!
-//! JS signatures (private; called only by `src/ts/index.ts`):
+//! A frame (what the TypeScript layer's `Frame` points at) is a [`FrameInner`] in one of two
+//! places:
+//! - a **slot** of this thread's slab while a synchronous capture's span is open (`startSlot` …
+//!   `endSlot`): no GC-tracked native object per capture, and it is freed the moment the capture
+//!   ends. Node-API's `External` with a finalizer (a weak global handle, V8's weak processing,
+//!   Node's finalizer queue) was about a fifth of a capture's cost;
+//! - a JS **External** owning it, freed by V8's finalizer: attribute scopes, manual captures
+//!   (`startCapture`), captures whose function returned a promise or an async iterable (`detach`
+//!   moves their slot there), and ended slot captures that async work started inside them still
+//!   reaches (`revive` rebuilds those from the options and span ids the TypeScript layer kept).
 //!
-//! - `start(name, outer, traceId, spanId, sampled, options)` → frame
-//! - `startIdx(name, outer, traceId, spanId, sampled, mask, v0, v1, ...)` → frame: the same with
-//!   the options' values passed by position (`vi` is option `optionNames()[i]`, present when bit
-//!   `i` of `mask` is set), so no key strings and no property enumeration cross the FFI
-//! - `scope(outer, options)` / `scopeIdx(outer, mask, v0, v1, ...)` → frame (no span of its own)
-//! - `end(frame)`; `endError(frame, typeName, message, stacktrace)`
+//! JS signatures (private; called only by `src/ts/`):
 //!
-//! `outer` is a frame or null; `traceId`/`spanId` (hex) are an OpenTelemetry JS parent or
-//! undefined (then the parent is `outer`'s span). Options go through the core's
-//! `Attributes::from_options`; its errors are thrown as mapped in `errors.rs`.
+//! - `startIdx(name, outer, traceId, spanId, sampled, mask, v0, v1, ...)` → External: options'
+//!   values by position (`vi` is option `optionNames()[i]`, present when bit `i` of `mask` is
+//!   set), so no key strings and no property enumeration cross the FFI;
+//!   `startSlot(...)` → slot number, with the same arguments;
+//!   `start(name, outer, traceId, spanId, sampled, options)` → External (any options value)
+//! - `scope(outer, options)` / `scopeIdx(outer, mask, v0, v1, ...)` → External (no span of its own)
+//! - `end(frame)`; `endError(frame, typeName, message, stacktrace)` (Externals)
+//! - `endSlot(slot)`; `endSlotError(slot, typeName, message, stacktrace)`: end the span, free the
+//!   slot and write the span's ids into `ids`
+//! - `detach(slot)` → External holding the slot's frame
+//! - `revive(outer, i0, …, i6, mask, v0, v1, ...)` → External: an ended slot capture again, from
+//!   the ids `endSlot` wrote and the option values it started with
+//! - `ids`: an `Int32Array(8)`: trace id as 4 big-endian 32-bit words, span id as 2, trace flags
+//!
+//! `outer` (a frame: slot number, External, or null) is where the scope merges and the parent
+//! comes from; `traceId`/`spanId` (hex) are an OpenTelemetry JS parent or undefined (then the
+//! parent is `outer`'s span). Options go through the core's `Attributes`; its errors are thrown as
+//! mapped in `errors.rs`.
 
 use crate::{convert, errors};
 use napi::sys;
+use opentelemetry::trace::SpanContext;
+use slab::Slab;
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 use userspan::{Attributes, ErrorInfo, KeyStyle, OptionValue, Scope, SpanHandle};
 
-/// What the TypeScript layer keeps in its `AsyncLocalStorage`: the merged scope and the current
-/// span (this frame's own for a capture, the outer one for an attribute scope).
+/// What the TypeScript layer keeps in its `AsyncLocalStorage` (through a `Frame`): the merged
+/// scope and the current span.
 pub(crate) struct FrameInner {
-    pub scope: Option<Scope>,
-    pub span: Option<SpanHandle>,
-    pub owns_span: bool,
+    scope: Option<Scope>,
+    span: FrameSpan,
+}
+
+enum FrameSpan {
+    /// An attribute scope outside any capture.
+    None,
+    /// A capture's own span (ended by `end`).
+    Own(SpanHandle),
+    /// The enclosing capture's span (an attribute scope inside it).
+    Outer(SpanHandle),
+    /// A capture that has ended, by its ids (trace, span, sampled): a revived frame.
+    Ended(u128, u64, bool),
+}
+
+impl FrameInner {
+    /// The merged scope, if any option was ever set.
+    pub(crate) fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// The span a child started here is parented on.
+    pub(crate) fn span_context(&self) -> Option<SpanContext> {
+        match &self.span {
+            FrameSpan::Own(h) | FrameSpan::Outer(h) => Some(h.span_context()),
+            FrameSpan::Ended(t, s, sampled) => Some(userspan::parent_context(*t, *s, *sampled)),
+            FrameSpan::None => None,
+        }
+    }
+
+    /// The current span while it can still take attributes.
+    pub(crate) fn span(&self) -> Option<&SpanHandle> {
+        match &self.span {
+            FrameSpan::Own(h) | FrameSpan::Outer(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The span of an attribute scope opened inside this frame.
+    fn inherited_span(&self) -> FrameSpan {
+        match &self.span {
+            FrameSpan::Own(h) | FrameSpan::Outer(h) => FrameSpan::Outer(h.clone()),
+            FrameSpan::Ended(t, s, sampled) => FrameSpan::Ended(*t, *s, *sampled),
+            FrameSpan::None => FrameSpan::None,
+        }
+    }
+
+    /// Ends this frame's own span (not an enclosing capture's); idempotent.
+    fn end(&self, error: Option<&ErrorInfo>) {
+        if let FrameSpan::Own(h) = &self.span {
+            h.end(error);
+        }
+    }
+}
+
+thread_local! {
+    /// Frames of this thread's synchronous captures whose span is open, by slot (each Node
+    /// worker runs on its own thread).
+    static SLOTS: RefCell<Slab<FrameInner>> = const { RefCell::new(Slab::new()) };
 }
 
 /// Frees a frame once V8 collected its External. A span never ended (an abandoned `startCapture`
@@ -50,29 +127,47 @@ unsafe fn new_frame(env: sys::napi_env, inner: FrameInner) -> sys::napi_value {
     out
 }
 
-/// The frame behind a JS value, `None` for null/undefined/anything that is not an External.
+/// Calls `f` with the frame behind a JS value: a slot number, an External from [`new_frame`], or
+/// anything else (null/undefined: `None`). `f` must not start or end slot frames (the slab is
+/// borrowed meanwhile) and must not call into JS.
 ///
 /// # Safety
 /// Externals only come from [`new_frame`]: the native module is private to the package.
-pub(crate) unsafe fn frame<'a>(env: sys::napi_env, v: sys::napi_value) -> Option<&'a FrameInner> {
-    let mut data: *mut c_void = ptr::null_mut();
-    let status = unsafe { sys::napi_get_value_external(env, v, &mut data) };
-    if status != sys::Status::napi_ok || data.is_null() {
-        return None;
+pub(crate) unsafe fn with_frame<R>(env: sys::napi_env, v: sys::napi_value, f: impl FnOnce(Option<&FrameInner>) -> R) -> R {
+    match unsafe { convert::type_of(env, v) } {
+        Ok(sys::ValueType::napi_number) => {
+            let mut slot = 0u32;
+            unsafe { sys::napi_get_value_uint32(env, v, &mut slot) };
+            SLOTS.with(|s| f(s.borrow().get(slot as usize)))
+        }
+        Ok(sys::ValueType::napi_external) => {
+            let mut data: *mut c_void = ptr::null_mut();
+            let status = unsafe { sys::napi_get_value_external(env, v, &mut data) };
+            if status != sys::Status::napi_ok || data.is_null() {
+                return f(None);
+            }
+            f(Some(unsafe { &*data.cast::<FrameInner>() }))
+        }
+        _ => f(None),
     }
-    Some(unsafe { &*data.cast::<FrameInner>() })
 }
 
-unsafe fn args<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> [sys::napi_value; N] {
+/// The call's first `N` arguments (missing ones `undefined`) and the callback's data pointer.
+unsafe fn args_data<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> ([sys::napi_value; N], *mut c_void) {
     let mut argv = [ptr::null_mut(); N];
     let mut argc = N;
-    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
+    let mut data = ptr::null_mut();
+    unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) };
     let mut undefined = ptr::null_mut();
     unsafe { sys::napi_get_undefined(env, &mut undefined) };
     for a in argv.iter_mut().skip(argc) {
         *a = undefined;
     }
-    argv
+    (argv, data)
+}
+
+unsafe fn args<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> [sys::napi_value; N] {
+    unsafe { args_data::<N>(env, info) }.0
 }
 
 unsafe fn is_nullish(env: sys::napi_env, v: sys::napi_value) -> bool {
@@ -143,7 +238,7 @@ impl Thrown {
 
 /// The scope a frame opened with `attrs` inside `outer` holds (no new scope when nothing is set).
 fn scope_for(outer: Option<&FrameInner>, attrs: Attributes) -> Option<Scope> {
-    let outer_scope = outer.and_then(|f| f.scope.as_ref());
+    let outer_scope = outer.and_then(FrameInner::scope);
     if attrs.is_empty() {
         outer_scope.cloned()
     } else {
@@ -151,54 +246,73 @@ fn scope_for(outer: Option<&FrameInner>, attrs: Attributes) -> Option<Scope> {
     }
 }
 
-unsafe fn start_with(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result<Attributes, Thrown>) -> sys::napi_value {
-    let Ok(attrs) = attrs else { return ptr::null_mut() };
+/// The OpenTelemetry JS parent named by `(traceId, spanId, sampled)`, if they are valid ids.
+unsafe fn host_parent(env: sys::napi_env, ids: &[sys::napi_value]) -> Option<SpanContext> {
+    if unsafe { is_nullish(env, ids[0]) } {
+        return None;
+    }
+    let (t, s) = unsafe { (convert::key(env, ids[0]).ok()?, convert::key(env, ids[1]).ok()?) };
+    let mut sampled = false;
+    unsafe { sys::napi_get_value_bool(env, ids[2], &mut sampled) };
+    Some(userspan::parent_context(u128::from_str_radix(&t, 16).ok()?, u64::from_str_radix(&s, 16).ok()?, sampled))
+}
+
+/// A capture frame: `argv` = `(name, outer, traceId, spanId, sampled, …)`; the span is a child
+/// of the OTel JS parent when one is named, else of `outer`'s span.
+unsafe fn started(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result<Attributes, Thrown>) -> Option<FrameInner> {
+    let attrs = attrs.ok()?;
     let name = match unsafe { convert::key(env, argv[0]) } {
         Ok(n) => n,
         Err(e) => {
             Thrown::napi(env, e);
-            return ptr::null_mut();
+            return None;
         }
     };
-    let outer = unsafe { frame(env, argv[1]) };
-    let scope = scope_for(outer, attrs);
-    let parent = if unsafe { is_nullish(env, argv[2]) } {
-        outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context)
-    } else {
-        let ids = unsafe { (convert::key(env, argv[2]), convert::key(env, argv[3])) };
-        let mut sampled = false;
-        unsafe { sys::napi_get_value_bool(env, argv[4], &mut sampled) };
-        match ids {
-            (Ok(t), Ok(s)) => match (u128::from_str_radix(&t, 16), u64::from_str_radix(&s, 16)) {
-                (Ok(t), Ok(s)) => Some(userspan::parent_context(t, s, sampled)),
-                _ => outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context),
-            },
-            _ => outer.and_then(|f| f.span.as_ref()).map(SpanHandle::span_context),
-        }
+    let host = unsafe { host_parent(env, &argv[2..5]) };
+    let (scope, parent) = unsafe {
+        with_frame(env, argv[1], |outer| (scope_for(outer, attrs), host.or_else(|| outer.and_then(FrameInner::span_context))))
     };
     let span = userspan::start_span(name, parent.as_ref(), scope.as_ref());
-    unsafe { new_frame(env, FrameInner { scope, span: Some(span), owns_span: true }) }
+    Some(FrameInner { scope, span: FrameSpan::Own(span) })
+}
+
+unsafe fn external(env: sys::napi_env, frame: Option<FrameInner>) -> sys::napi_value {
+    match frame {
+        Some(f) => unsafe { new_frame(env, f) },
+        None => ptr::null_mut(),
+    }
 }
 
 unsafe fn start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<6>(env, info) };
     let attrs = unsafe { attrs_from_object(env, argv[5]) };
-    unsafe { start_with(env, &argv, attrs) }
+    unsafe { external(env, started(env, &argv, attrs)) }
 }
 
 unsafe fn start_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<{ 6 + MAX_INDEXED }>(env, info) };
     let attrs = unsafe { attrs_from_indexed(env, argv[5], &argv[6..]) };
-    unsafe { start_with(env, &argv, attrs) }
+    unsafe { external(env, started(env, &argv, attrs)) }
+}
+
+unsafe fn start_slot(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<{ 6 + MAX_INDEXED }>(env, info) };
+    let attrs = unsafe { attrs_from_indexed(env, argv[5], &argv[6..]) };
+    let Some(frame) = (unsafe { started(env, &argv, attrs) }) else { return ptr::null_mut() };
+    let slot = SLOTS.with(|s| s.borrow_mut().insert(frame));
+    let mut out = ptr::null_mut();
+    // Slots are reused, so the slab is as long as the deepest nesting of open sync captures.
+    unsafe { sys::napi_create_uint32(env, slot as u32, &mut out) };
+    out
 }
 
 unsafe fn scope_with(env: sys::napi_env, outer: sys::napi_value, attrs: Result<Attributes, Thrown>) -> sys::napi_value {
     let Ok(attrs) = attrs else { return ptr::null_mut() };
-    let outer = unsafe { frame(env, outer) };
-    let inner = FrameInner {
-        scope: scope_for(outer, attrs),
-        span: outer.and_then(|f| f.span.clone()),
-        owns_span: false,
+    let inner = unsafe {
+        with_frame(env, outer, |outer| FrameInner {
+            scope: scope_for(outer, attrs),
+            span: outer.map_or(FrameSpan::None, FrameInner::inherited_span),
+        })
     };
     unsafe { new_frame(env, inner) }
 }
@@ -215,26 +329,91 @@ unsafe fn scope_idx(env: sys::napi_env, info: sys::napi_callback_info) -> sys::n
     unsafe { scope_with(env, argv[0], attrs) }
 }
 
+/// `(typeName, message, stacktrace)` of `endError` / `endSlotError`.
+unsafe fn error_info(env: sys::napi_env, argv: &[sys::napi_value]) -> ErrorInfo {
+    let text = |v| unsafe { convert::string(env, v) }.unwrap_or_default();
+    let stacktrace = if unsafe { is_nullish(env, argv[2]) } { None } else { Some(text(argv[2])) };
+    ErrorInfo { type_name: text(argv[0]), message: text(argv[1]), stacktrace }
+}
+
 unsafe fn end(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<1>(env, info) };
-    if let Some(f) = unsafe { frame(env, argv[0]) } {
-        if let (true, Some(span)) = (f.owns_span, &f.span) {
-            span.end(None);
-        }
-    }
+    unsafe { with_frame(env, argv[0], |f| f.map(|f| f.end(None))) };
     ptr::null_mut()
 }
 
 unsafe fn end_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let argv = unsafe { args::<4>(env, info) };
-    if let Some(f) = unsafe { frame(env, argv[0]) } {
-        if let (true, Some(span)) = (f.owns_span, &f.span) {
-            let text = |v| unsafe { convert::string(env, v) }.unwrap_or_default();
-            let stacktrace = if unsafe { is_nullish(env, argv[3]) } { None } else { Some(text(argv[3])) };
-            span.end(Some(&ErrorInfo { type_name: text(argv[1]), message: text(argv[2]), stacktrace }));
-        }
+    let error = unsafe { error_info(env, &argv[1..]) };
+    unsafe { with_frame(env, argv[0], |f| f.map(|f| f.end(Some(&error)))) };
+    ptr::null_mut()
+}
+
+/// Takes slot `v` out of the slab.
+unsafe fn take_slot(env: sys::napi_env, v: sys::napi_value) -> Option<FrameInner> {
+    let mut slot = 0u32;
+    if unsafe { sys::napi_get_value_uint32(env, v, &mut slot) } != sys::Status::napi_ok {
+        return None;
+    }
+    SLOTS.with(|s| s.borrow_mut().try_remove(slot as usize))
+}
+
+/// Ends a slot frame's span, writes its ids where `ids` points (the `ids` Int32Array) and frees
+/// the slot.
+unsafe fn end_slot_with(env: sys::napi_env, slot: sys::napi_value, ids: *mut c_void, error: Option<ErrorInfo>) -> sys::napi_value {
+    let Some(frame) = (unsafe { take_slot(env, slot) }) else { return ptr::null_mut() };
+    frame.end(error.as_ref());
+    if let (Some(sc), false) = (frame.span_context(), ids.is_null()) {
+        let t = sc.trace_id().to_bytes();
+        let s = sc.span_id().to_bytes();
+        let words = [
+            i32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+            i32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+            i32::from_be_bytes([t[8], t[9], t[10], t[11]]),
+            i32::from_be_bytes([t[12], t[13], t[14], t[15]]),
+            i32::from_be_bytes([s[0], s[1], s[2], s[3]]),
+            i32::from_be_bytes([s[4], s[5], s[6], s[7]]),
+            i32::from(sc.trace_flags().to_u8()),
+        ];
+        // SAFETY: `ids` is the 8-word buffer `register` made for this callback and keeps alive.
+        unsafe { ptr::copy_nonoverlapping(words.as_ptr(), ids.cast::<i32>(), words.len()) };
     }
     ptr::null_mut()
+}
+
+unsafe fn end_slot(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (argv, ids) = unsafe { args_data::<1>(env, info) };
+    unsafe { end_slot_with(env, argv[0], ids, None) }
+}
+
+unsafe fn end_slot_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (argv, ids) = unsafe { args_data::<4>(env, info) };
+    let error = unsafe { error_info(env, &argv[1..]) };
+    unsafe { end_slot_with(env, argv[0], ids, Some(error)) }
+}
+
+/// Moves a slot frame into an External (its capture outlives this call: a promise, an async
+/// iterable).
+unsafe fn detach(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<1>(env, info) };
+    unsafe { external(env, take_slot(env, argv[0])) }
+}
+
+/// An ended slot capture as an External again: `(outer, i0…i6, mask, v0, …)`, the ids `endSlot`
+/// wrote and the options the capture started with (valid then, and not long enough to be cut, so
+/// nothing is counted or thrown twice).
+unsafe fn revive(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let argv = unsafe { args::<{ 9 + MAX_INDEXED }>(env, info) };
+    let mut w = [0i32; 7];
+    for (i, word) in w.iter_mut().enumerate() {
+        unsafe { sys::napi_get_value_int32(env, argv[1 + i], word) };
+    }
+    let u = |x: i32| u128::from(x as u32);
+    let trace = (u(w[0]) << 96) | (u(w[1]) << 64) | (u(w[2]) << 32) | u(w[3]);
+    let span = (u64::from(w[4] as u32) << 32) | u64::from(w[5] as u32);
+    let Ok(attrs) = (unsafe { attrs_from_indexed(env, argv[8], &argv[9..]) }) else { return ptr::null_mut() };
+    let scope = unsafe { with_frame(env, argv[0], |outer| scope_for(outer, attrs)) };
+    unsafe { new_frame(env, FrameInner { scope, span: FrameSpan::Ended(trace, span, w[6] & 1 == 1) }) }
 }
 
 /// Runs a raw callback body; a Rust panic becomes a JS `Error` instead of unwinding into Node.
@@ -258,32 +437,56 @@ macro_rules! raw_callback {
 
 raw_callback!(start_cb => start);
 raw_callback!(start_idx_cb => start_idx);
+raw_callback!(start_slot_cb => start_slot);
 raw_callback!(scope_cb => scope);
 raw_callback!(scope_idx_cb => scope_idx);
 raw_callback!(end_cb => end);
 raw_callback!(end_error_cb => end_error);
+raw_callback!(end_slot_cb => end_slot);
+raw_callback!(end_slot_error_cb => end_slot_error);
+raw_callback!(detach_cb => detach);
+raw_callback!(revive_cb => revive);
 
-/// Adds the raw callbacks to the module's exports.
+fn ok(status: sys::napi_status, what: &str) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!("userspan: cannot {what}")))
+    }
+}
+
+/// Adds the raw callbacks and the `ids` buffer to the module's exports.
 pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
+    // The ids buffer: one per module instance, never collected (a reference holds it), its memory
+    // V8's and fixed (an ArrayBuffer's backing store does not move). `endSlot` gets its address
+    // as callback data.
+    let mut ids: *mut c_void = ptr::null_mut();
+    let (mut buffer, mut array, mut held) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    unsafe {
+        ok(sys::napi_create_arraybuffer(env, 8 * 4, &mut ids, &mut buffer), "allocate the ids buffer")?;
+        ok(sys::napi_create_typedarray(env, sys::TypedarrayType::int32_array, 8, buffer, 0, &mut array), "make the ids array")?;
+        ok(sys::napi_create_reference(env, buffer, 1, &mut held), "hold the ids buffer")?;
+        ok(sys::napi_set_named_property(env, exports, c"ids".as_ptr(), array), "export ids")?;
+    }
     type Cb = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let fns: [(&std::ffi::CStr, Cb); 6] = [
-        (c"start", start_cb),
-        (c"startIdx", start_idx_cb),
-        (c"scope", scope_cb),
-        (c"scopeIdx", scope_idx_cb),
-        (c"end", end_cb),
-        (c"endError", end_error_cb),
+    let fns: [(&std::ffi::CStr, Cb, *mut c_void); 11] = [
+        (c"start", start_cb, ptr::null_mut()),
+        (c"startIdx", start_idx_cb, ptr::null_mut()),
+        (c"startSlot", start_slot_cb, ptr::null_mut()),
+        (c"scope", scope_cb, ptr::null_mut()),
+        (c"scopeIdx", scope_idx_cb, ptr::null_mut()),
+        (c"end", end_cb, ptr::null_mut()),
+        (c"endError", end_error_cb, ptr::null_mut()),
+        (c"endSlot", end_slot_cb, ids),
+        (c"endSlotError", end_slot_error_cb, ids),
+        (c"detach", detach_cb, ptr::null_mut()),
+        (c"revive", revive_cb, ptr::null_mut()),
     ];
-    for (name, cb) in fns {
+    for (name, cb, data) in fns {
         let mut f = ptr::null_mut();
-        let status = unsafe {
-            sys::napi_create_function(env, name.as_ptr(), name.to_bytes().len() as isize, Some(cb), ptr::null_mut(), &mut f)
-        };
-        if status != sys::Status::napi_ok
-            || unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), f) } != sys::Status::napi_ok
-        {
-            return Err(napi::Error::from_reason(format!("userspan: cannot export {name:?}")));
-        }
+        let what = format!("export {name:?}");
+        ok(unsafe { sys::napi_create_function(env, name.as_ptr(), name.to_bytes().len() as isize, Some(cb), data, &mut f) }, &what)?;
+        ok(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), f) }, &what)?;
     }
     Ok(())
 }

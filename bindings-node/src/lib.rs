@@ -11,7 +11,7 @@ mod errors;
 mod frame;
 
 use errors::OrThrow;
-use frame::FrameInner;
+use frame::{with_frame, FrameInner};
 use napi::bindgen_prelude::{AsyncTask, Object, Unknown};
 use napi::{Env, JsValue, Result, Task};
 use napi_derive::napi;
@@ -62,8 +62,16 @@ pub fn option_names() -> Vec<String> {
     names[..names.len().min(frame::MAX_INDEXED)].iter().map(|n| n.to_string()).collect()
 }
 
-fn frame_of<'a>(env: &Env, v: &Unknown) -> Option<&'a FrameInner> {
-    unsafe { frame::frame(env.raw(), v.raw()) }
+/// The longest string option, in UTF-16 code units, that the core never cuts
+/// ([`userspan::conventions::MAX_ID_CHARS`] characters: a character is at least one unit).
+#[napi]
+pub fn max_id_chars() -> u32 {
+    userspan::conventions::MAX_ID_CHARS as u32
+}
+
+/// Calls `f` with the frame behind `v` (see `frame::with_frame`; `f` must not call into JS).
+fn frame_of<R>(env: &Env, v: &Unknown, f: impl FnOnce(Option<&FrameInner>) -> R) -> R {
+    unsafe { with_frame(env.raw(), v.raw(), f) }
 }
 
 /// `{traceId, spanId, traceFlags}` of a frame's span (OTel JS `SpanContext` shape).
@@ -80,8 +88,7 @@ pub struct SpanIds {
 /// The ids of a frame's current span, `null` outside any span.
 #[napi]
 pub fn span_ids(env: &Env, frame: Unknown) -> Option<SpanIds> {
-    frame_of(env, &frame).and_then(|f| f.span.as_ref()).map(|s| {
-        let sc = s.span_context();
+    frame_of(env, &frame, |f| f.and_then(FrameInner::span_context)).map(|sc| {
         SpanIds {
             trace_id: sc.trace_id().to_string(),
             span_id: sc.span_id().to_string(),
@@ -93,15 +100,16 @@ pub fn span_ids(env: &Env, frame: Unknown) -> Option<SpanIds> {
 /// A frame's merged scope as options (camelCase), for `getAttributes()`.
 #[napi]
 pub fn frame_attributes(env: &Env, frame: Unknown) -> Json {
-    let scope = frame_of(env, &frame).and_then(|f| f.scope.as_ref());
-    Json::Object(scope.map(|s| s.attributes().to_options(KeyStyle::Camel)).unwrap_or_default())
+    let options = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.attributes().to_options(KeyStyle::Camel)));
+    Json::Object(options.unwrap_or_default())
 }
 
 /// Sets one attribute on a frame's span, validated as an entry of the `attributes` option
 /// (string, number, boolean or a homogeneous array of those).
 #[napi]
 pub fn set_attribute(env: &Env, frame: Unknown, key: String, value: Unknown) -> Result<()> {
-    let Some(span) = frame_of(env, &frame).and_then(|f| f.span.as_ref()) else { return Ok(()) };
+    // The value is read (which may run JS getters) outside `frame_of`.
+    let Some(span) = frame_of(env, &frame, |f| f.and_then(FrameInner::span).cloned()) else { return Ok(()) };
     let v = unsafe { convert::option_value(env.raw(), value.raw(), 1) }?;
     let attrs = Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
         .or_throw(env)?;
@@ -137,12 +145,9 @@ impl Stamper {
     /// The span attributes `frame`'s scope stamps (`{}` without a scope).
     #[napi]
     pub fn render(&self, env: &Env, frame: Unknown) -> Json {
-        let mut m = Map::new();
-        if let Some(scope) = frame_of(env, &frame).and_then(|f| f.scope.as_ref()) {
-            for kv in scope.key_values(&self.privacy).iter() {
-                m.insert(kv.key.to_string(), userspan::attributes::value_to_json(&kv.value));
-            }
-        }
+        let key_values = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.key_values(&self.privacy)));
+        let m: Map<String, Json> =
+            key_values.iter().flatten().map(|kv| (kv.key.to_string(), userspan::attributes::value_to_json(&kv.value))).collect();
         Json::Object(m)
     }
 }

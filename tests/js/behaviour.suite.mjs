@@ -335,6 +335,64 @@ export function behaviourSuite(api) {
     assert.equal(await done, 'u-late');
   });
 
+  test('work left running by nested sync captures keeps their merged scope and parents on their spans', async () => {
+    let fired;
+    const done = new Promise((r) => (fired = r));
+    const before = stats().valuesTruncated;
+    const later = () =>
+      setTimeout(() => {
+        const seen = getAttributes();
+        capture('late-child', () => withAttributes({ tags: ['late'] }, () => capture('late-grandchild', () => {})), { sessionId: 's-late' });
+        fired(seen);
+      }, 5);
+    capture(
+      'outer-turn',
+      () => capture('middle', () => capture('inner-step', later, { userEmail: 'ada@example.com' }), { sessionId: 's-1' }),
+      { userId: 'x'.repeat(300) },
+    );
+    assert.equal(getFinishedSpans().length, 3, 'the three captures ended before the timer fired');
+    const seen = await done;
+    assert.deepEqual(seen, { userId: 'x'.repeat(256), userEmail: 'ada@example.com', sessionId: 's-1' });
+    const outer = spanNamed('outer-turn');
+    const middle = spanNamed('middle');
+    const inner = spanNamed('inner-step');
+    const late = spanNamed('late-child');
+    const grandchild = spanNamed('late-grandchild');
+    assert.equal(middle.parentSpanId, outer.spanId);
+    assert.equal(inner.parentSpanId, middle.spanId);
+    assert.equal(late.parentSpanId, inner.spanId);
+    assert.equal(grandchild.parentSpanId, late.spanId);
+    for (const s of [middle, inner, late, grandchild]) assert.equal(s.traceId, outer.traceId);
+    const lateAttributes = { 'user.id': 'x'.repeat(256), 'user.email': 'ada@example.com', 'session.id': 's-late' };
+    assert.deepEqual(late.attributes, lateAttributes);
+    assert.deepEqual(grandchild.attributes, { ...lateAttributes, 'tag.tags': ['late'] });
+    assert.equal(stats().valuesTruncated - before, 1, 'the over-long id is counted once, however often its scope is used');
+  });
+
+  test('work left running by a sync capture that threw still runs in its scope, under its span', async () => {
+    let fired;
+    const done = new Promise((r) => (fired = r));
+    const boom = new Error('boom');
+    assert.throws(
+      () =>
+        capture(
+          'failed-turn',
+          () => {
+            setImmediate(() => fired(capture('cleanup', () => getAttributes())));
+            throw boom;
+          },
+          { userId: 'u-failed' },
+        ),
+      (e) => e === boom,
+    );
+    assert.deepEqual(await done, { userId: 'u-failed' });
+    const failed = spanNamed('failed-turn');
+    assert.equal(failed.status.code, 'ERROR');
+    assert.equal(spanNamed('cleanup').parentSpanId, failed.spanId);
+    assert.equal(spanNamed('cleanup').traceId, failed.traceId);
+    assert.deepEqual(spanNamed('cleanup').attributes, { 'user.id': 'u-failed' });
+  });
+
   test('nested scopes merge and leaving restores the outer scope exactly', () => {
     withAttributes({ userId: 'outer', tags: ['a'], metadata: { k: 1, o: 1 } }, () => {
       withUser({ userId: 'inner', userEmail: 'i@x.io' }, () => {

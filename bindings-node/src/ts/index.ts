@@ -6,7 +6,8 @@
 // async iterable) to span lifetimes.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { invalidArgument } from './errors';
-import { native, type Frame, type Stamper } from './native';
+import { endFrame, endFrameWithError, Frame, keepFrame, nativeOf, slotFrame } from './frame';
+import { native, type Stamper } from './native';
 import { ANCHOR_KEY, CaptureSpan, contextManager, SPAN_KEY, validSpanContext, wrapContextManager, type OtelContext, type OtelContextManager } from './otel';
 
 export type { UserspanError, UserspanErrorCode } from './errors';
@@ -172,71 +173,69 @@ const OBJECT_PROTO = Object.prototype;
 const OPTION_INDEX: Record<string, number> = Object.create(null);
 native.optionNames().forEach((n, i) => (OPTION_INDEX[n] = i));
 const OPTION_COUNT = native.optionNames().length;
-const fastValues: unknown[] = new Array(OPTION_COUNT).fill(undefined);
+const MAX_ID_CHARS = native.maxIdChars();
 
 /**
- * Reads a plain options object into `fastValues` by position and returns the presence mask, or
- * -1 when the object must take the generic native path (not a plain object, or a key the table
- * does not know). No validation happens here: the core does it.
+ * Set by {@link indexOptions}: every value it read was a string the core keeps whole, so a
+ * capture with these options can live in a native slot and be revived from them (see `frame.ts`).
  */
-let indexing = false;
-function indexOptions(options: object): number {
-  // `indexing` guards the shared buffer against a getter on the options that captures again.
-  if (indexing || Object.getPrototypeOf(options) !== OBJECT_PROTO) return -1;
+let revivable = false;
+
+/**
+ * Reads a plain options object into `vals` by position and returns the presence mask, or -1 when
+ * the object must take the generic native path (not a plain object, or a key the table does not
+ * know). No validation happens here: the core does it.
+ */
+function indexOptions(options: object, vals: unknown[]): number {
+  revivable = false;
+  if (Object.getPrototypeOf(options) !== OBJECT_PROTO) return -1;
   const o = options as Record<string, unknown>;
   let mask = 0;
-  indexing = true;
-  try {
-    for (const k in o) {
-      const i = OPTION_INDEX[k];
-      if (i === undefined) return -1;
-      fastValues[i] = o[k];
-      mask |= 1 << i;
-    }
-  } finally {
-    indexing = false;
+  let strings = true;
+  for (const k in o) {
+    const i = OPTION_INDEX[k];
+    if (i === undefined) return -1;
+    const v = o[k];
+    vals[i] = v;
+    mask |= 1 << i;
+    if (typeof v !== 'string' || v.length > MAX_ID_CHARS) strings = false;
   }
+  revivable = strings;
   return mask;
-}
-
-function clearFastValues(): void {
-  for (let i = 0; i < OPTION_COUNT; i++) fastValues[i] = undefined;
 }
 
 /**
  * Starts a capture span natively. A plain options object crosses as values by position (no
  * property enumeration or key strings across the FFI); anything else goes to the generic path.
- * Either way the core validates and throws before anything starts.
+ * Either way the core validates and throws before anything starts. With `slot` (a capture whose
+ * function has not run yet) and options a slot frame can be revived from, the frame takes a
+ * native slot instead of an External.
  */
-function startFrame(name: string, options: unknown, outer: Frame | undefined, traceId?: string, spanId?: string, sampled?: boolean): Frame {
-  if (options === undefined || options === null) return native.startIdx(name, outer, traceId, spanId, sampled);
-  const mask = typeof options === 'object' ? indexOptions(options) : -1;
-  if (mask < 0) {
-    clearFastValues();
-    return native.start(name, outer, traceId, spanId, sampled, options);
+function startFrame(name: string, options: unknown, outer: Frame | undefined, slot: boolean, traceId?: string, spanId?: string, sampled?: boolean): Frame {
+  const o = nativeOf(outer);
+  if (options === undefined || options === null) {
+    return slot
+      ? slotFrame(native.startSlot(name, o, traceId, spanId, sampled), outer, 0, undefined)
+      : new Frame(native.startIdx(name, o, traceId, spanId, sampled));
   }
-  const v = fastValues;
-  try {
-    return native.startIdx(name, outer, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
-  } finally {
-    clearFastValues();
+  const v: unknown[] = new Array(OPTION_COUNT);
+  const mask = typeof options === 'object' ? indexOptions(options, v) : -1;
+  if (mask < 0) return new Frame(native.start(name, o, traceId, spanId, sampled, options));
+  if (slot && revivable) {
+    const ref = native.startSlot(name, o, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+    return slotFrame(ref, outer, mask, v);
   }
+  return new Frame(native.startIdx(name, o, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]));
 }
 
-/** {@link startFrame} for an attribute scope. */
+/** {@link startFrame} for an attribute scope (always an External). */
 function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
-  if (options === undefined || options === null) return native.scopeIdx(outer);
-  const mask = typeof options === 'object' ? indexOptions(options) : -1;
-  if (mask < 0) {
-    clearFastValues();
-    return native.scope(outer, options);
-  }
-  const v = fastValues;
-  try {
-    return native.scopeIdx(outer, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
-  } finally {
-    clearFastValues();
-  }
+  const o = nativeOf(outer);
+  if (options === undefined || options === null) return new Frame(native.scopeIdx(o));
+  const v: unknown[] = new Array(OPTION_COUNT);
+  const mask = typeof options === 'object' ? indexOptions(options, v) : -1;
+  if (mask < 0) return new Frame(native.scope(o, options));
+  return new Frame(native.scopeIdx(o, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]));
 }
 
 /**
@@ -245,7 +244,7 @@ function scopeFrame(options: unknown, outer: Frame | undefined): Frame {
  * wrapped ({@link wrapContextManager}: it reports the capture span itself); otherwise it is the
  * context to activate so that OTel sees our span as current.
  */
-function startWithOtel(name: string, options: unknown, otel: OtelContextManager): [Frame, OtelContext | undefined] {
+function startWithOtel(name: string, options: unknown, otel: OtelContextManager, slot: boolean): [Frame, OtelContext | undefined] {
   const outer = storage.getStore();
   const lazy = wrapContextManager(otel, currentCapture);
   const outerCapture = captureOf(outer);
@@ -256,8 +255,8 @@ function startWithOtel(name: string, options: unknown, otel: OtelContextManager)
   const sc = current instanceof CaptureSpan ? undefined : validSpanContext(current);
   const frame =
     sc !== undefined
-      ? startFrame(name, options, outer, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1)
-      : startFrame(name, options, outer);
+      ? startFrame(name, options, outer, slot, sc.traceId, sc.spanId, (sc.traceFlags & 1) === 1)
+      : startFrame(name, options, outer, slot);
   return [frame, lazy ? undefined : active.setValue(SPAN_KEY, new CaptureSpan(frame))];
 }
 
@@ -287,7 +286,7 @@ function errorInfo(e: unknown): [string, string, string | undefined] {
 
 function endWithError(frame: Frame, e: unknown): void {
   const [type, message, stack] = errorInfo(e);
-  native.endError(frame, type, message, stack);
+  endFrameWithError(frame, type, message, stack);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -322,7 +321,7 @@ function wrapAsyncIterable<T extends object>(
     if (ended || !owns) return;
     ended = true;
     if (failed) endWithError(frame, e);
-    else native.end(frame);
+    else endFrame(frame);
   };
   const step = (call: () => Promise<IteratorResult<unknown>> | IteratorResult<unknown>, endOnSettle: boolean) => {
     let p: Promise<IteratorResult<unknown>>;
@@ -381,9 +380,10 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
     throw e;
   }
   if (isThenable(result)) {
+    keepFrame(frame);
     return Promise.resolve(result).then(
       (v) => {
-        native.end(frame);
+        endFrame(frame);
         return v;
       },
       (e) => {
@@ -393,9 +393,10 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
     ) as CaptureResult<R>;
   }
   if (isAsyncIterable(result)) {
+    keepFrame(frame);
     return wrapAsyncIterable(result as unknown as object, frame, otel, otelCx, true) as CaptureResult<R>;
   }
-  native.end(frame);
+  endFrame(frame);
   return result as CaptureResult<R>;
 }
 
@@ -430,8 +431,8 @@ export function capture<R>(name: string, fn: () => R, options?: CaptureOptions |
   if (typeof fn !== 'function') throw invalidArgument('fn', 'a function', fn);
   if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
   const otel = contextManager();
-  if (otel === undefined) return settle(startFrame(name, options, storage.getStore()), undefined, undefined, fn);
-  const [frame, otelCx] = startWithOtel(name, options, otel);
+  if (otel === undefined) return settle(startFrame(name, options, storage.getStore(), true), undefined, undefined, fn);
+  const [frame, otelCx] = startWithOtel(name, options, otel, true);
   return settle(frame, otel, otelCx, fn);
 }
 
@@ -447,11 +448,11 @@ export class CaptureHandle {
 
   /** Trace id, 32 lower-case hex chars. */
   get traceId(): string {
-    return native.spanIds(this.frame)?.traceId ?? '';
+    return native.spanIds(nativeOf(this.frame))?.traceId ?? '';
   }
   /** Span id, 16 lower-case hex chars. */
   get spanId(): string {
-    return native.spanIds(this.frame)?.spanId ?? '';
+    return native.spanIds(nativeOf(this.frame))?.spanId ?? '';
   }
   /**
    * Runs `fn` inside this capture's scope (its span is the parent of spans started there); does
@@ -469,7 +470,7 @@ export class CaptureHandle {
    */
   setAttribute(key: string, value: AttributeValue): this {
     if (typeof key !== 'string') throw invalidArgument('key', 'a string', key);
-    native.setAttribute(this.frame, key, value);
+    native.setAttribute(nativeOf(this.frame), key, value);
     return this;
   }
   /**
@@ -480,7 +481,7 @@ export class CaptureHandle {
     if (this.ended) return;
     this.ended = true;
     if (arguments.length > 0 && error !== undefined) endWithError(this.frame, error);
-    else native.end(this.frame);
+    else endFrame(this.frame);
   }
 }
 
@@ -493,8 +494,8 @@ export class CaptureHandle {
 export function startCapture(name: string, options?: CaptureOptions | null): CaptureHandle {
   if (typeof name !== 'string') throw invalidArgument('name', 'a string', name);
   const otel = contextManager();
-  if (otel === undefined) return new CaptureHandle(startFrame(name, options, storage.getStore()), undefined, undefined);
-  const [frame, otelCx] = startWithOtel(name, options, otel);
+  if (otel === undefined) return new CaptureHandle(startFrame(name, options, storage.getStore(), false), undefined, undefined);
+  const [frame, otelCx] = startWithOtel(name, options, otel, false);
   return new CaptureHandle(frame, otel, otelCx);
 }
 
@@ -543,7 +544,7 @@ export function withSession<R>(sessionId: string, fn: () => R): R {
  */
 export function getAttributes(): CaptureOptions {
   const frame = storage.getStore();
-  return frame === undefined ? {} : (native.frameAttributes(frame) as CaptureOptions);
+  return frame === undefined ? {} : (native.frameAttributes(nativeOf(frame)) as CaptureOptions);
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -657,7 +658,7 @@ export class UserAttributesSpanProcessor {
     if (frame === undefined) return;
     let attrs = this.rendered.get(frame);
     if (attrs === undefined) {
-      attrs = this.stamper.render(frame) as Record<string, AttributeValue>;
+      attrs = this.stamper.render(nativeOf(frame)) as Record<string, AttributeValue>;
       this.rendered.set(frame, attrs);
     }
     for (const key in attrs) span.setAttribute(key, attrs[key]);

@@ -2,11 +2,17 @@
 // native/userspan.node). Nothing here is public API.
 import { join } from 'node:path';
 
-/** What the context storage holds: the merged scope and the current span (a native External). */
-export type Frame = object & { readonly __userspanFrame: unique symbol };
+/** A native frame kept by V8: an External owning the merged scope and the current span. */
+export type NativeFrame = object & { readonly __userspanFrame: unique symbol };
+
+/**
+ * A native frame as the addon takes it: a slot number (a sync capture whose span is open), a
+ * {@link NativeFrame}, or undefined for none. See `frame.ts` and `../frame.rs`.
+ */
+export type NativeRef = number | NativeFrame | undefined;
 
 export interface Stamper {
-  render(frame: Frame): Record<string, unknown>;
+  render(frame: NativeRef): Record<string, unknown>;
 }
 
 export interface NativeStats {
@@ -21,22 +27,35 @@ type Id = string | undefined;
 
 export interface NativeModule {
   /** Starts a capture span; `traceId`/`spanId` (hex) name an OTel JS parent, else `outer`'s span is. */
-  start(name: string, outer: Frame | undefined, traceId: Id, spanId: Id, sampled: boolean | undefined, options: unknown): Frame;
+  start(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, options: unknown): NativeFrame;
   /**
    * `start` with the options' values by position: `values[i]` is option `optionNames()[i]`,
    * present when bit `i` of `mask` is set.
    */
-  startIdx(name: string, outer: Frame | undefined, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): Frame;
+  startIdx(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): NativeFrame;
+  /** `startIdx` into a slot of the native slab: for a sync capture, freed by `endSlot`. */
+  startSlot(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): number;
   /** An attribute scope (no span of its own). */
-  scope(outer: Frame | undefined, options: unknown): Frame;
-  scopeIdx(outer: Frame | undefined, mask?: number, ...values: unknown[]): Frame;
+  scope(outer: NativeRef, options: unknown): NativeFrame;
+  scopeIdx(outer: NativeRef, mask?: number, ...values: unknown[]): NativeFrame;
   /** The core's option names, in the order of the indexed fast path. */
   optionNames(): string[];
-  end(frame: Frame): void;
-  endError(frame: Frame, typeName: string, message: string, stacktrace: string | undefined): void;
-  spanIds(frame: Frame): { traceId: string; spanId: string; traceFlags: number } | null;
-  frameAttributes(frame: Frame): Record<string, unknown>;
-  setAttribute(frame: Frame, key: string, value: unknown): void;
+  /** The longest string option (UTF-16 units) the core never cuts. */
+  maxIdChars(): number;
+  end(frame: NativeRef): void;
+  endError(frame: NativeRef, typeName: string, message: string, stacktrace: string | undefined): void;
+  /** Ends a slot's span, frees the slot, and writes the span's ids into {@link ids}. */
+  endSlot(slot: number): void;
+  endSlotError(slot: number, typeName: string, message: string, stacktrace: string | undefined): void;
+  /** The slot's frame moved into an External (its capture outlives the call that started it). */
+  detach(slot: number): NativeFrame;
+  /** An ended slot capture again: its outer frame, the 7 id words `endSlot` wrote, its options. */
+  revive(outer: NativeRef, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, i6: number, mask: number, ...values: unknown[]): NativeFrame;
+  /** Where `endSlot` writes: trace id (4 big-endian words), span id (2), trace flags. */
+  ids: Int32Array;
+  spanIds(frame: NativeRef): { traceId: string; spanId: string; traceFlags: number } | null;
+  frameAttributes(frame: NativeRef): Record<string, unknown>;
+  setAttribute(frame: NativeRef, key: string, value: unknown): void;
   Stamper: new (options: unknown) => Stamper;
   init(options: unknown): void;
   flush(timeoutMs: number): Promise<boolean>;

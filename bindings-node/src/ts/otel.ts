@@ -3,7 +3,8 @@
 //   globalThis[Symbol.for('opentelemetry.js.api.1')].context  -> the registered context manager
 //   Symbol.for('OpenTelemetry Context Key SPAN')               -> the span key in a Context
 // Both are part of @opentelemetry/api 1.x's stable layout (createContextKey uses Symbol.for).
-import { native, type Frame } from './native';
+import { nativeOf, type Frame } from './frame';
+import { native } from './native';
 
 const API_KEY = Symbol.for('opentelemetry.js.api.1');
 /** The key under which @opentelemetry/api stores the current span in a Context. */
@@ -148,7 +149,7 @@ export class CaptureSpan {
 
   spanContext(): OtelSpanContext {
     if (this.ids === undefined) {
-      const ids = native.spanIds(this.frame);
+      const ids = native.spanIds(nativeOf(this.frame));
       this.ids = ids
         ? { traceId: ids.traceId, spanId: ids.spanId, traceFlags: ids.traceFlags, isRemote: false }
         : { traceId: INVALID_TRACE, spanId: INVALID_SPAN, traceFlags: 0, isRemote: false };
@@ -157,7 +158,7 @@ export class CaptureSpan {
   }
   setAttribute(key: string, value: unknown): this {
     try {
-      native.setAttribute(this.frame, key, value);
+      native.setAttribute(nativeOf(this.frame), key, value);
     } catch {
       // OTel's API never throws into the app; an invalid attribute value is dropped.
     }
