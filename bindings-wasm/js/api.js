@@ -283,7 +283,17 @@ export function createApi(native, host) {
       endFrame(frame, e, true);
       throw e;
     }
-    if (isThenable(result)) {
+    let thenable;
+    let iterable = false;
+    try {
+      thenable = isThenable(result);
+      iterable = !thenable && isAsyncIterable(result);
+    } catch (e) {
+      // a `then` / `Symbol.asyncIterator` getter of the result threw
+      endFrame(frame, e, true);
+      throw e;
+    }
+    if (thenable) {
       return Promise.resolve(result).then(
         (v) => {
           endFrame(frame);
@@ -295,7 +305,7 @@ export function createApi(native, host) {
         },
       );
     }
-    if (isAsyncIterable(result)) return wrapAsyncIterable(result, frame, true);
+    if (iterable) return wrapAsyncIterable(result, frame, true);
     endFrame(frame);
     return result;
   }

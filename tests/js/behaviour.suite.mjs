@@ -110,6 +110,20 @@ export function behaviourSuite(api) {
     assert.equal(spanNamed('async-fail').attributes['error.type'], 'Error');
   });
 
+  test('a result whose `then` getter throws: the span ends with that error and it is re-thrown', () => {
+    const boom = new Error('then getter');
+    const result = {
+      get then() {
+        throw boom;
+      },
+    };
+    assert.throws(() => capture('odd-result', () => result, { userId: 'u-odd' }), (e) => e === boom);
+    const s = spanNamed('odd-result');
+    assert.equal(s.status.code, 'ERROR');
+    assert.equal(s.attributes['error.type'], 'Error');
+    assert.equal(s.events[0].attributes['exception.message'], 'then getter');
+  });
+
   test('non-Error thrown values are re-thrown unchanged; error.type names their JS type', async () => {
     const obj = { code: 42 };
     assert.throws(

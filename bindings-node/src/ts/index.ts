@@ -379,7 +379,17 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
     endWithError(frame, e);
     throw e;
   }
-  if (isThenable(result)) {
+  let thenable: boolean;
+  let iterable = false;
+  try {
+    thenable = isThenable(result);
+    iterable = !thenable && isAsyncIterable(result);
+  } catch (e) {
+    // a `then` / `Symbol.asyncIterator` getter of the result threw
+    endWithError(frame, e);
+    throw e;
+  }
+  if (thenable) {
     keepFrame(frame);
     return Promise.resolve(result).then(
       (v) => {
@@ -392,7 +402,7 @@ function settle<R>(frame: Frame, otel: OtelContextManager | undefined, otelCx: O
       },
     ) as CaptureResult<R>;
   }
-  if (isAsyncIterable(result)) {
+  if (iterable) {
     keepFrame(frame);
     return wrapAsyncIterable(result as unknown as object, frame, otel, otelCx, true) as CaptureResult<R>;
   }
