@@ -361,7 +361,7 @@ export function behaviourSuite(api) {
       }, 5);
     capture(
       'outer-turn',
-      () => capture('middle', () => capture('inner-step', later, { userEmail: 'ada@example.com' }), { sessionId: 's-1' }),
+      () => capture('middle', () => capture('inner-step', later, { userEmail: 'ada@example.com' }), { sessionId: 's-1', userIdHash: undefined, userEmail: null }),
       { userId: 'x'.repeat(300) },
     );
     assert.equal(getFinishedSpans().length, 3, 'the three captures ended before the timer fired');

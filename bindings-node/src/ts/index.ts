@@ -176,8 +176,9 @@ const OPTION_COUNT = native.optionNames().length;
 const MAX_ID_CHARS = native.maxIdChars();
 
 /**
- * Set by {@link indexOptions}: every value it read was a string the core keeps whole, so a
- * capture with these options can live in a native slot and be revived from them (see `frame.ts`).
+ * Set by {@link indexOptions}: every value it read was a string the core keeps whole, or
+ * null/undefined (unset), so a capture with these options can live in a native slot and be revived
+ * from them (see `frame.ts`).
  */
 let revivable = false;
 
@@ -191,16 +192,16 @@ function indexOptions(options: object, vals: unknown[]): number {
   if (Object.getPrototypeOf(options) !== OBJECT_PROTO) return -1;
   const o = options as Record<string, unknown>;
   let mask = 0;
-  let strings = true;
+  let keepable = true;
   for (const k in o) {
     const i = OPTION_INDEX[k];
     if (i === undefined) return -1;
     const v = o[k];
     vals[i] = v;
     mask |= 1 << i;
-    if (typeof v !== 'string' || v.length > MAX_ID_CHARS) strings = false;
+    if (v != null && (typeof v !== 'string' || v.length > MAX_ID_CHARS)) keepable = false;
   }
-  revivable = strings;
+  revivable = keepable;
   return mask;
 }
 
