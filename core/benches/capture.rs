@@ -14,7 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use std::hint::black_box;
 use userspan::{Config, ExporterKind};
-use workloads::{binding_path, capture, raw_owned_current, raw_static, NoopExporter};
+use workloads::{binding_path, capture, raw_owned_current, raw_static, raw_static_current, NoopExporter};
 
 fn bench(c: &mut Criterion) {
     let owned = ("user-42".to_string(), "ada@example.com".to_string(), "conv-7".to_string());
@@ -25,6 +25,7 @@ fn bench(c: &mut Criterion) {
     userspan::init_with_batch_exporter(Config::default(), NoopExporter).unwrap();
     let mut g = c.benchmark_group("to_noop_exporter");
     g.bench_function("raw_otel_span_4_attributes", |b| b.iter(|| raw_static(&exported)));
+    g.bench_function("raw_otel_span_static_values_made_current", |b| b.iter(|| raw_static_current(&exported)));
     g.bench_function("raw_otel_span_owned_values_made_current", |b| b.iter(|| raw_owned_current(&exported, values)));
     g.bench_function("userspan_capture", |b| b.iter(capture));
     g.finish();
@@ -34,6 +35,7 @@ fn bench(c: &mut Criterion) {
     userspan::init(Config { exporter: Some(ExporterKind::None), ..Default::default() }).unwrap();
     let mut g = c.benchmark_group("no_exporter");
     g.bench_function("raw_otel_span_4_attributes", |b| b.iter(|| raw_static(&raw)));
+    g.bench_function("raw_otel_span_static_values_made_current", |b| b.iter(|| raw_static_current(&raw)));
     g.bench_function("raw_otel_span_owned_values_made_current", |b| b.iter(|| raw_owned_current(&raw, values)));
     g.bench_function("userspan_capture", |b| b.iter(capture));
     g.bench_function("binding_path_options_scope_start_end", |b| b.iter(|| black_box(binding_path(values))));

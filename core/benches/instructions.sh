@@ -10,7 +10,7 @@ bin="${CARGO_TARGET_DIR:-target}/release/examples/capture_loop"
 ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 | awk '/Collected/ {print $4}'; }
 setups=("$@"); [ ${#setups[@]} -gt 0 ] || setups=(exported none)
 for setup in "${setups[@]}"; do
-  for w in raw raw-owned-current capture binding-path; do
+  for w in raw raw-static-current raw-owned-current capture binding-path; do
     a=$(ir "$w" "$setup" 20000); b=$(ir "$w" "$setup" 120000)
     printf '%-9s %-18s %6d instructions/call\n' "$setup" "$w" $(( (b - a) / 100000 ))
   done

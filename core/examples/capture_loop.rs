@@ -6,7 +6,7 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/capture_loop capture exported 100000
 //! ```
 //!
-//! Arguments: the workload (`raw`, `raw-owned-current`, `capture`, `binding-path`), the export
+//! Arguments: the workload (`raw`, `raw-static-current`, `raw-owned-current`, `capture`, `binding-path`), the export
 //! setup (`exported`: both sides to a no-op exporter behind the SDK's `BatchSpanProcessor`, as in
 //! the benchmark's `to_noop_exporter` group; `none`: nothing exported, as in `no_exporter`), and
 //! the number of calls. Per-call instructions = (Ir of N₂ calls − Ir of N₁ calls) / (N₂ − N₁),
@@ -19,11 +19,11 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::hint::black_box;
 use userspan::{Config, ExporterKind};
-use workloads::{binding_path, capture, raw_owned_current, raw_static, NoopExporter};
+use workloads::{binding_path, capture, raw_owned_current, raw_static, raw_static_current, NoopExporter};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: capture_loop raw|raw-owned-current|capture|binding-path exported|none CALLS";
+    let usage = "usage: capture_loop raw|raw-static-current|raw-owned-current|capture|binding-path exported|none CALLS";
     let (workload, setup, calls) = match &args[1..] {
         [w, s, n] => (w.as_str(), s.as_str(), n.parse::<u64>().expect(usage)),
         _ => panic!("{usage}"),
@@ -46,6 +46,7 @@ fn main() {
     for _ in 0..calls {
         match workload {
             "raw" => raw_static(&raw),
+            "raw-static-current" => raw_static_current(&raw),
             "raw-owned-current" => raw_owned_current(&raw, values),
             "capture" => {
                 black_box(capture());

@@ -37,6 +37,26 @@ pub fn raw_static(raw: &SdkTracer) {
     span.end();
 }
 
+/// The least any capture does: [`raw_static`] (the same `&'static str` values, nothing copied)
+/// with the span made current for the work inside, which `capture` must do so that spans started
+/// in the closure nest under it.
+pub fn raw_static_current(raw: &SdkTracer) {
+    let span = raw
+        .span_builder("support-agent-turn")
+        .with_attributes([
+            KeyValue::new("user.id", "user-42"),
+            KeyValue::new("user.email", "ada@example.com"),
+            KeyValue::new("session.id", "conv-7"),
+            KeyValue::new("tag.tags", tags()),
+        ])
+        .start(raw);
+    let cx = opentelemetry::Context::current_with_span(span);
+    let guard = cx.clone().attach();
+    black_box(1);
+    drop(guard);
+    cx.span().end();
+}
+
 /// What an app holding a user record does by hand: owned strings cloned per call, the span made
 /// current for the work inside (as `capture` does).
 pub fn raw_owned_current(raw: &SdkTracer, (user, email, session): (&String, &String, &String)) {
