@@ -24,37 +24,35 @@ fn tags() -> opentelemetry::Value {
     opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("vip")].into())
 }
 
-pub fn raw_static(raw: &SdkTracer) {
-    let mut span = raw
-        .span_builder("support-agent-turn")
+fn static_span(raw: &SdkTracer) -> opentelemetry_sdk::trace::Span {
+    raw.span_builder("support-agent-turn")
         .with_attributes([
             KeyValue::new("user.id", "user-42"),
             KeyValue::new("user.email", "ada@example.com"),
             KeyValue::new("session.id", "conv-7"),
             KeyValue::new("tag.tags", tags()),
         ])
-        .start(raw);
-    span.end();
+        .start(raw)
+}
+
+/// `span` made current around the work (as `capture` does), then ended.
+fn made_current(span: opentelemetry_sdk::trace::Span) {
+    let cx = opentelemetry::Context::current_with_span(span);
+    let guard = cx.clone().attach();
+    black_box(1);
+    drop(guard);
+    cx.span().end();
+}
+
+pub fn raw_static(raw: &SdkTracer) {
+    static_span(raw).end();
 }
 
 /// The least any capture does: [`raw_static`] (the same `&'static str` values, nothing copied)
 /// with the span made current for the work inside, which `capture` must do so that spans started
 /// in the closure nest under it.
 pub fn raw_static_current(raw: &SdkTracer) {
-    let span = raw
-        .span_builder("support-agent-turn")
-        .with_attributes([
-            KeyValue::new("user.id", "user-42"),
-            KeyValue::new("user.email", "ada@example.com"),
-            KeyValue::new("session.id", "conv-7"),
-            KeyValue::new("tag.tags", tags()),
-        ])
-        .start(raw);
-    let cx = opentelemetry::Context::current_with_span(span);
-    let guard = cx.clone().attach();
-    black_box(1);
-    drop(guard);
-    cx.span().end();
+    made_current(static_span(raw));
 }
 
 /// What an app holding a user record does by hand: owned strings cloned per call, the span made
@@ -69,11 +67,7 @@ pub fn raw_owned_current(raw: &SdkTracer, (user, email, session): (&String, &Str
             KeyValue::new("tag.tags", tags()),
         ])
         .start(raw);
-    let cx = opentelemetry::Context::current_with_span(span);
-    let guard = cx.clone().attach();
-    black_box(1);
-    drop(guard);
-    cx.span().end();
+    made_current(span);
 }
 
 pub fn capture() -> i32 {
