@@ -13,8 +13,8 @@ const ids = native.ids;
  *   an async iterable, which {@link keepFrame} moves out of their slot);
  * - undefined once a slot capture ended. Async work started inside it may still run in it later;
  *   {@link nativeOf} then revives it from what it kept: its `outer` frame, the options it started
- *   with (`mask`/`vals`: strings the core never cuts, so reviving validates and counts nothing
- *   anew) and its span's ids (`i0`…`i6`, copied when it ended).
+ *   with (`mask`/`vals`: strings the core never cuts, or null/undefined, so reviving validates and
+ *   counts nothing anew) and its span's ids (`i0`…`i6`, copied when it ended).
  */
 export class Frame {
   outer: Frame | undefined = undefined;
