@@ -105,6 +105,12 @@ thread_local! {
     static SLOTS: RefCell<Slab<FrameInner>> = const { RefCell::new(Slab::new()) };
 }
 
+/// How many slots are taken: sync captures running on this thread (the tests check that every
+/// way out of a capture frees its slot).
+pub(crate) fn open_slots() -> usize {
+    SLOTS.with(|s| s.borrow().len())
+}
+
 /// Frees a frame once V8 collected its External. A span never ended (an abandoned `startCapture`
 /// handle, an async iterable nobody finished) is ended by the OpenTelemetry SDK on drop.
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {

@@ -69,6 +69,12 @@ pub fn max_id_chars() -> u32 {
     userspan::conventions::MAX_ID_CHARS as u32
 }
 
+/// Sync captures holding a native slot on this thread right now (diagnostics for the tests).
+#[napi]
+pub fn open_slots() -> u32 {
+    frame::open_slots() as u32
+}
+
 /// Calls `f` with the frame behind `v` (see `frame::with_frame`; `f` must not call into JS).
 fn frame_of<R>(env: &Env, v: &Unknown, f: impl FnOnce(Option<&FrameInner>) -> R) -> R {
     unsafe { with_frame(env.raw(), v.raw(), f) }

@@ -69,3 +69,32 @@ test('an abandoned manual capture is ended (and exported) once garbage-collected
   assert.equal(spans[0].name, 'abandoned');
   assert.equal(spans[0].attributes['user.id'], 'u-gc');
 });
+
+test('sync captures free their native slot on every way out; async results move out of it', async () => {
+  // The package's own addon (Node caches it by path, so this is the instance the package uses).
+  const native = createRequire(import.meta.url)('../native/userspan.node');
+  const { capture, startCapture, init, getFinishedSpans, clearFinishedSpans } = await import('userspan');
+  init({ exporter: 'memory' });
+  clearFinishedSpans();
+  assert.equal(native.openSlots(), 0);
+  let inside;
+  capture('outer', () => capture('inner', () => (inside = native.openSlots()), { sessionId: 's' }), { userId: 'u' });
+  assert.equal(inside, 2, 'both sync captures held a slot while running');
+  assert.equal(native.openSlots(), 0, 'returned');
+  const boom = new Error('boom');
+  assert.throws(() => capture('threw', () => { throw boom; }, { userId: 'u' }), (e) => e === boom);
+  assert.equal(native.openSlots(), 0, 'threw');
+  const pending = capture('async', async () => 1, { userId: 'u' });
+  assert.equal(native.openSlots(), 0, 'a promise result took its frame out of the slot');
+  assert.equal(await pending, 1);
+  const iterable = capture('iterable', async function* () { yield 1; }, { userId: 'u' });
+  assert.equal(native.openSlots(), 0, 'an async iterable result took its frame out of the slot');
+  for await (const _ of iterable);
+  const odd = { get then() { throw boom; } };
+  assert.throws(() => capture('odd', () => odd, { userId: 'u' }), (e) => e === boom);
+  assert.equal(native.openSlots(), 0, 'a throwing then getter');
+  startCapture('manual', { userId: 'u' }).end();
+  assert.equal(native.openSlots(), 0, 'startCapture holds no slot');
+  const names = getFinishedSpans().map((s) => s.name).sort();
+  assert.deepEqual(names, ['async', 'inner', 'iterable', 'manual', 'odd', 'outer', 'threw']);
+});

@@ -51,6 +51,8 @@ export interface NativeModule {
   detach(slot: number): NativeFrame;
   /** An ended slot capture again: its outer frame, the 7 id words `endSlot` wrote, its options. */
   revive(outer: NativeRef, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, i6: number, mask: number, ...values: unknown[]): NativeFrame;
+  /** Sync captures holding a slot on this thread now (diagnostics: no way out leaks one). */
+  openSlots(): number;
   /** Where `endSlot` writes: trace id (4 big-endian words), span id (2), trace flags. */
   ids: Int32Array;
   spanIds(frame: NativeRef): { traceId: string; spanId: string; traceFlags: number } | null;
