@@ -364,23 +364,27 @@ unsafe fn take_slot(env: sys::napi_env, v: sys::napi_value) -> Option<FrameInner
     SLOTS.with(|s| s.borrow_mut().try_remove(slot as usize))
 }
 
+/// The `ids` layout: the trace id as 4 big-endian 32-bit words, the span id as 2, the trace flags.
+fn id_words(trace: u128, span: u64, flags: u8) -> [i32; 7] {
+    let word = |x: u128, shift: u32| (x >> shift) as u32 as i32;
+    let span = u128::from(span);
+    [word(trace, 96), word(trace, 64), word(trace, 32), word(trace, 0), word(span, 32), word(span, 0), i32::from(flags)]
+}
+
+/// `(trace id, span id, sampled)` back from [`id_words`].
+fn ids_of_words(w: [i32; 7]) -> (u128, u64, bool) {
+    let u = |x: i32| u128::from(x as u32);
+    let trace = (u(w[0]) << 96) | (u(w[1]) << 64) | (u(w[2]) << 32) | u(w[3]);
+    (trace, ((u(w[4]) << 32) | u(w[5])) as u64, w[6] & 1 == 1)
+}
+
 /// Ends a slot frame's span, writes its ids where `ids` points (the `ids` Int32Array) and frees
 /// the slot.
 unsafe fn end_slot_with(env: sys::napi_env, slot: sys::napi_value, ids: *mut c_void, error: Option<ErrorInfo>) -> sys::napi_value {
     let Some(frame) = (unsafe { take_slot(env, slot) }) else { return ptr::null_mut() };
     frame.end(error.as_ref());
     if let (Some(sc), false) = (frame.span_context(), ids.is_null()) {
-        let t = sc.trace_id().to_bytes();
-        let s = sc.span_id().to_bytes();
-        let words = [
-            i32::from_be_bytes([t[0], t[1], t[2], t[3]]),
-            i32::from_be_bytes([t[4], t[5], t[6], t[7]]),
-            i32::from_be_bytes([t[8], t[9], t[10], t[11]]),
-            i32::from_be_bytes([t[12], t[13], t[14], t[15]]),
-            i32::from_be_bytes([s[0], s[1], s[2], s[3]]),
-            i32::from_be_bytes([s[4], s[5], s[6], s[7]]),
-            i32::from(sc.trace_flags().to_u8()),
-        ];
+        let words = id_words(u128::from_be_bytes(sc.trace_id().to_bytes()), u64::from_be_bytes(sc.span_id().to_bytes()), sc.trace_flags().to_u8());
         // SAFETY: `ids` is the 8-word buffer `register` made for this callback and keeps alive.
         unsafe { ptr::copy_nonoverlapping(words.as_ptr(), ids.cast::<i32>(), words.len()) };
     }
@@ -414,12 +418,10 @@ unsafe fn revive(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi
     for (i, word) in w.iter_mut().enumerate() {
         unsafe { sys::napi_get_value_int32(env, argv[1 + i], word) };
     }
-    let u = |x: i32| u128::from(x as u32);
-    let trace = (u(w[0]) << 96) | (u(w[1]) << 64) | (u(w[2]) << 32) | u(w[3]);
-    let span = (u64::from(w[4] as u32) << 32) | u64::from(w[5] as u32);
+    let (trace, span, sampled) = ids_of_words(w);
     let Ok(attrs) = (unsafe { attrs_from_indexed(env, argv[8], &argv[9..]) }) else { return ptr::null_mut() };
     let scope = unsafe { with_frame(env, argv[0], |outer| scope_for(outer, attrs)) };
-    unsafe { new_frame(env, FrameInner { scope, span: FrameSpan::Ended(trace, span, w[6] & 1 == 1) }) }
+    unsafe { new_frame(env, FrameInner { scope, span: FrameSpan::Ended(trace, span, sampled) }) }
 }
 
 /// Runs a raw callback body; a Rust panic becomes a JS `Error` instead of unwinding into Node.
