@@ -420,7 +420,11 @@ impl Attributes {
                     return Err(type_error(name, "a list of strings", &value));
                 };
                 for (i, item) in items.into_iter().enumerate() {
-                    a.push_clipped_tag(clip_shared(name, expect_str(&format!("{name}[{i}]"), item)?));
+                    // The indexed name is only built for the error: valid tags are the hot path.
+                    let OptionValue::Str(tag) = item else {
+                        return Err(type_error(&format!("{name}[{i}]"), "a string", &item));
+                    };
+                    a.push_clipped_tag(clip_shared(name, tag));
                 }
             }
             Opt::Metadata | Opt::UserMetadata => {
