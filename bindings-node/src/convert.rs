@@ -163,9 +163,8 @@ pub(crate) unsafe fn option_value_fast(env: sys::napi_env, v: sys::napi_value) -
     let status = unsafe { sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
     if status == sys::Status::napi_ok && written + 4 < buf.len() {
         // Straight from the stack buffer into the shared string the core keeps (one copy).
-        let s = std::str::from_utf8(&buf[..written]).unwrap_or_else(|e| {
-            std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default()
-        });
+        let s = std::str::from_utf8(&buf[..written])
+            .unwrap_or_else(|e| std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default());
         return Ok(OptionValue::Str(s.into()));
     }
     unsafe { option_value(env, v, 1) }

@@ -139,7 +139,11 @@ unsafe fn new_frame(env: sys::napi_env, inner: FrameInner) -> sys::napi_value {
 ///
 /// # Safety
 /// Externals only come from [`new_frame`]: the native module is private to the package.
-pub(crate) unsafe fn with_frame<R>(env: sys::napi_env, v: sys::napi_value, f: impl FnOnce(Option<&FrameInner>) -> R) -> R {
+pub(crate) unsafe fn with_frame<R>(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    f: impl FnOnce(Option<&FrameInner>) -> R,
+) -> R {
     match unsafe { convert::type_of(env, v) } {
         Ok(sys::ValueType::napi_number) => {
             let mut slot = 0u32;
@@ -159,7 +163,10 @@ pub(crate) unsafe fn with_frame<R>(env: sys::napi_env, v: sys::napi_value, f: im
 }
 
 /// The call's first `N` arguments (missing ones `undefined`) and the callback's data pointer.
-unsafe fn args_data<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> ([sys::napi_value; N], *mut c_void) {
+unsafe fn args_data<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> ([sys::napi_value; N], *mut c_void) {
     let mut argv = [ptr::null_mut(); N];
     let mut argc = N;
     let mut data = ptr::null_mut();
@@ -211,7 +218,11 @@ pub(crate) const MAX_INDEXED: usize = 12;
 
 /// Validated attributes from option values passed by position (fast path): bit `i` of `mask`
 /// says `values[i]` (option `option_names()[i]`) is present.
-unsafe fn attrs_from_indexed(env: sys::napi_env, mask: sys::napi_value, values: &[sys::napi_value]) -> Result<Attributes, Thrown> {
+unsafe fn attrs_from_indexed(
+    env: sys::napi_env,
+    mask: sys::napi_value,
+    values: &[sys::napi_value],
+) -> Result<Attributes, Thrown> {
     let mut bits = 0u32;
     unsafe { sys::napi_get_value_uint32(env, mask, &mut bits) };
     if bits == 0 {
@@ -265,7 +276,11 @@ unsafe fn host_parent(env: sys::napi_env, ids: &[sys::napi_value]) -> Option<Spa
 
 /// A capture frame: `argv` = `(name, outer, traceId, spanId, sampled, …)`; the span is a child
 /// of the OTel JS parent when one is named, else of `outer`'s span.
-unsafe fn started(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result<Attributes, Thrown>) -> Option<FrameInner> {
+unsafe fn started(
+    env: sys::napi_env,
+    argv: &[sys::napi_value],
+    attrs: Result<Attributes, Thrown>,
+) -> Option<FrameInner> {
     let attrs = attrs.ok()?;
     let name = match unsafe { convert::key(env, argv[0]) } {
         Ok(n) => n,
@@ -276,7 +291,9 @@ unsafe fn started(env: sys::napi_env, argv: &[sys::napi_value], attrs: Result<At
     };
     let host = unsafe { host_parent(env, &argv[2..5]) };
     let (scope, parent) = unsafe {
-        with_frame(env, argv[1], |outer| (scope_for(outer, attrs), host.or_else(|| outer.and_then(FrameInner::span_context))))
+        with_frame(env, argv[1], |outer| {
+            (scope_for(outer, attrs), host.or_else(|| outer.and_then(FrameInner::span_context)))
+        })
     };
     let span = userspan::start_span(name, parent.as_ref(), scope.as_ref());
     Some(FrameInner { scope, span: FrameSpan::Own(span) })
@@ -380,11 +397,20 @@ fn ids_of_words(w: [i32; 7]) -> (u128, u64, bool) {
 
 /// Ends a slot frame's span, writes its ids where `ids` points (the `ids` Int32Array) and frees
 /// the slot.
-unsafe fn end_slot_with(env: sys::napi_env, slot: sys::napi_value, ids: *mut c_void, error: Option<ErrorInfo>) -> sys::napi_value {
+unsafe fn end_slot_with(
+    env: sys::napi_env,
+    slot: sys::napi_value,
+    ids: *mut c_void,
+    error: Option<ErrorInfo>,
+) -> sys::napi_value {
     let Some(frame) = (unsafe { take_slot(env, slot) }) else { return ptr::null_mut() };
     frame.end(error.as_ref());
     if let (Some(sc), false) = (frame.span_context(), ids.is_null()) {
-        let words = id_words(u128::from_be_bytes(sc.trace_id().to_bytes()), u64::from_be_bytes(sc.span_id().to_bytes()), sc.trace_flags().to_u8());
+        let words = id_words(
+            u128::from_be_bytes(sc.trace_id().to_bytes()),
+            u64::from_be_bytes(sc.span_id().to_bytes()),
+            sc.trace_flags().to_u8(),
+        );
         // SAFETY: `ids` is the 8-word buffer `register` made for this callback and keeps alive.
         unsafe { ptr::copy_nonoverlapping(words.as_ptr(), ids.cast::<i32>(), words.len()) };
     }
@@ -429,7 +455,13 @@ unsafe fn guarded(env: sys::napi_env, body: impl FnOnce() -> sys::napi_value) ->
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(v) => v,
         Err(_) => {
-            unsafe { sys::napi_throw_error(env, ptr::null(), c"userspan: internal error (panic in the native addon)".as_ptr()) };
+            unsafe {
+                sys::napi_throw_error(
+                    env,
+                    ptr::null(),
+                    c"userspan: internal error (panic in the native addon)".as_ptr(),
+                )
+            };
             ptr::null_mut()
         }
     }
@@ -472,7 +504,10 @@ pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> n
     let (mut buffer, mut array, mut held) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     unsafe {
         ok(sys::napi_create_arraybuffer(env, 8 * 4, &mut ids, &mut buffer), "allocate the ids buffer")?;
-        ok(sys::napi_create_typedarray(env, sys::TypedarrayType::int32_array, 8, buffer, 0, &mut array), "make the ids array")?;
+        ok(
+            sys::napi_create_typedarray(env, sys::TypedarrayType::int32_array, 8, buffer, 0, &mut array),
+            "make the ids array",
+        )?;
         ok(sys::napi_create_reference(env, buffer, 1, &mut held), "hold the ids buffer")?;
         ok(sys::napi_set_named_property(env, exports, c"ids".as_ptr(), array), "export ids")?;
     }
@@ -493,7 +528,12 @@ pub(crate) unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> n
     for (name, cb, data) in fns {
         let mut f = ptr::null_mut();
         let what = format!("export {name:?}");
-        ok(unsafe { sys::napi_create_function(env, name.as_ptr(), name.to_bytes().len() as isize, Some(cb), data, &mut f) }, &what)?;
+        ok(
+            unsafe {
+                sys::napi_create_function(env, name.as_ptr(), name.to_bytes().len() as isize, Some(cb), data, &mut f)
+            },
+            &what,
+        )?;
         ok(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), f) }, &what)?;
     }
     Ok(())

@@ -94,19 +94,18 @@ pub struct SpanIds {
 /// The ids of a frame's current span, `null` outside any span.
 #[napi]
 pub fn span_ids(env: &Env, frame: Unknown) -> Option<SpanIds> {
-    frame_of(env, &frame, |f| f.and_then(FrameInner::span_context)).map(|sc| {
-        SpanIds {
-            trace_id: sc.trace_id().to_string(),
-            span_id: sc.span_id().to_string(),
-            trace_flags: u32::from(sc.is_sampled()),
-        }
+    frame_of(env, &frame, |f| f.and_then(FrameInner::span_context)).map(|sc| SpanIds {
+        trace_id: sc.trace_id().to_string(),
+        span_id: sc.span_id().to_string(),
+        trace_flags: u32::from(sc.is_sampled()),
     })
 }
 
 /// A frame's merged scope as options (camelCase), for `getAttributes()`.
 #[napi]
 pub fn frame_attributes(env: &Env, frame: Unknown) -> Json {
-    let options = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.attributes().to_options(KeyStyle::Camel)));
+    let options =
+        frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.attributes().to_options(KeyStyle::Camel)));
     Json::Object(options.unwrap_or_default())
 }
 
@@ -117,8 +116,9 @@ pub fn set_attribute(env: &Env, frame: Unknown, key: String, value: Unknown) -> 
     // The value is read (which may run JS getters) outside `frame_of`.
     let Some(span) = frame_of(env, &frame, |f| f.and_then(FrameInner::span).cloned()) else { return Ok(()) };
     let v = unsafe { convert::option_value(env.raw(), value.raw(), 1) }?;
-    let attrs = Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
-        .or_throw(env)?;
+    let attrs =
+        Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
+            .or_throw(env)?;
     for kv in attrs.render(&userspan::Privacy::off()) {
         span.set_attribute(kv);
     }
@@ -152,8 +152,11 @@ impl Stamper {
     #[napi]
     pub fn render(&self, env: &Env, frame: Unknown) -> Json {
         let key_values = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.key_values(&self.privacy)));
-        let m: Map<String, Json> =
-            key_values.iter().flatten().map(|kv| (kv.key.to_string(), userspan::attributes::value_to_json(&kv.value))).collect();
+        let m: Map<String, Json> = key_values
+            .iter()
+            .flatten()
+            .map(|kv| (kv.key.to_string(), userspan::attributes::value_to_json(&kv.value)))
+            .collect();
         Json::Object(m)
     }
 }

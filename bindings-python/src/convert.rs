@@ -11,7 +11,10 @@ extern "C" {
     // Public C API since CPython 3.3 (stable ABI from 3.10); exported by every CPython >= 3.9, so
     // an abi3-py39 module may call it. It borrows the string's cached UTF-8 form, avoiding the
     // bytes object `PyUnicode_AsUTF8String` (pyo3's abi3 < 3.10 path) allocates per call.
-    fn PyUnicode_AsUTF8AndSize(unicode: *mut pyo3::ffi::PyObject, size: *mut pyo3::ffi::Py_ssize_t) -> *const std::os::raw::c_char;
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
 }
 
 /// The UTF-8 text of a `str`, borrowed from CPython's cached UTF-8 form; `None` when it is not

@@ -115,7 +115,11 @@ impl PyScope {
     /// The span attributes this scope stamps (wire keys, OTel-typed values), after `privacy`
     /// (default: the privacy mode of the pipeline `init` built, else the environment's).
     #[pyo3(signature = (privacy=None))]
-    fn span_attributes<'py>(&self, py: Python<'py>, privacy: Option<&Bound<'py, PyPrivacy>>) -> PyResult<Bound<'py, PyDict>> {
+    fn span_attributes<'py>(
+        &self,
+        py: Python<'py>,
+        privacy: Option<&Bound<'py, PyPrivacy>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let kvs = match privacy {
             Some(p) => self.inner.key_values(&p.get().inner),
             None => match PIPELINE_PRIVACY.read().ok().and_then(|p| p.clone()) {
@@ -149,7 +153,10 @@ impl PyPrivacy {
     #[pyo3(signature = (user_id_hashing=None, hash_key=None))]
     fn new(py: Python<'_>, user_id_hashing: Option<String>, hash_key: Option<String>) -> PyResult<Self> {
         let opts = [
-            ("user_id_hashing".to_string(), user_id_hashing.map(|s| OptionValue::Str(s.into())).unwrap_or(OptionValue::Null)),
+            (
+                "user_id_hashing".to_string(),
+                user_id_hashing.map(|s| OptionValue::Str(s.into())).unwrap_or(OptionValue::Null),
+            ),
             ("hash_key".to_string(), hash_key.map(|s| OptionValue::Str(s.into())).unwrap_or(OptionValue::Null)),
         ];
         let config = Config::from_options(opts, KeyStyle::Snake).py_err(py)?;
@@ -183,8 +190,8 @@ fn error_info(py: Python<'_>, exc: &Bound<'_, PyAny>) -> ErrorInfo {
 /// One attribute (or a dict of them) as OTel key-values, through the core's validation of
 /// `attributes` (so types follow the same rules as the `attributes` option).
 fn key_values(py: Python<'_>, attrs: Vec<(String, OptionValue)>) -> PyResult<Vec<KeyValue>> {
-    let a = Attributes::from_options([("attributes".to_string(), OptionValue::Map(attrs))], KeyStyle::Snake)
-        .py_err(py)?;
+    let a =
+        Attributes::from_options([("attributes".to_string(), OptionValue::Map(attrs))], KeyStyle::Snake).py_err(py)?;
     Ok(a.render(&Privacy::default()))
 }
 
@@ -317,7 +324,9 @@ fn nested_scope<'py>(
             Some(o) => Bound::new(py, PyScope { inner: Scope::nested(Some(&o.get().inner), a.get().inner.clone()) })?
                 .into_any(),
         },
-        Opts::Fresh(a) => Bound::new(py, PyScope { inner: Scope::nested(outer.map(|o| &o.get().inner), a) })?.into_any(),
+        Opts::Fresh(a) => {
+            Bound::new(py, PyScope { inner: Scope::nested(outer.map(|o| &o.get().inner), a) })?.into_any()
+        }
     })
 }
 
@@ -325,7 +334,11 @@ fn nested_scope<'py>(
 /// itself when `options` set nothing.
 #[pyfunction]
 #[pyo3(signature = (outer, options))]
-fn nest<'py>(py: Python<'py>, outer: Option<&Bound<'py, PyScope>>, options: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn nest<'py>(
+    py: Python<'py>,
+    outer: Option<&Bound<'py, PyScope>>,
+    options: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     nested_scope(py, outer, options)
 }
 

@@ -28,7 +28,6 @@ static BUFFER: Mutex<VecDeque<(Arc<ResourceAttributesWithSchema>, SpanData)>> = 
 /// Current bound of [`BUFFER`] (the `maxQueueSize` of the last `init`).
 static CAPACITY: AtomicUsize = AtomicUsize::new(2048);
 
-
 /// Buffers finished spans for [`drain`].
 #[derive(Debug)]
 pub(crate) struct BufferExporter {
@@ -97,7 +96,10 @@ pub(crate) fn report(spans: u64, ok: bool) {
     if ok {
         userspan::stats::record_exported(spans);
     } else {
-        userspan::stats::record_export_error(spans, &"the OTLP request failed (network error, timeout or non-2xx after retries)");
+        userspan::stats::record_export_error(
+            spans,
+            &"the OTLP request failed (network error, timeout or non-2xx after retries)",
+        );
     }
 }
 

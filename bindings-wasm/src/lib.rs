@@ -21,7 +21,9 @@ use opentelemetry_sdk::Resource;
 use serde_json::{json, Map, Value as Json};
 use std::cell::RefCell;
 use std::time::Duration;
-use userspan::{Attributes, Config, ErrorInfo, ExporterKind, KeyStyle, OptionValue, Privacy, Protocol, Scope, SpanHandle};
+use userspan::{
+    Attributes, Config, ErrorInfo, ExporterKind, KeyStyle, OptionValue, Privacy, Protocol, Scope, SpanHandle,
+};
 use wasm_bindgen::prelude::*;
 
 /// Options object → core option pairs. `undefined` / `null` mean "no options"; anything but a
@@ -207,7 +209,8 @@ pub fn set_attribute(id: u32, key: String, value: JsValue) -> Result<(), JsValue
     let v = convert::option_value(&value);
     let Some(span) = span_of(id) else { return Ok(()) };
     let attrs =
-        Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel).or_throw()?;
+        Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
+            .or_throw()?;
     for kv in attrs.render(&Privacy::off()) {
         span.set_attribute(kv);
     }

@@ -20,7 +20,8 @@ fn bench(c: &mut Criterion) {
     let owned = ("user-42".to_string(), "ada@example.com".to_string(), "conv-7".to_string());
     let values = (&owned.0, &owned.1, &owned.2);
 
-    let exported_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().with_batch_exporter(NoopExporter).build();
+    let exported_provider =
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().with_batch_exporter(NoopExporter).build();
     let exported = exported_provider.tracer("raw");
     userspan::init_with_batch_exporter(Config::default(), NoopExporter).unwrap();
     let mut g = c.benchmark_group("to_noop_exporter");

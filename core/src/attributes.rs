@@ -340,8 +340,17 @@ impl Attributes {
     /// True when nothing is set.
     pub fn is_empty(&self) -> bool {
         // Field by field: comparing with `Attributes::default()` builds one per call.
-        let Attributes { user_id, user_id_type, user_id_hash, user_email, user_metadata, session_id, tags, metadata, extra } =
-            self;
+        let Attributes {
+            user_id,
+            user_id_type,
+            user_id_hash,
+            user_email,
+            user_metadata,
+            session_id,
+            tags,
+            metadata,
+            extra,
+        } = self;
         user_id.is_none()
             && user_id_type.is_none()
             && user_id_hash.is_none()
@@ -371,10 +380,9 @@ impl Attributes {
         let mut a = Attributes::default();
         for (key, value) in options {
             let key = key.as_ref();
-            let opt = style.lookup(key).ok_or_else(|| Error::UnknownOption {
-                field: key.to_string(),
-                allowed: style.option_names(),
-            })?;
+            let opt = style
+                .lookup(key)
+                .ok_or_else(|| Error::UnknownOption { field: key.to_string(), allowed: style.option_names() })?;
             a.set(opt, style, value)?;
         }
         Ok(a)
@@ -677,7 +685,10 @@ fn to_json(field: &str, v: OptionValue) -> Result<Json> {
             items.into_iter().enumerate().map(|(i, x)| to_json(&format!("{field}[{i}]"), x)).collect::<Result<_>>()?,
         ),
         OptionValue::Map(entries) => Json::Object(
-            entries.into_iter().map(|(k, x)| Ok((k.clone(), to_json(&format!("{field}.{k}"), x)?))).collect::<Result<_>>()?,
+            entries
+                .into_iter()
+                .map(|(k, x)| Ok((k.clone(), to_json(&format!("{field}.{k}"), x)?)))
+                .collect::<Result<_>>()?,
         ),
         other @ OptionValue::Other(_) => {
             return Err(type_error(field, "JSON-serialisable (string, number, boolean, null, list, mapping)", &other))
@@ -706,12 +717,17 @@ fn to_otel_value(field: &str, v: OptionValue) -> Result<Option<Value>> {
         OptionValue::List(items) => {
             if items.iter().all(|x| matches!(x, OptionValue::Str(_))) {
                 Value::Array(Array::String(
-                    items.into_iter().map(|x| if let OptionValue::Str(s) = x { StringValue::from(s) } else { unreachable!() }).collect(),
+                    items
+                        .into_iter()
+                        .map(|x| if let OptionValue::Str(s) = x { StringValue::from(s) } else { unreachable!() })
+                        .collect(),
                 ))
             } else if items.iter().all(|x| matches!(x, OptionValue::Bool(_))) {
                 Value::Array(Array::Bool(items.into_iter().map(|x| matches!(x, OptionValue::Bool(true))).collect()))
             } else if items.iter().all(|x| matches!(x, OptionValue::Int(_))) {
-                Value::Array(Array::I64(items.into_iter().map(|x| if let OptionValue::Int(i) = x { i } else { 0 }).collect()))
+                Value::Array(Array::I64(
+                    items.into_iter().map(|x| if let OptionValue::Int(i) = x { i } else { 0 }).collect(),
+                ))
             } else if items.iter().all(|x| matches!(x, OptionValue::Int(_) | OptionValue::Float(_))) {
                 Value::Array(Array::F64(
                     items
@@ -785,7 +801,8 @@ mod tests {
 
     #[test]
     fn merge_follows_the_scope_rules() {
-        let outer = opts(json!({"user_id": "a", "tags": ["x", "y"], "metadata": {"k": 1, "o": 1}, "session_id": "s"})).unwrap();
+        let outer =
+            opts(json!({"user_id": "a", "tags": ["x", "y"], "metadata": {"k": 1, "o": 1}, "session_id": "s"})).unwrap();
         let inner = opts(json!({"user_id": "b", "tags": ["y", "z"], "metadata": {"k": 2}})).unwrap();
         let m = outer.merge(&inner);
         assert_eq!(m.get_user_id(), Some("b"));

@@ -72,7 +72,11 @@ fn error_info<E: Display>(e: &E) -> ErrorInfo {
 pub(crate) fn start(name: Cow<'static, str>, attributes: Attributes) -> Context {
     let parent = Context::current();
     let scope = Scope::nested(parent.get::<Scope>(), attributes);
-    let cx = if baggage_enabled() { with_baggage(parent.with_value(scope.clone()), &scope) } else { parent.with_value(scope) };
+    let cx = if baggage_enabled() {
+        with_baggage(parent.with_value(scope.clone()), &scope)
+    } else {
+        parent.with_value(scope)
+    };
     start_in(name, cx)
 }
 
@@ -87,7 +91,8 @@ fn with_baggage(cx: Context, scope: &Scope) -> Context {
     if entries.is_empty() {
         cx
     } else {
-        let mut all: Vec<KeyValue> = cx.baggage().iter().map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone())).collect();
+        let mut all: Vec<KeyValue> =
+            cx.baggage().iter().map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone())).collect();
         all.extend(entries);
         cx.with_baggage(all)
     }

@@ -301,8 +301,10 @@ impl Config {
         ];
         let mut c = Config::default();
         for (key, value) in options {
-            let Some(idx) = NAMES.iter().position(|(s, k)| key == if style == KeyStyle::Snake { *s } else { *k }) else {
-                let names: Vec<&str> = NAMES.iter().map(|(s, k)| if style == KeyStyle::Snake { *s } else { *k }).collect();
+            let Some(idx) = NAMES.iter().position(|(s, k)| key == if style == KeyStyle::Snake { *s } else { *k })
+            else {
+                let names: Vec<&str> =
+                    NAMES.iter().map(|(s, k)| if style == KeyStyle::Snake { *s } else { *k }).collect();
                 return Err(Error::UnknownOption { field: key, allowed: names.join(", ") });
             };
             if value == OptionValue::Null {
@@ -398,8 +400,8 @@ mod tests {
         let e = Config::from_options([("exporter".to_string(), OptionValue::Str("file".into()))], KeyStyle::Camel)
             .unwrap_err();
         assert_eq!(e.field(), Some("exporter"));
-        let e = Config::from_options([("api_key".to_string(), OptionValue::Str("k".into()))], KeyStyle::Camel)
-            .unwrap_err();
+        let e =
+            Config::from_options([("api_key".to_string(), OptionValue::Str("k".into()))], KeyStyle::Camel).unwrap_err();
         assert!(e.to_string().contains("apiKey"), "{e}");
         let e = Config::from_options([("serviceName".to_string(), OptionValue::Int(5))], KeyStyle::Camel).unwrap_err();
         assert_eq!(e.to_string(), "userspan: `serviceName` must be a string, got an integer");

@@ -2,13 +2,13 @@
 //! and the counting wrapper that feeds [`crate::stats()`].
 
 use crate::attributes::value_to_json;
+use crate::attributes::KeyStyle;
 use crate::stats::{count_export_error, COUNTERS};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde::Serialize;
-use crate::attributes::KeyStyle;
 use serde_json::{json, Map, Value as Json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -119,7 +119,9 @@ impl FinishedSpan {
         let events: Vec<Json> = self
             .events
             .iter()
-            .map(|e| json!({ "name": e.name, "timeUnixNano": e.time_unix_nano.to_string(), "attributes": e.attributes }))
+            .map(
+                |e| json!({ "name": e.name, "timeUnixNano": e.time_unix_nano.to_string(), "attributes": e.attributes }),
+            )
             .collect();
         json!({
             "name": self.name,
@@ -163,7 +165,8 @@ impl MemoryExporter {
 
 impl SpanExporter for MemoryExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let converted: Vec<FinishedSpan> = batch.iter().map(|s| FinishedSpan::from_span_data(s, &self.resource)).collect();
+        let converted: Vec<FinishedSpan> =
+            batch.iter().map(|s| FinishedSpan::from_span_data(s, &self.resource)).collect();
         if let Ok(mut spans) = self.spans.lock() {
             spans.extend(converted);
         }

@@ -47,9 +47,11 @@ pub use capture::{capture, capture_async, record_error, try_capture, try_capture
 pub use config::{Config, ExporterKind, Protocol, ResolvedConfig};
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
-pub use pipeline::{clear_finished_spans, finished_spans, flush, init, init_with_exporter, reinit_after_fork, shutdown};
 #[cfg(feature = "otlp")]
 pub use pipeline::init_with_batch_exporter;
+pub use pipeline::{
+    clear_finished_spans, finished_spans, flush, init, init_with_exporter, reinit_after_fork, shutdown,
+};
 pub use privacy::{Privacy, UserIdHashing};
 pub use processor::{Stamping, UserAttributesProcessor};
 pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};

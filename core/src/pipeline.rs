@@ -175,8 +175,8 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
     if let Some(project) = &resolved.project {
         resource = resource.with_attribute(KeyValue::new(RESOURCE_PROJECT, project.clone()));
     }
-    let stamping =
-        UserAttributesProcessor::with_privacy(resolved.privacy.clone()).with_baggage_keys(resolved.propagate_baggage.clone());
+    let stamping = UserAttributesProcessor::with_privacy(resolved.privacy.clone())
+        .with_baggage_keys(resolved.propagate_baggage.clone());
     let mut memory = None;
     let (exporting, exporter) = match custom {
         Some((custom, origin)) => (Some(custom(&resolved)), origin),
@@ -195,7 +195,10 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
 }
 
 /// The processor that exports per `resolved.exporter` (`None` for [`ExporterKind::None`]).
-fn exporting_processor(resolved: &ResolvedConfig, memory: &mut Option<MemoryExporter>) -> Result<Option<Box<dyn SpanProcessor>>> {
+fn exporting_processor(
+    resolved: &ResolvedConfig,
+    memory: &mut Option<MemoryExporter>,
+) -> Result<Option<Box<dyn SpanProcessor>>> {
     Ok(match resolved.exporter {
         #[cfg(feature = "otlp")]
         ExporterKind::Otlp => Some(batched(build_otlp(resolved)?, resolved)),

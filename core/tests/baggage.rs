@@ -29,7 +29,8 @@ fn baggage_is_off_by_default_then_carries_only_the_allowed_keys() {
     assert_eq!(session, None, "session.id was not allowed");
 
     // Incoming baggage (as a propagator would extract it) stamps spans that have no scope.
-    let incoming = Context::new().with_baggage([KeyValue::new("user.id", "remote-user"), KeyValue::new("session.id", "x")]);
+    let incoming =
+        Context::new().with_baggage([KeyValue::new("user.id", "remote-user"), KeyValue::new("session.id", "x")]);
     let _g = incoming.attach();
     global::tracer("server").in_span("handle request", |_| {});
     let spans = userspan::finished_spans();

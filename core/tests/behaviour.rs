@@ -169,7 +169,8 @@ fn async_scope_follows_awaits_and_ends_on_drop() {
         .await;
         global::tracer("x").in_span("outside", |_| {});
         // A capture future dropped before completion still ends its span.
-        let pending = userspan::capture_async("cancelled", Attributes::new().user_id("c"), std::future::pending::<()>());
+        let pending =
+            userspan::capture_async("cancelled", Attributes::new().user_id("c"), std::future::pending::<()>());
         let _ = tokio::time::timeout(std::time::Duration::from_millis(5), pending).await;
     });
     let spans = userspan::finished_spans();
@@ -218,7 +219,11 @@ fn explicit_parent_entry_points_for_bindings() {
     let root = userspan::start_span("root".into(), None, Some(&scope));
     let child_scope = userspan::Scope::nested(Some(&scope), Attributes::new().session_id("b-s"));
     let child = userspan::start_span("child".into(), Some(&root.span_context()), Some(&child_scope));
-    child.end(Some(&userspan::ErrorInfo { type_name: "ValueError".into(), message: "bad".into(), stacktrace: Some("tb".into()) }));
+    child.end(Some(&userspan::ErrorInfo {
+        type_name: "ValueError".into(),
+        message: "bad".into(),
+        stacktrace: Some("tb".into()),
+    }));
     child.end(None); // idempotent
     root.end(None);
     // A foreign (host OTel) parent given by raw ids.
@@ -236,7 +241,9 @@ fn explicit_parent_entry_points_for_bindings() {
     let f = span(&spans, "under-foreign");
     assert_eq!(f.trace_id, format!("{:032x}", 0xabc));
     assert_eq!(f.parent_span_id.as_deref(), Some(format!("{:016x}", 0x123).as_str()));
-    assert!(opentelemetry::Context::current().span().span_context().trace_id() == opentelemetry::trace::TraceId::INVALID);
+    assert!(
+        opentelemetry::Context::current().span().span_context().trace_id() == opentelemetry::trace::TraceId::INVALID
+    );
 }
 
 #[test]
@@ -271,7 +278,11 @@ fn set_option_by_position_validates_as_from_options_does() {
         OptionValue::Str("h".into()),
         OptionValue::Map(vec![("plan".into(), OptionValue::Str("pro".into()))]),
         OptionValue::Str("s-1".into()),
-        OptionValue::List(vec![OptionValue::Str("a".into()), OptionValue::Str("b".into()), OptionValue::Str("a".into())]),
+        OptionValue::List(vec![
+            OptionValue::Str("a".into()),
+            OptionValue::Str("b".into()),
+            OptionValue::Str("a".into()),
+        ]),
         OptionValue::Map(vec![("k".into(), OptionValue::Int(1))]),
         OptionValue::Map(vec![("app.tier".into(), OptionValue::Str("gold".into()))]),
     ];
@@ -308,7 +319,11 @@ fn span_handle_events_status_exception_and_name_are_the_otel_span_api() {
     let err = h.set_status("BROKEN", None).unwrap_err();
     assert!(err.to_string().contains("code") && err.to_string().contains("\"UNSET\", \"OK\", \"ERROR\""), "{err}");
     h.set_status("ERROR", Some("upstream 503".into())).unwrap();
-    let info = userspan::ErrorInfo { type_name: "TimeoutError".into(), message: "slow".into(), stacktrace: Some("at x".into()) };
+    let info = userspan::ErrorInfo {
+        type_name: "TimeoutError".into(),
+        message: "slow".into(),
+        stacktrace: Some("at x".into()),
+    };
     h.record_exception(&info);
     h.update_name("answer");
     h.end(None);
@@ -319,7 +334,10 @@ fn span_handle_events_status_exception_and_name_are_the_otel_span_api() {
     assert_eq!(s.events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["retrieval", "exception"]);
     assert_eq!(s.events[0].attributes["hits"], 3);
     let ex = &s.events[1].attributes;
-    assert_eq!((&ex["exception.type"], &ex["exception.message"], &ex["exception.stacktrace"]), (&json!("TimeoutError"), &json!("slow"), &json!("at x")));
+    assert_eq!(
+        (&ex["exception.type"], &ex["exception.message"], &ex["exception.stacktrace"]),
+        (&json!("TimeoutError"), &json!("slow"), &json!("at x"))
+    );
     assert!(!s.attributes.contains_key("error.type"), "record_exception leaves the status and error.type alone");
 }
 

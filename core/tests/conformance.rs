@@ -101,7 +101,8 @@ fn check_case(case: &Json) -> Result<(), String> {
         if Json::Object(attrs.clone()) != e["attributes"] {
             return Err(format!("{name}/{en}: attributes {} != expected {}", Json::Object(attrs), e["attributes"]));
         }
-        let parent_name = s.parent_span_id.as_ref().and_then(|p| spans.iter().find(|x| &x.span_id == p)).map(|x| x.name.clone());
+        let parent_name =
+            s.parent_span_id.as_ref().and_then(|p| spans.iter().find(|x| &x.span_id == p)).map(|x| x.name.clone());
         if e["parent"].as_str().map(str::to_string) != parent_name {
             return Err(format!("{name}/{en}: parent {parent_name:?}, expected {}", e["parent"]));
         }
@@ -118,7 +119,8 @@ fn check_case(case: &Json) -> Result<(), String> {
             if s.status.message != msg || error_type.is_none() {
                 return Err(format!("{name}/{en}: status message {:?} / error.type {error_type:?}", s.status.message));
             }
-            let has_event = s.events.iter().any(|ev| ev.name == "exception" && ev.attributes["exception.message"] == msg);
+            let has_event =
+                s.events.iter().any(|ev| ev.name == "exception" && ev.attributes["exception.message"] == msg);
             if !has_event {
                 return Err(format!("{name}/{en}: no exception event with message {msg}"));
             }

@@ -17,8 +17,12 @@ fn a_custom_exporter_gets_stamped_spans_and_reports_its_own_outcomes() {
     }
     let spans = sink.0.lock().unwrap().clone();
     assert_eq!(spans.len(), 3, "handed over synchronously as they end");
-    let user = |s: &SpanData| s.attributes.iter().find(|kv| kv.key.as_str() == "user.id").map(|kv| kv.value.to_string());
-    assert_eq!(spans.iter().map(user).collect::<Vec<_>>(), [Some("u-0".into()), Some("u-1".into()), Some("u-2".into())]);
+    let user =
+        |s: &SpanData| s.attributes.iter().find(|kv| kv.key.as_str() == "user.id").map(|kv| kv.value.to_string());
+    assert_eq!(
+        spans.iter().map(user).collect::<Vec<_>>(),
+        [Some("u-0".into()), Some("u-1".into()), Some("u-2".into())]
+    );
     let handed = userspan::stats();
     assert_eq!(handed.spans_exported, before.spans_exported, "buffering is not exporting");
     assert_eq!(handed.spans_started - before.spans_started, 3);

@@ -46,13 +46,16 @@ fn endpoint(state: Received) -> String {
                         state.requests.lock().unwrap().push((headers.clone(), body, Instant::now()));
                         if state.unavailable.load(Ordering::SeqCst) > 0 {
                             state.unavailable.fetch_sub(1, Ordering::SeqCst);
-                            return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], Vec::new()).into_response();
+                            return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], Vec::new())
+                                .into_response();
                         }
-                        let ok = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::default();
+                        let ok =
+                            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::default();
                         if headers.get("content-type").is_some_and(|c| c.as_bytes().starts_with(b"application/json")) {
                             (StatusCode::OK, [("content-type", "application/json")], b"{}".to_vec()).into_response()
                         } else {
-                            (StatusCode::OK, [("content-type", "application/x-protobuf")], ok.encode_to_vec()).into_response()
+                            (StatusCode::OK, [("content-type", "application/x-protobuf")], ok.encode_to_vec())
+                                .into_response()
                         }
                     }
                 }),

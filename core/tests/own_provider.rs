@@ -4,9 +4,9 @@
 
 mod common;
 
+use common::Collect;
 use opentelemetry::global;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use common::Collect;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData};
 use userspan::{Attributes, Privacy, Scope, UserAttributesProcessor, UserIdHashing};
 

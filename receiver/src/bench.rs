@@ -97,10 +97,7 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![sv("service.name", "bench".into())],
-                ..Default::default()
-            }),
+            resource: Some(Resource { attributes: vec![sv("service.name", "bench".into())], ..Default::default() }),
             scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
             ..Default::default()
         }],
@@ -243,16 +240,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         v.sort_by(|a, b| a.total_cmp(b));
         Ok(v)
     };
-    let total: serde_json::Value = client
-        .get(format!("{url}/api/users?limit=1"))
-        .send()
-        .and_then(|r| r.json())
-        .map_err(|e| e.to_string())?;
-    println!(
-        "users list: {} users, {} traces in the last 30 days",
-        total["total"],
-        total["overview"]["traces"]
-    );
+    let total: serde_json::Value =
+        client.get(format!("{url}/api/users?limit=1")).send().and_then(|r| r.json()).map_err(|e| e.to_string())?;
+    println!("users list: {} users, {} traces in the last 30 days", total["total"], total["overview"]["traces"]);
     for (label, path) in [
         ("GET /api/users (default: 30 days, sort last_seen, limit 50)", "/api/users".to_string()),
         ("GET /api/users?sort=cost_usd&q=user-00", "/api/users?sort=cost_usd&q=user-00".to_string()),

@@ -71,14 +71,58 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "john", "radia", "tim",
-    "hedy", "edsger", "katherine", "guido", "sophie", "yukihiro", "anita", "bjarne", "lynn", "donald", "jean",
-    "niklaus", "shafi",
+    "ada",
+    "alan",
+    "grace",
+    "linus",
+    "margaret",
+    "ken",
+    "barbara",
+    "dennis",
+    "frances",
+    "john",
+    "radia",
+    "tim",
+    "hedy",
+    "edsger",
+    "katherine",
+    "guido",
+    "sophie",
+    "yukihiro",
+    "anita",
+    "bjarne",
+    "lynn",
+    "donald",
+    "jean",
+    "niklaus",
+    "shafi",
 ];
 const LAST: &[&str] = &[
-    "lovelace", "turing", "hopper", "torvalds", "hamilton", "thompson", "liskov", "ritchie", "allen", "backus",
-    "perlman", "berners-lee", "lamarr", "dijkstra", "johnson", "van-rossum", "wilson", "matsumoto", "borg",
-    "stroustrup", "conway", "knuth", "sammet", "wirth", "goldwasser",
+    "lovelace",
+    "turing",
+    "hopper",
+    "torvalds",
+    "hamilton",
+    "thompson",
+    "liskov",
+    "ritchie",
+    "allen",
+    "backus",
+    "perlman",
+    "berners-lee",
+    "lamarr",
+    "dijkstra",
+    "johnson",
+    "van-rossum",
+    "wilson",
+    "matsumoto",
+    "borg",
+    "stroustrup",
+    "conway",
+    "knuth",
+    "sammet",
+    "wirth",
+    "goldwasser",
 ];
 const DOMAINS: &[&str] = &["acme.io", "globex.com", "initech.dev", "umbrella.org", "hooli.xyz"];
 const PLANS: &[(&str, f64)] = &[("free", 0.5), ("pro", 0.35), ("enterprise", 0.15)];
@@ -155,7 +199,15 @@ fn make_users(rng: &mut Rng, n: usize) -> Vec<DemoUser> {
                 region: REGIONS[rng.below(REGIONS.len() as u64) as usize],
                 start_days_ago: if rng.chance(0.25) { rng.range(0, 6) } else { rng.range(7, 29) },
                 sessions,
-                model: if plan == "free" { if rng.chance(0.7) { 0 } else { 3 } } else { rng.range(0, 3) as usize },
+                model: if plan == "free" {
+                    if rng.chance(0.7) {
+                        0
+                    } else {
+                        3
+                    }
+                } else {
+                    rng.range(0, 3) as usize
+                },
             }
         })
         .collect()
@@ -185,13 +237,7 @@ fn plan_sessions(rng: &mut Rng, users: &[DemoUser], now: i64) -> Vec<(usize, i64
 }
 
 /// Sends one turn (trace) of a session; returns the number of spans.
-fn send_turn(
-    tracer: &BoxedTracer,
-    rng: &mut Rng,
-    scope_cx: &Context,
-    u: &DemoUser,
-    start: i64,
-) -> (usize, i64) {
+fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUser, start: i64) -> (usize, i64) {
     let mut t = start;
     let ms = |n: u64| n as i64 * NS_PER_MS;
     let root = tracer

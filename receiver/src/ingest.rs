@@ -130,9 +130,7 @@ pub fn map_request(req: ExportTraceServiceRequest, project_override: Option<&str
 }
 
 fn id_array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
-    let arr: [u8; N] = bytes
-        .try_into()
-        .map_err(|_| format!("{what} must be {N} bytes, got {}", bytes.len()))?;
+    let arr: [u8; N] = bytes.try_into().map_err(|_| format!("{what} must be {N} bytes, got {}", bytes.len()))?;
     if arr.iter().all(|b| *b == 0) {
         return Err(format!("{what} is all zeroes"));
     }
@@ -419,7 +417,8 @@ mod tests {
     /// The attributes text is exactly what collecting `any_to_json` values into a map gives.
     #[test]
     fn attributes_json_matches_a_map_of_values() {
-        let nested = vec![kv("z", Some(Value::IntValue(-3))), kv("a", Some(Value::StringValue("x\"y\n".into()))), kv("z", None)];
+        let nested =
+            vec![kv("z", Some(Value::IntValue(-3))), kv("a", Some(Value::StringValue("x\"y\n".into()))), kv("z", None)];
         let attrs = vec![
             kv("user.id", Some(Value::StringValue("ann é/%".into()))),
             kv("b", Some(Value::BoolValue(true))),
@@ -430,7 +429,12 @@ mod tests {
             kv("whole", Some(Value::DoubleValue(3.0))),
             kv("n", Some(Value::IntValue(i64::MIN))),
             kv("bytes", Some(Value::BytesValue(vec![0, 255, 16]))),
-            kv("arr", Some(Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(Value::IntValue(1)) }, AnyValue { value: None }] }))),
+            kv(
+                "arr",
+                Some(Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue { value: Some(Value::IntValue(1)) }, AnyValue { value: None }],
+                })),
+            ),
             kv("kv", Some(Value::KvlistValue(KeyValueList { values: nested }))),
             kv("b", Some(Value::StringValue("second b wins".into()))),
             kv("empty", None),

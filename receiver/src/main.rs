@@ -45,12 +45,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, db, api_keys, queue } => serve(ServerConfig {
-            listen,
-            db: DbPath::parse(&db),
-            api_keys,
-            queue_requests: queue,
-        }),
+        Command::Serve { listen, db, api_keys, queue } => {
+            serve(ServerConfig { listen, db: DbPath::parse(&db), api_keys, queue_requests: queue })
+        }
         Command::Users(args) => table::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),

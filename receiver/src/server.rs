@@ -36,7 +36,9 @@ impl ServerConfig {
 /// Parses `KEY=PROJECT`.
 pub fn parse_api_key(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((k, p)) if !k.trim().is_empty() && !p.trim().is_empty() => Ok((k.trim().to_string(), p.trim().to_string())),
+        Some((k, p)) if !k.trim().is_empty() && !p.trim().is_empty() => {
+            Ok((k.trim().to_string(), p.trim().to_string()))
+        }
         _ => Err(format!("--api-key takes KEY=PROJECT, got {s:?}")),
     }
 }

@@ -150,8 +150,19 @@ pub fn latency(ms: f64) -> String {
 }
 
 const HEADERS: [&str; 13] = [
-    "USER", "TYPE", "LAST SEEN", "FIRST SEEN", "TREND", "TRACES", "SESSIONS", "ERRORS", "TOKENS", "COST",
-    "LATENCY", "DAYS", "EVAL",
+    "USER",
+    "TYPE",
+    "LAST SEEN",
+    "FIRST SEEN",
+    "TREND",
+    "TRACES",
+    "SESSIONS",
+    "ERRORS",
+    "TOKENS",
+    "COST",
+    "LATENCY",
+    "DAYS",
+    "EVAL",
 ];
 /// Right-aligned columns (numbers).
 const RIGHT: [bool; 13] = [false, false, true, true, false, true, true, true, true, true, true, true, true];
@@ -225,14 +236,20 @@ pub fn render_table(rows: &[UserRow], limit: usize, now: i64) -> String {
             String::new(),
             num("traces"),
             num("sessions"),
-            if pick == 0 { format!("({})", human(v("errored_sessions").unwrap_or(0.0))) } else {
+            if pick == 0 {
+                format!("({})", human(v("errored_sessions").unwrap_or(0.0)))
+            } else {
                 v("error_rate").map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_default()
             },
             num("total_tokens"),
             v("cost_usd").map(money).unwrap_or_default(),
             if pick == 0 { String::new() } else { v("avg_latency_ms").map(latency).unwrap_or_default() },
             num("active_days"),
-            if pick == 0 { String::new() } else { v("eval_pass_rate").map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_default() },
+            if pick == 0 {
+                String::new()
+            } else {
+                v("eval_pass_rate").map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_default()
+            },
         ]);
     }
     let mut widths = [0usize; 13];

@@ -13,7 +13,9 @@ pub const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
 /// Parses an RFC 3339 timestamp or unix milliseconds into unix ns.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) || (s.starts_with('-') && s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit())) {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+        || (s.starts_with('-') && s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit()))
+    {
         let ms: i64 = s.parse().map_err(|_| format!("{s:?} is out of range"))?;
         return ms.checked_mul(NS_PER_MS).ok_or_else(|| format!("{s:?} is out of range"));
     }

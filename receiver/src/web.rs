@@ -18,5 +18,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/assets/app.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS).into_response() }),
         )
-        .route("/assets/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response() }))
+        .route(
+            "/assets/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response() }),
+        )
 }

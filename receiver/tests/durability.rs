@@ -32,7 +32,11 @@ fn batch(n: u64, base: u64) -> Vec<u8> {
     let spans = (0..100u64)
         .map(|k| {
             let sp = span(n * 1000 + k / 4, k, base + k * 1000, 3).attrs(user(&format!("batch-{n}")));
-            if k % 4 == 0 { sp } else { sp.parent(k - k % 4) }
+            if k % 4 == 0 {
+                sp
+            } else {
+                sp.parent(k - k % 4)
+            }
         })
         .collect();
     request(spans).encode_to_vec()
@@ -114,10 +118,23 @@ fn clean_restart_keeps_every_number() {
     let q = format!("/api/users?from={}&to={}", (base - DAY_NS) / 1_000_000, (base + DAY_NS) / 1_000_000);
     let srv = spawn(cfg.clone()).unwrap();
     for n in 0..5 {
-        send(&srv.url(), &request(vec![
-            span(n, 1, base + n * HOUR_NS, 100).attrs(vec![s("user.id", "r@x.io"), s("user.id.type", "email"), s("session.id", "s"), s("user.email", "r@x.io")]),
-            span(n, 2, base + n * HOUR_NS + 5, 50).parent(1).attrs(vec![s("user.id", "r@x.io"), s("gen_ai.request.model", "m"), i("gen_ai.usage.input_tokens", 3), f("gen_ai.usage.total_cost", 0.25)]),
-        ]));
+        send(
+            &srv.url(),
+            &request(vec![
+                span(n, 1, base + n * HOUR_NS, 100).attrs(vec![
+                    s("user.id", "r@x.io"),
+                    s("user.id.type", "email"),
+                    s("session.id", "s"),
+                    s("user.email", "r@x.io"),
+                ]),
+                span(n, 2, base + n * HOUR_NS + 5, 50).parent(1).attrs(vec![
+                    s("user.id", "r@x.io"),
+                    s("gen_ai.request.model", "m"),
+                    i("gen_ai.usage.input_tokens", 3),
+                    f("gen_ai.usage.total_cost", 0.25),
+                ]),
+            ]),
+        );
     }
     // One request with 40 new traces (80 spans): stored by the multi-row INSERTs.
     let many: Vec<_> = (0..40u64)
@@ -140,14 +157,16 @@ fn clean_restart_keeps_every_number() {
     send(&srv.url(), &request(many));
     let before = get_ok(&srv.url(), &q);
     let detail_before = get_ok(&srv.url(), "/api/users/r@x.io");
-    let many_before = (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
+    let many_before =
+        (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
     assert_eq!(many_before.1["total"], 40);
     srv.stop();
     let srv = spawn(cfg).unwrap();
     assert_eq!(get_ok(&srv.url(), &q), before);
     let detail_after = get_ok(&srv.url(), "/api/users/r@x.io");
     assert_eq!(detail_after, detail_before);
-    let many_after = (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
+    let many_after =
+        (get_ok(&srv.url(), "/api/users/m@x.io"), get_ok(&srv.url(), "/api/users/m@x.io/traces?limit=1000"));
     assert_eq!(many_after, many_before);
     assert_eq!(detail_after["models"][0]["traces"], 5);
     // Spans added after the restart fold into the stored rollups.

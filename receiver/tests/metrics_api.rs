@@ -47,20 +47,19 @@ fn workload(base: u64) -> Vec<opentelemetry_proto::tonic::collector::trace::v1::
             "gen_ai.evaluation.result",
             vec![s("gen_ai.evaluation.name", "helpful"), s("gen_ai.evaluation.score.label", "pass")],
         ),
-        span(3, 31, t3 + 1_000_000, 50).parent(30).attrs(alice("s2")).attrs(vec![
-            s("gen_ai.operation.name", "execute_tool"),
-            s("gen_ai.tool.name", "search"),
-        ]),
+        span(3, 31, t3 + 1_000_000, 50)
+            .parent(30)
+            .attrs(alice("s2"))
+            .attrs(vec![s("gen_ai.operation.name", "execute_tool"), s("gen_ai.tool.name", "search")]),
     ];
     // bob: other SDKs' keys. Trace 4 without a session, a guardrail and a failing eval; trace 5
     // via enduser.id with a langfuse session, errored.
     let t4 = t(base, 1, 12, 0);
     let t5 = t(base, 1, 13, 0);
     let r2 = vec![
-        span(4, 40, t4, 300).attrs(vec![s("langfuse.user.id", "bob")]).event(
-            "gen_ai.evaluation.result",
-            vec![s("gen_ai.evaluation.score.label", "fail")],
-        ),
+        span(4, 40, t4, 300)
+            .attrs(vec![s("langfuse.user.id", "bob")])
+            .event("gen_ai.evaluation.result", vec![s("gen_ai.evaluation.score.label", "fail")]),
         span(4, 41, t4 + 1_000_000, 100).parent(40).attrs(vec![
             s("user.id", "bob"),
             i("gen_ai.usage.prompt_tokens", 7),
@@ -364,7 +363,10 @@ fn api_keys_scope_projects() {
 fn projects_from_resource_without_keys() {
     let srv = server();
     let now = now_ns() - HOUR_NS;
-    send(&srv.url(), &request_with_resource(vec![span(1, 1, now, 10).attrs(user("u1"))], vec![s("userspan.project", "shop")]));
+    send(
+        &srv.url(),
+        &request_with_resource(vec![span(1, 1, now, 10).attrs(user("u1"))], vec![s("userspan.project", "shop")]),
+    );
     send(&srv.url(), &request(vec![span(2, 1, now, 10).attrs(user("u2"))]));
     let v = get_ok(&srv.url(), "/api/users?project=shop");
     assert_eq!(v["total"], 1);
@@ -405,13 +407,15 @@ fn repeated_spans_inside_one_request_or_concurrent_requests_count_once() {
     ];
     for k in 0..80u64 {
         let n = 100 + k % 40;
-        let sp = span(2, n, now + HOUR_NS / 2 + n, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.output_tokens", 1)]);
+        let sp =
+            span(2, n, now + HOUR_NS / 2 + n, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.output_tokens", 1)]);
         spans.push(if n == 100 { sp } else { sp.parent(100) });
     }
     send(&srv.url(), &request(spans));
     let check = |url: &str| {
         let v = get_ok(url, "/api/users/rep/traces");
-        let by_id = |n: u64| v["traces"].as_array().unwrap().iter().find(|t| t["trace_id"] == hex_tid(n)).unwrap().clone();
+        let by_id =
+            |n: u64| v["traces"].as_array().unwrap().iter().find(|t| t["trace_id"] == hex_tid(n)).unwrap().clone();
         assert_eq!(v["total"], 2, "{v}");
         assert_eq!(by_id(1)["spans"], 3);
         assert_eq!(by_id(1)["input_tokens"], 12, "the first copy of a repeated span is the one kept");

@@ -141,7 +141,8 @@ fn ids_of_wrong_length_are_rejected_in_partial_success() {
     assert!(p.error_message.contains("16 bytes"), "{}", p.error_message);
     assert_eq!(traces(&srv.url()), 1);
     // JSON mirrors it.
-    let body = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abcd","spanId":"0000000000000001","name":"x"}]}]}]}"#;
+    let body =
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abcd","spanId":"0000000000000001","name":"x"}]}]}]}"#;
     let r = post_raw(&srv.url(), "application/json", body.as_bytes().to_vec(), &[]);
     assert_eq!(r.status(), 200);
     let v: Value = r.json().unwrap();
@@ -187,7 +188,11 @@ fn ten_thousand_span_batch() {
     let spans: Vec<_> = (0..10_000u64)
         .map(|n| {
             let sp = span(n / 4, n, now + n, 5).attrs(user(&format!("user-{}", n % 100)));
-            if n % 4 == 0 { sp } else { sp.parent(n - n % 4) }
+            if n % 4 == 0 {
+                sp
+            } else {
+                sp.parent(n - n % 4)
+            }
         })
         .collect();
     send(&srv.url(), &request(spans));

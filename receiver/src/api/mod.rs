@@ -88,10 +88,7 @@ pub fn router(state: AppState) -> Router {
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::CONTENT_ENCODING])
         .max_age(std::time::Duration::from_secs(3600));
-    let otlp = Router::new()
-        .route("/v1/traces", post(otlp::export))
-        .layer(DefaultBodyLimit::disable())
-        .layer(cors);
+    let otlp = Router::new().route("/v1/traces", post(otlp::export)).layer(DefaultBodyLimit::disable()).layer(cors);
     Router::new()
         .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/overview", get(users::overview))
@@ -102,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cohorts", get(cohorts::list))
         .merge(crate::web::routes())
         .merge(otlp)
-        .fallback(|| async { ApiError::not_found("no such endpoint; see GET /api/users, /api/overview, POST /v1/traces") })
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint; see GET /api/users, /api/overview, POST /v1/traces")
+        })
         .with_state(state)
 }

@@ -57,10 +57,8 @@ pub fn status_response(http: StatusCode, code: i32, message: String, enc: Option
 }
 
 fn ok_response(enc: Encoding, rejected: i64, reason: Option<String>) -> Response {
-    let partial = (rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: rejected,
-        error_message: reason.unwrap_or_default(),
-    });
+    let partial = (rejected > 0)
+        .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: reason.unwrap_or_default() });
     let resp = ExportTraceServiceResponse { partial_success: partial };
     let body = match enc {
         Encoding::Protobuf => resp.encode_to_vec(),
@@ -86,7 +84,11 @@ async fn read_capped(body: Body) -> Result<Bytes, DecodeError> {
 }
 
 /// The handler.
-pub async fn export(axum::extract::State(st): axum::extract::State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn export(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(enc) = Encoding::from_content_type(ct) else {
         return status_response(
@@ -111,7 +113,11 @@ pub async fn export(axum::extract::State(st): axum::extract::State<AppState>, he
             }
         }
     };
-    let gzip = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_ascii_lowercase()) {
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => false,
         Some(e) if e.is_empty() || e == "identity" => false,
         Some(e) if e == "gzip" => true,
@@ -153,7 +159,9 @@ pub async fn export(axum::extract::State(st): axum::extract::State<AppState>, he
     let mapped = match decoded {
         Ok(m) => m,
         Err(DecodeError::TooLarge) => return too_large(enc),
-        Err(DecodeError::Invalid(msg)) => return status_response(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg, Some(enc)),
+        Err(DecodeError::Invalid(msg)) => {
+            return status_response(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg, Some(enc))
+        }
     };
     if mapped.rows.is_empty() {
         return ok_response(enc, mapped.rejected, mapped.reject_reason);
@@ -170,7 +178,12 @@ pub async fn export(axum::extract::State(st): axum::extract::State<AppState>, he
             )
         }
         Err(TrySendError::Closed(_)) => {
-            return status_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, "the receiver is shutting down".into(), Some(enc))
+            return status_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                "the receiver is shutting down".into(),
+                Some(enc),
+            )
         }
     }
     match wait.await {

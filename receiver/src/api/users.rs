@@ -84,7 +84,12 @@ pub async fn list(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiRe
 }
 
 /// `GET /api/users/{user_id}?type` → lifetime detail
-pub async fn detail(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+pub async fn detail(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    q: Q,
+) -> ApiResult {
     let p = Params::new(q, &["type", "project"])?;
     let project = project(&st, &headers, &p)?;
     let id = path_id(id)?;
@@ -99,7 +104,12 @@ pub async fn detail(State(st): State<AppState>, headers: HeaderMap, id: Result<P
 }
 
 /// `GET /api/users/{user_id}/sessions?from&to&errors_only&type&limit&offset`
-pub async fn sessions(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+pub async fn sessions(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    q: Q,
+) -> ApiResult {
     let p = Params::new(q, &["from", "to", "errors_only", "type", "limit", "offset", "project"])?;
     let project = project(&st, &headers, &p)?;
     let id = path_id(id)?;
@@ -121,7 +131,12 @@ pub async fn sessions(State(st): State<AppState>, headers: HeaderMap, id: Result
 }
 
 /// `GET /api/users/{user_id}/traces?session_id&errors_only&type&limit&offset`
-pub async fn traces(State(st): State<AppState>, headers: HeaderMap, id: Result<Path<String>, PathRejection>, q: Q) -> ApiResult {
+pub async fn traces(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    q: Q,
+) -> ApiResult {
     let p = Params::new(q, &["session_id", "errors_only", "type", "limit", "offset", "project"])?;
     let project = project(&st, &headers, &p)?;
     let id = path_id(id)?;

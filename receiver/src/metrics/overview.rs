@@ -104,7 +104,12 @@ pub fn overview(pd: &ProjectData, period: &Period) -> Overview {
         histogram: hist
             .iter()
             .enumerate()
-            .map(|(i, (t, e, s))| HistBucket { start: period.bucket_start(i), traces: *t, errored_traces: *e, sessions: *s })
+            .map(|(i, (t, e, s))| HistBucket {
+                start: period.bucket_start(i),
+                traces: *t,
+                errored_traces: *e,
+                sessions: *s,
+            })
             .collect(),
     }
 }

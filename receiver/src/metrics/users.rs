@@ -412,7 +412,8 @@ pub struct ListQuery {
 pub fn filter_sort(mut rows: Vec<UserRow>, lq: &ListQuery) -> Vec<UserRow> {
     if let Some(q) = lq.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty()) {
         rows.retain(|r| {
-            r.user_id.to_lowercase().contains(&q) || r.user_email.as_deref().is_some_and(|e| e.to_lowercase().contains(&q))
+            r.user_id.to_lowercase().contains(&q)
+                || r.user_email.as_deref().is_some_and(|e| e.to_lowercase().contains(&q))
         });
     }
     let tie = |a: &UserRow, b: &UserRow| a.user_id.cmp(&b.user_id).then_with(|| a.user_id_type.cmp(&b.user_id_type));
@@ -420,7 +421,13 @@ pub fn filter_sort(mut rows: Vec<UserRow>, lq: &ListQuery) -> Vec<UserRow> {
         "user_id" => rows.sort_by(|a, b| if lq.desc { tie(b, a) } else { tie(a, b) }),
         "user_email" => rows.sort_by(|a, b| {
             let o = match (&a.user_email, &b.user_email) {
-                (Some(x), Some(y)) => if lq.desc { y.cmp(x) } else { x.cmp(y) },
+                (Some(x), Some(y)) => {
+                    if lq.desc {
+                        y.cmp(x)
+                    } else {
+                        x.cmp(y)
+                    }
+                }
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => std::cmp::Ordering::Equal,
@@ -434,7 +441,13 @@ pub fn filter_sort(mut rows: Vec<UserRow>, lq: &ListQuery) -> Vec<UserRow> {
             let mut keyed: Vec<(Option<f64>, u32)> = rows.iter().enumerate().map(|(i, r)| (f(r), i as u32)).collect();
             keyed.sort_by(|(ka, ia), (kb, ib)| {
                 let o = match (ka, kb) {
-                    (Some(x), Some(y)) => if lq.desc { y.total_cmp(x) } else { x.total_cmp(y) },
+                    (Some(x), Some(y)) => {
+                        if lq.desc {
+                            y.total_cmp(x)
+                        } else {
+                            x.total_cmp(y)
+                        }
+                    }
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,

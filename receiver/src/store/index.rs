@@ -168,7 +168,8 @@ impl ProjectData {
     /// Inserts or replaces a trace rollup (and its compact copy).
     pub fn put_trace(&mut self, t: TraceRec) {
         let next_slot = self.slots.len() as u32;
-        let slot = self.slots.entry(t.trace_id).or_insert(Slot { slot: next_slot, start_ns: t.start_ns, own_sess: None });
+        let slot =
+            self.slots.entry(t.trace_id).or_insert(Slot { slot: next_slot, start_ns: t.start_ns, own_sess: None });
         self.by_start.remove((slot.start_ns, slot.slot));
         slot.start_ns = t.start_ns;
         let sess = match &t.session {
@@ -359,7 +360,11 @@ impl Index {
 }
 
 /// Applies committed changes to the projects (see [`Index::apply`]).
-fn apply_to(g: &mut HashMap<Arc<str>, ProjectData>, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
+fn apply_to(
+    g: &mut HashMap<Arc<str>, ProjectData>,
+    traces: Vec<(Arc<str>, TraceRec)>,
+    users: Vec<(Arc<str>, UserRec)>,
+) {
     for (p, mut u) in users {
         let pd = g.entry(p).or_default();
         match pd.users.get(&u.key) {
@@ -421,9 +426,8 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
     let mut names: HashMap<String, Arc<str>> = HashMap::new();
     let mut intern = |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| Arc::from(s)).clone() };
     {
-        let mut st = conn.prepare(
-            "SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns FROM users",
-        )?;
+        let mut st = conn
+            .prepare("SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns FROM users")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let project = intern(r.get(1)?);

@@ -72,7 +72,11 @@ impl Store {
 /// Loads the index of a database file read-only (for `userspan users`).
 pub fn load_file(path: &std::path::Path) -> Result<Index, String> {
     if !path.exists() {
-        return Err(format!("{} does not exist (start `userspan serve --db {}` or `userspan demo` first)", path.display(), path.display()));
+        return Err(format!(
+            "{} does not exist (start `userspan serve --db {}` or `userspan demo` first)",
+            path.display(),
+            path.display()
+        ));
     }
     let conn = schema::open_reader(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     index::load(&conn).map_err(|e| format!("cannot read {}: {e}", path.display()))

@@ -89,7 +89,9 @@ impl StaticStmt {
                         ffi::SQLITE_STATIC(),
                         ffi::SQLITE_UTF8 as u8,
                     ),
-                    Val::Blob(b) => ffi::sqlite3_bind_blob64(self.stmt, ix, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_STATIC()),
+                    Val::Blob(b) => {
+                        ffi::sqlite3_bind_blob64(self.stmt, ix, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_STATIC())
+                    }
                 };
                 if rc != ffi::SQLITE_OK {
                     break;
@@ -144,7 +146,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             rows,
-            vec![("b".into(), None, Some(1)), ("héllo".into(), Some(vec![1, 2, 3]), Some(-7)), ("z".into(), None, None)]
+            vec![
+                ("b".into(), None, Some(1)),
+                ("héllo".into(), Some(vec![1, 2, 3]), Some(-7)),
+                ("z".into(), None, None)
+            ]
         );
         let mut strict = StaticStmt::prepare(&conn, "INSERT INTO t VALUES (?, ?, ?)").unwrap();
         let err = strict.execute(&[Val::Text("z"), Val::Null, Val::Null]).unwrap_err();

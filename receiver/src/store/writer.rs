@@ -351,8 +351,9 @@ fn write_group(
     // Users whose e-mail or metadata changed.
     let mut user_recs = Vec::new();
     {
-        let mut upd =
-            tx.prepare_cached("UPDATE users SET email = ?2, email_ns = ?3, metadata = ?4, metadata_ns = ?5 WHERE id = ?1")?;
+        let mut upd = tx.prepare_cached(
+            "UPDATE users SET email = ?2, email_ns = ?3, metadata = ?4, metadata_ns = ?5 WHERE id = ?1",
+        )?;
         for (p, staged) in users {
             for (_, u) in staged {
                 if u.changed {
@@ -456,7 +457,12 @@ fn expect_rows(changed: usize, want: usize) -> rusqlite::Result<()> {
 
 /// Binds the columns of `t` at parameters `base + 1 ..= base + TRACE_PARAMS`, in
 /// [`TRACE_COLUMNS`] order.
-fn bind_trace(st: &mut rusqlite::CachedStatement<'_>, base: usize, project: &str, t: &TraceRec) -> rusqlite::Result<()> {
+fn bind_trace(
+    st: &mut rusqlite::CachedStatement<'_>,
+    base: usize,
+    project: &str,
+    t: &TraceRec,
+) -> rusqlite::Result<()> {
     let breakdown = serde_json::to_string(&t.breakdown).unwrap_or_else(|_| "{}".into());
     st.raw_bind_parameter(base + 1, project)?;
     st.raw_bind_parameter(base + 2, &t.trace_id[..])?;

@@ -22,16 +22,32 @@ pub fn server() -> Running {
 }
 
 pub fn s(k: &str, v: &str) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.into())) }),
+        ..Default::default()
+    }
 }
 pub fn i(k: &str, v: i64) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(v)) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(v)) }),
+        ..Default::default()
+    }
 }
 pub fn f(k: &str, v: f64) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::DoubleValue(v)) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::DoubleValue(v)) }),
+        ..Default::default()
+    }
 }
 pub fn b(k: &str, v: bool) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::BoolValue(v)) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::BoolValue(v)) }),
+        ..Default::default()
+    }
 }
 
 /// 16-byte trace id from a number.
