@@ -48,8 +48,21 @@ impl Error {
         }
     }
 
+    /// The stable error code every binding exposes unchanged (Python `.code`, JS `.code`):
+    /// `USERSPAN_INVALID_TYPE`, `USERSPAN_INVALID_VALUE`, `USERSPAN_UNKNOWN_OPTION`, `USERSPAN_CONFIG`.
+    /// The match is exhaustive on purpose: a new variant does not compile until it has a code, and
+    /// each binding's mapping (one function per binding) matches on the enum the same way.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidType { .. } => "USERSPAN_INVALID_TYPE",
+            Error::InvalidValue { .. } => "USERSPAN_INVALID_VALUE",
+            Error::UnknownOption { .. } => "USERSPAN_UNKNOWN_OPTION",
+            Error::Config(_) => "USERSPAN_CONFIG",
+        }
+    }
+
     /// A stable short name for the kind: `type`, `value`, `unknown_option`, `config`. Used by the
-    /// conformance vectors to check every language raises the same kind.
+    /// conformance vectors to check every language raises the same kind (Python's `.kind`).
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidType { .. } => "type",

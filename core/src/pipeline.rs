@@ -290,7 +290,12 @@ fn install(pipeline: Pipeline) -> Result<()> {
     Ok(())
 }
 
-/// Exports everything finished so far; waits at most `timeout`. Returns `true` when every
+/// How long `flush` and `shutdown` wait when the caller gives no timeout, in every binding
+/// (Python `flush()`, JS `flush()`): 30 s, the OpenTelemetry SDKs' default for `forceFlush`.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Exports everything finished so far; waits at most `timeout` (bindings default to
+/// [`DEFAULT_FLUSH_TIMEOUT`]). Returns `true` when every
 /// processor reported success in time. Never panics or raises: failures are counted in
 /// [`crate::stats()`].
 pub fn flush(timeout: Duration) -> bool {
