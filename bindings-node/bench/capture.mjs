@@ -74,7 +74,9 @@ const sink = fork(fileURLToPath(import.meta.url), ['--sink'], { stdio: ['ignore'
 const sinkPort = await new Promise((r) => sink.once('message', r));
 const sinkUrl = `http://127.0.0.1:${sinkPort}`;
 
-console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`);
+console.log(
+  `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`,
+);
 
 // OTel JS: an async-hooks context manager (enabled only for the contenders that use it) and a
 // global provider for Latitude, whose capture uses the global tracer.
@@ -87,7 +89,9 @@ const latitudeProvider = new BasicTracerProvider({
   spanProcessors: [new LatitudeSpanProcessor('local-bench-key', 'bench', { exporter: noopExporter })],
 });
 trace.setGlobalTracerProvider(latitudeProvider);
-const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer('bench');
+const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer(
+  'bench',
+);
 
 const contenders = [
   {
@@ -143,16 +147,21 @@ const results = {};
 for (const c of contenders) {
   results[c.name] = { median: median(c.rounds), min: Math.min(...c.rounds), cpu: median(c.cpu) };
   const r = results[c.name];
-  console.log(`${c.name.padEnd(16)} wall ${r.median.toFixed(3)} µs/call (min ${r.min.toFixed(3)}), CPU ${r.cpu.toFixed(3)} µs/call`);
+  console.log(
+    `${c.name.padEnd(16)} wall ${r.median.toFixed(3)} µs/call (min ${r.min.toFixed(3)}), CPU ${r.cpu.toFixed(3)} µs/call`,
+  );
 }
 await userspan.flush(5000);
 const st = userspan.stats();
-console.log(`userspan stats: ${st.spansStarted} started, ${st.spansExported} exported, ${st.spansDropped} dropped, ${st.exportErrors} export errors`);
+console.log(
+  `userspan stats: ${st.spansStarted} started, ${st.spansExported} exported, ${st.spansDropped} dropped, ${st.exportErrors} export errors`,
+);
 await userspan.shutdown(2000);
 sink.disconnect();
 sink.kill();
 
-const r = (a, b) => `${(results[b].median / results[a].median).toFixed(2)}x wall, ${(results[b].cpu / results[a].cpu).toFixed(2)}x CPU`;
+const r = (a, b) =>
+  `${(results[b].median / results[a].median).toFixed(2)}x wall, ${(results[b].cpu / results[a].cpu).toFixed(2)}x CPU`;
 console.log('\nratios (how many times faster userspan is; medians):');
 console.log(`  latitude / userspan       = ${r('userspan', 'latitude')}`);
 console.log(`  latitude / userspan+otel  = ${r('userspan+otel', 'latitude')}`);

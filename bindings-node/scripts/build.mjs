@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const profile = process.env.USERSPAN_NODE_PROFILE || (args.has('--debug') ? 'debug' : 'release');
-if (!['debug', 'release'].includes(profile)) throw new Error(`USERSPAN_NODE_PROFILE must be debug or release, got ${profile}`);
+if (!['debug', 'release'].includes(profile))
+  throw new Error(`USERSPAN_NODE_PROFILE must be debug or release, got ${profile}`);
 const require = createRequire(import.meta.url);
 
 function run(cmd, argv, opts = {}) {
@@ -30,9 +31,11 @@ function buildNative() {
   run('cargo', ['build', '-p', 'userspan-node', ...(profile === 'release' ? ['--release'] : [])]);
   const targetDir =
     process.env.CARGO_TARGET_DIR ||
-    JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }))
-      .target_directory;
-  const lib = { darwin: 'libuserspan_node.dylib', win32: 'userspan_node.dll' }[process.platform] ?? 'libuserspan_node.so';
+    JSON.parse(
+      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
+    ).target_directory;
+  const lib =
+    { darwin: 'libuserspan_node.dylib', win32: 'userspan_node.dll' }[process.platform] ?? 'libuserspan_node.so';
   const from = join(targetDir, profile, lib);
   if (!existsSync(from)) throw new Error(`cargo did not produce ${from}`);
   mkdirSync(join(root, 'native'), { recursive: true });
@@ -46,7 +49,9 @@ function buildNative() {
 function buildTs() {
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
   const cjs = require(join(root, 'dist', 'index.js'));
-  const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule').sort();
+  const names = Object.keys(cjs)
+    .filter((n) => n !== 'default' && n !== '__esModule')
+    .sort();
   writeFileSync(
     join(root, 'dist', 'index.mjs'),
     [

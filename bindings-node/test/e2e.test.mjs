@@ -28,8 +28,9 @@ function receiverBinary() {
   }
   const target =
     process.env.CARGO_TARGET_DIR ||
-    JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: repo, encoding: 'utf8' }))
-      .target_directory;
+    JSON.parse(
+      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: repo, encoding: 'utf8' }),
+    ).target_directory;
   const bin = join(target, 'debug', process.platform === 'win32' ? 'userspan.exe' : 'userspan');
   return existsSync(bin) ? { bin } : { skip: `${bin} was not built` };
 }
@@ -61,10 +62,15 @@ if (found.skip) {
   console.error(`\n!!! SKIPPING the end-to-end test against \`userspan serve\`: ${found.skip} !!!\n`);
 }
 
-test('spans from the package reach `userspan serve` and show up in GET /api/users', { skip: found.skip, timeout: 120000 }, async () => {
+test('spans from the package reach `userspan serve` and show up in GET /api/users', {
+  skip: found.skip,
+  timeout: 120000,
+}, async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(found.bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', ':memory:'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(found.bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', ':memory:'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     await waitHealthy(base, server);
     const app = `
@@ -101,13 +107,19 @@ test('spans from the package reach `userspan serve` and show up in GET /api/user
     assert.equal(byId['u-grace'].errored_traces, 1);
 
     const q = await (await fetch(`${base}/api/users?q=GRACE`)).json();
-    assert.deepEqual(q.users.map((u) => u.user_id), ['u-grace']);
+    assert.deepEqual(
+      q.users.map((u) => u.user_id),
+      ['u-grace'],
+    );
   } finally {
     server.kill('SIGTERM');
   }
 });
 
-test('the examples/node support agent reports its three users to `userspan serve`', { skip: found.skip, timeout: 120000 }, async () => {
+test('the examples/node support agent reports its three users to `userspan serve`', {
+  skip: found.skip,
+  timeout: 120000,
+}, async () => {
   const example = join(repo, 'examples', 'node');
   // What `npm install` in examples/node does: link the package.
   const link = join(example, 'node_modules', 'userspan');
@@ -117,10 +129,15 @@ test('the examples/node support agent reports its three users to `userspan serve
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(found.bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', ':memory:'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(found.bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', ':memory:'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     await waitHealthy(base, server);
-    const { stdout } = await run(process.execPath, ['support-agent.mjs', '--endpoint', base, '--turns', '3'], { cwd: example, timeout: 60000 });
+    const { stdout } = await run(process.execPath, ['support-agent.mjs', '--endpoint', base, '--turns', '3'], {
+      cwd: example,
+      timeout: 60000,
+    });
     assert.match(stdout, /spans exported/);
     const body = await (await fetch(`${base}/api/users`)).json();
     const users = Object.fromEntries(body.users.map((u) => [u.user_id, u]));
@@ -133,8 +150,14 @@ test('the examples/node support agent reports its three users to `userspan serve
       assert.ok(u.cost_usd > 0);
     }
     assert.equal(users['user-ada'].metadata.plan, 'pro');
-    assert.ok(Object.values(users).some((u) => u.errored_traces > 0), 'the failing tool call is an errored trace');
-    assert.ok(Object.values(users).some((u) => u.guardrail_triggers > 0), 'a guardrail fired');
+    assert.ok(
+      Object.values(users).some((u) => u.errored_traces > 0),
+      'the failing tool call is an errored trace',
+    );
+    assert.ok(
+      Object.values(users).some((u) => u.guardrail_triggers > 0),
+      'a guardrail fired',
+    );
   } finally {
     server.kill('SIGTERM');
   }

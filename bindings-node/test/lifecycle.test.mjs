@@ -31,7 +31,10 @@ test('pending spans are flushed at beforeExit; no signal handler is installed', 
     const after = ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s));
     console.log(JSON.stringify({ before, after }));
   `;
-  const { stdout } = await run(process.execPath, ['-e', child], { cwd: new URL('..', import.meta.url).pathname, timeout: 30000 });
+  const { stdout } = await run(process.execPath, ['-e', child], {
+    cwd: new URL('..', import.meta.url).pathname,
+    timeout: 30000,
+  });
   server.close();
   const { before, after } = JSON.parse(stdout.trim());
   assert.deepEqual(after, before, 'signal listeners unchanged');
@@ -46,13 +49,30 @@ test('ESM import and CommonJS require share one module instance', async () => {
   const require = createRequire(import.meta.url);
   const cjs = require('userspan');
   const esm = await import('userspan');
-  for (const name of ['init', 'capture', 'startCapture', 'withAttributes', 'withUser', 'withSession', 'getAttributes', 'flush', 'shutdown', 'stats', 'getFinishedSpans', 'clearFinishedSpans', 'UserAttributesSpanProcessor']) {
+  for (const name of [
+    'init',
+    'capture',
+    'startCapture',
+    'withAttributes',
+    'withUser',
+    'withSession',
+    'getAttributes',
+    'flush',
+    'shutdown',
+    'stats',
+    'getFinishedSpans',
+    'clearFinishedSpans',
+    'UserAttributesSpanProcessor',
+  ]) {
     assert.equal(typeof esm[name], 'function', name);
     assert.equal(esm[name], cjs[name], `${name} is the same function`);
   }
   assert.equal(esm.default, cjs);
   // A scope opened through one is visible through the other.
-  assert.equal(cjs.withUser('u-both', () => esm.getAttributes().userId), 'u-both');
+  assert.equal(
+    cjs.withUser('u-both', () => esm.getAttributes().userId),
+    'u-both',
+  );
 });
 
 test('an abandoned manual capture is ended (and exported) once garbage-collected', async () => {
@@ -63,7 +83,10 @@ test('an abandoned manual capture is ended (and exported) once garbage-collected
     const later = (f) => setTimeout(f, 10);
     later(() => { global.gc(); later(() => { global.gc(); setImmediate(() => console.log(JSON.stringify(u.getFinishedSpans()))); }); });
   `;
-  const { stdout } = await run(process.execPath, ['--expose-gc', '-e', child], { cwd: new URL('..', import.meta.url).pathname, timeout: 30000 });
+  const { stdout } = await run(process.execPath, ['--expose-gc', '-e', child], {
+    cwd: new URL('..', import.meta.url).pathname,
+    timeout: 30000,
+  });
   const spans = JSON.parse(stdout.trim());
   assert.equal(spans.length, 1);
   assert.equal(spans[0].name, 'abandoned');
@@ -82,19 +105,44 @@ test('sync captures free their native slot on every way out; async results move 
   assert.equal(inside, 2, 'both sync captures held a slot while running');
   assert.equal(native.openSlots(), 0, 'returned');
   const boom = new Error('boom');
-  assert.throws(() => capture('threw', () => { throw boom; }, { userId: 'u' }), (e) => e === boom);
+  assert.throws(
+    () =>
+      capture(
+        'threw',
+        () => {
+          throw boom;
+        },
+        { userId: 'u' },
+      ),
+    (e) => e === boom,
+  );
   assert.equal(native.openSlots(), 0, 'threw');
   const pending = capture('async', async () => 1, { userId: 'u' });
   assert.equal(native.openSlots(), 0, 'a promise result took its frame out of the slot');
   assert.equal(await pending, 1);
-  const iterable = capture('iterable', async function* () { yield 1; }, { userId: 'u' });
+  const iterable = capture(
+    'iterable',
+    async function* () {
+      yield 1;
+    },
+    { userId: 'u' },
+  );
   assert.equal(native.openSlots(), 0, 'an async iterable result took its frame out of the slot');
   for await (const _ of iterable);
-  const odd = { get then() { throw boom; } };
-  assert.throws(() => capture('odd', () => odd, { userId: 'u' }), (e) => e === boom);
+  const odd = {
+    get then() {
+      throw boom;
+    },
+  };
+  assert.throws(
+    () => capture('odd', () => odd, { userId: 'u' }),
+    (e) => e === boom,
+  );
   assert.equal(native.openSlots(), 0, 'a throwing then getter');
   startCapture('manual', { userId: 'u' }).end();
   assert.equal(native.openSlots(), 0, 'startCapture holds no slot');
-  const names = getFinishedSpans().map((s) => s.name).sort();
+  const names = getFinishedSpans()
+    .map((s) => s.name)
+    .sort();
   assert.deepEqual(names, ['async', 'inner', 'iterable', 'manual', 'odd', 'outer', 'threw']);
 });

@@ -69,9 +69,13 @@ test('OTel JS spans started inside a capture are its children and are stamped', 
 
 test('a current OTel span becomes the parent of a capture (same trace)', async () => {
   await tracer.startActiveSpan('http.server', async (server) => {
-    await capture('turn', async () => {
-      await sleep(1);
-    }, { userId: 'u-in' });
+    await capture(
+      'turn',
+      async () => {
+        await sleep(1);
+      },
+      { userId: 'u-in' },
+    );
     server.end();
   });
   const server = theirs('http.server');
@@ -105,7 +109,8 @@ test('capture -> OTel span -> capture -> OTel span nests in one trace with merge
   assert.equal(parentId(tool), outer.spanId);
   assert.equal(inner.parentSpanId, tool.spanContext().spanId);
   assert.equal(parentId(llm), inner.spanId);
-  for (const s of [tool.spanContext().traceId, inner.traceId, llm.spanContext().traceId]) assert.equal(s, outer.traceId);
+  for (const s of [tool.spanContext().traceId, inner.traceId, llm.spanContext().traceId])
+    assert.equal(s, outer.traceId);
   assert.equal(tool.attributes['user.id'], 'u-nest');
   assert.equal(tool.attributes['session.id'], undefined);
   assert.equal(llm.attributes['user.id'], 'u-nest');
@@ -114,18 +119,26 @@ test('capture -> OTel span -> capture -> OTel span nests in one trace with merge
 });
 
 test('inside a capture OTel sees the capture span as current; setSpanContext within context.with works', () => {
-  capture('turn', () => {
-    const active = trace.getActiveSpan();
-    const sc = active.spanContext();
-    assert.match(sc.traceId, /^[0-9a-f]{32}$/);
-    assert.equal(sc.traceFlags & TraceFlags.SAMPLED, TraceFlags.SAMPLED);
-    active.setAttribute('gen_ai.request.model', 'gpt-4o');
-    active.setAttributes({ 'gen_ai.usage.input_tokens': 12 });
-    active.setAttribute('bad', { nested: true }); // dropped, never thrown
-    // An app re-parenting explicitly onto the capture span.
-    const cx = trace.setSpanContext(context.active(), { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags });
-    context.with(cx, () => tracer.startSpan('explicit').end());
-  }, { userId: 'u-cur' });
+  capture(
+    'turn',
+    () => {
+      const active = trace.getActiveSpan();
+      const sc = active.spanContext();
+      assert.match(sc.traceId, /^[0-9a-f]{32}$/);
+      assert.equal(sc.traceFlags & TraceFlags.SAMPLED, TraceFlags.SAMPLED);
+      active.setAttribute('gen_ai.request.model', 'gpt-4o');
+      active.setAttributes({ 'gen_ai.usage.input_tokens': 12 });
+      active.setAttribute('bad', { nested: true }); // dropped, never thrown
+      // An app re-parenting explicitly onto the capture span.
+      const cx = trace.setSpanContext(context.active(), {
+        traceId: sc.traceId,
+        spanId: sc.spanId,
+        traceFlags: sc.traceFlags,
+      });
+      context.with(cx, () => tracer.startSpan('explicit').end());
+    },
+    { userId: 'u-cur' },
+  );
   const turn = ours('turn');
   assert.equal(turn.attributes['gen_ai.request.model'], 'gpt-4o');
   assert.equal(turn.attributes['gen_ai.usage.input_tokens'], 12);
@@ -157,13 +170,17 @@ test('withAttributes alone stamps OTel spans (no capture span)', () => {
 test('concurrent captures with different users stamp their own OTel spans', async () => {
   await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      capture(`t-${i}`, async () => {
-        await sleep(Math.floor(Math.random() * 5));
-        await tracer.startActiveSpan(`o-${i}`, async (s) => {
+      capture(
+        `t-${i}`,
+        async () => {
           await sleep(Math.floor(Math.random() * 5));
-          s.end();
-        });
-      }, { userId: `user-${i}` }),
+          await tracer.startActiveSpan(`o-${i}`, async (s) => {
+            await sleep(Math.floor(Math.random() * 5));
+            s.end();
+          });
+        },
+        { userId: `user-${i}` },
+      ),
     ),
   );
   for (let i = 0; i < 20; i++) {
@@ -181,14 +198,25 @@ test('the processor applies the privacy mode (replace: only the HMAC leaves, e-m
   const expected = vec.expect.spans[0].attributes['user.id'];
   const local = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
-    spanProcessors: [new UserAttributesSpanProcessor({ userIdHashing: 'replace', hashKey: vec.init.hash_key }), new SimpleSpanProcessor(local)],
+    spanProcessors: [
+      new UserAttributesSpanProcessor({ userIdHashing: 'replace', hashKey: vec.init.hash_key }),
+      new SimpleSpanProcessor(local),
+    ],
   });
-  withAttributes({ userId: opts.user_id, userEmail: opts.user_email }, () => provider.getTracer('p').startSpan('hashed').end());
+  withAttributes({ userId: opts.user_id, userEmail: opts.user_email }, () =>
+    provider.getTracer('p').startSpan('hashed').end(),
+  );
   const s = local.getFinishedSpans()[0];
   assert.equal(s.attributes['user.id'], expected);
   assert.equal(s.attributes['user.email'], undefined);
-  assert.throws(() => new UserAttributesSpanProcessor({ userIdHashing: 'replace' }), (e) => e.code === 'USERSPAN_CONFIG');
-  assert.throws(() => new UserAttributesSpanProcessor({ endpoint: 'x' }), (e) => e instanceof TypeError && e.field === 'endpoint');
+  assert.throws(
+    () => new UserAttributesSpanProcessor({ userIdHashing: 'replace' }),
+    (e) => e.code === 'USERSPAN_CONFIG',
+  );
+  assert.throws(
+    () => new UserAttributesSpanProcessor({ endpoint: 'x' }),
+    (e) => e instanceof TypeError && e.field === 'endpoint',
+  );
 });
 
 test('a capture activates no OTel context of its own: the manager folds the capture span in when asked', () => {
@@ -205,15 +233,19 @@ test('a capture activates no OTel context of its own: the manager folds the capt
 });
 
 test('withAttributes inside an OTel span inside a capture keeps the OTel span current', () => {
-  capture('outer', () => {
-    tracer.startActiveSpan('llm', (llm) => {
-      withAttributes({ sessionId: 's-in' }, () => {
-        assert.equal(trace.getActiveSpan(), llm);
-        tracer.startSpan('tool').end();
+  capture(
+    'outer',
+    () => {
+      tracer.startActiveSpan('llm', (llm) => {
+        withAttributes({ sessionId: 's-in' }, () => {
+          assert.equal(trace.getActiveSpan(), llm);
+          tracer.startSpan('tool').end();
+        });
+        llm.end();
       });
-      llm.end();
-    });
-  }, { userId: 'u-own' });
+    },
+    { userId: 'u-own' },
+  );
   const tool = theirs('tool');
   assert.equal(parentId(tool), theirs('llm').spanContext().spanId);
   assert.equal(tool.attributes['session.id'], 's-in');
@@ -267,7 +299,10 @@ test('a context manager that cannot be wrapped gets a context activated per capt
     assert.equal(theirs.llm.parentSpanContext.spanId, turn.spanId);
     console.log('ok');
   `;
-  const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: new URL('..', import.meta.url),
+    encoding: 'utf8',
+  });
   assert.equal(out.status, 0, out.stderr);
   assert.equal(out.stdout.trim(), 'ok');
 });

@@ -68,12 +68,20 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sink = fork(fileURLToPath(import.meta.url), ['--sink'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const sinkUrl = `http://127.0.0.1:${await new Promise((r) => sink.once('message', r))}`;
 
-console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`);
+console.log(
+  `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model}), ITER=${ITER}, ROUNDS=${ROUNDS}`,
+);
 const cm = new AsyncLocalStorageContextManager();
-const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer('bench');
+const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] }).getTracer(
+  'bench',
+);
 
 const contenders = [
-  { name: 'wasm none', setup: () => (context.disable(), userspan.init({ exporter: 'none' })), fn: () => userspan.capture('support-agent-turn', noop, opts) },
+  {
+    name: 'wasm none',
+    setup: () => (context.disable(), userspan.init({ exporter: 'none' })),
+    fn: () => userspan.capture('support-agent-turn', noop, opts),
+  },
   {
     name: 'wasm otlp',
     setup: () => (context.disable(), userspan.init({ endpoint: sinkUrl, maxQueueSize: 100_000 })),
@@ -113,11 +121,15 @@ for (const c of contenders) {
     cpus.push(cpu);
   }
   results[c.name] = { wall: median(walls), cpu: median(cpus) };
-  console.log(`${c.name.padEnd(12)} ${median(walls).toFixed(2).padStart(7)} µs/call wall   ${median(cpus).toFixed(2).padStart(7)} µs/call CPU (median of ${ROUNDS})`);
+  console.log(
+    `${c.name.padEnd(12)} ${median(walls).toFixed(2).padStart(7)} µs/call wall   ${median(cpus).toFixed(2).padStart(7)} µs/call CPU (median of ${ROUNDS})`,
+  );
 }
 void WARMUP;
 const st = userspan.stats();
-console.log(`wasm otlp: ${st.spansExported} spans sent to the sink, ${st.spansDropped} dropped, ${st.exportErrors} export errors`);
+console.log(
+  `wasm otlp: ${st.spansExported} spans sent to the sink, ${st.spansDropped} dropped, ${st.exportErrors} export errors`,
+);
 console.log(JSON.stringify(results));
 await userspan.shutdown();
 sink.disconnect();

@@ -3,7 +3,11 @@
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
-const noopExporter = { export: (_s, done) => done({ code: 0 }), shutdown: () => Promise.resolve(), forceFlush: () => Promise.resolve() };
+const noopExporter = {
+  export: (_s, done) => done({ code: 0 }),
+  shutdown: () => Promise.resolve(),
+  forceFlush: () => Promise.resolve(),
+};
 const provider = new WebTracerProvider({ spanProcessors: [new BatchSpanProcessor(noopExporter)] });
 provider.register();
 const tracer = provider.getTracer('bench');

@@ -25,7 +25,11 @@ const skip =
   (!existsSync(join(pkg, 'pkg', 'web', 'userspan_wasm_bg.wasm')) && 'the web build is missing (npm run build)');
 if (skip) console.error(`\n!!! SKIPPING the browser test: ${skip} !!!\n`);
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
 
 /** Serves the package folder (js/, pkg/web/, test/browser/) read-only on 127.0.0.1. */
 function staticServer(root) {
@@ -78,7 +82,10 @@ async function openPage(url) {
   return { result, errors };
 }
 
-test('headless Chromium: the web build captures two users, flushes with fetch, the receiver shows both', { skip, timeout: 120000 }, async () => {
+test('headless Chromium: the web build captures two users, flushes with fetch, the receiver shows both', {
+  skip,
+  timeout: 120000,
+}, async () => {
   const receiver = await startReceiver(found.bin);
   receivers.push(receiver);
   const server = await staticServer(pkg);
@@ -103,12 +110,19 @@ test('headless Chromium: the web build captures two users, flushes with fetch, t
   for (const u of ['u-a', 'u-b']) {
     const turn = spans.find((s) => s.name === 'turn' && s.userId === u);
     assert.ok(turn, `turn of ${u}`);
-    const kids = spans.filter((s) => s.parentSpanId === turn.spanId).map((s) => [s.name, s.userId]).sort();
-    assert.deepEqual(kids, [['child-run', u], ['child-sync', u]]);
+    const kids = spans
+      .filter((s) => s.parentSpanId === turn.spanId)
+      .map((s) => [s.name, s.userId])
+      .sort();
+    assert.deepEqual(kids, [
+      ['child-run', u],
+      ['child-sync', u],
+    ]);
   }
   const lost = spans.filter((s) => s.name === 'child-lost');
   assert.equal(lost.length, 2);
-  for (const s of lost) assert.deepEqual([s.parentSpanId, s.userId], [null, null], 'after an await without ctx.run: a new root, no user');
+  for (const s of lost)
+    assert.deepEqual([s.parentSpanId, s.userId], [null, null], 'after an await without ctx.run: a new root, no user');
   assert.deepEqual(spans.find((s) => s.name === 'manual').status, 'ERROR');
 
   assert.equal(result.stats.exportErrors, 0);
@@ -124,7 +138,10 @@ test('headless Chromium: the web build captures two users, flushes with fetch, t
   assert.equal(byId['u-grace'].user_email, 'grace@example.com');
 });
 
-test('headless Chromium: the browser example page sends its users to the receiver', { skip, timeout: 120000 }, async () => {
+test('headless Chromium: the browser example page sends its users to the receiver', {
+  skip,
+  timeout: 120000,
+}, async () => {
   const receiver = await startReceiver(found.bin);
   receivers.push(receiver);
   const { startServer } = await import(join(repo, 'examples', 'wasm', 'serve.mjs'));
@@ -134,6 +151,9 @@ test('headless Chromium: the browser example page sends its users to the receive
   const { result } = await openPage(`${origin}/?auto=1&endpoint=${encodeURIComponent(receiver.base)}`);
   assert.equal(result.stats.exportErrors, 0);
   const body = await api(receiver.base, '/api/users?sort=user_id&order=asc');
-  assert.deepEqual(body.users.map((u) => u.user_id), ['ada@example.com', 'u-grace']);
+  assert.deepEqual(
+    body.users.map((u) => u.user_id),
+    ['ada@example.com', 'u-grace'],
+  );
   assert.ok(body.users.every((u) => u.llm_calls === 1));
 });

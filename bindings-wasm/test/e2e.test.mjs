@@ -52,15 +52,23 @@ test('flush() sends the buffered spans; GET /api/users shows the users with thei
       'support-agent-turn',
       async () => {
         await capture('llm', async () => {}, {
-          attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5 },
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.usage.input_tokens': 10,
+            'gen_ai.usage.output_tokens': 5,
+          },
         });
       },
       { userId: id, userEmail: email, userIdType: id.includes('@') ? 'email' : 'custom', sessionId: session },
     );
   }
-  await capture('failing-turn', async () => {
-    throw new Error('tool crashed');
-  }, { userId: 'u-grace', sessionId: 'conv-3' }).catch(() => {});
+  await capture(
+    'failing-turn',
+    async () => {
+      throw new Error('tool crashed');
+    },
+    { userId: 'u-grace', sessionId: 'conv-3' },
+  ).catch(() => {});
   // Nothing was sent yet (the timer is 60 s, the batch is 512): the receiver knows nobody.
   assert.equal((await api(base, '/api/users')).users.length, 0);
   const p = flush();
@@ -97,7 +105,10 @@ test('a full batch is sent without flush(); the timer sends the rest', opts, asy
   assert.equal(body.users.length, 4, 'a full batch goes out on its own');
   capture('late', () => {}, { userId: 'timer-user' });
   body = await waitUsers(base, (b) => b.users.length === 5, 5000);
-  assert.ok(body.users.some((u) => u.user_id === 'timer-user'), 'the periodic send delivered the last span');
+  assert.ok(
+    body.users.some((u) => u.user_id === 'timer-user'),
+    'the periodic send delivered the last span',
+  );
 });
 
 test('concurrent captures for different users arrive attributed to the right user', opts, async () => {
@@ -118,11 +129,21 @@ test('concurrent captures for different users arrive attributed to the right use
   );
   await flush();
   const body = await api(base, '/api/users?sort=user_id&order=asc');
-  assert.deepEqual(body.users.map((u) => [u.user_id, u.traces]), [['c-0', 5], ['c-1', 5], ['c-2', 5], ['c-3', 5]]);
+  assert.deepEqual(
+    body.users.map((u) => [u.user_id, u.traces]),
+    [
+      ['c-0', 5],
+      ['c-1', 5],
+      ['c-2', 5],
+      ['c-3', 5],
+    ],
+  );
   // Tokens per user: sum of i with i % 4 == k.
   for (const u of body.users) {
     const k = Number(u.user_id.slice(2));
-    const want = Array.from({ length: 20 }, (_, i) => i).filter((i) => i % 4 === k).reduce((a, b) => a + b, 0);
+    const want = Array.from({ length: 20 }, (_, i) => i)
+      .filter((i) => i % 4 === k)
+      .reduce((a, b) => a + b, 0);
     assert.equal(u.input_tokens, want, u.user_id);
   }
 });
@@ -132,7 +153,10 @@ test('receiver down: flush resolves, the loss is counted, the app is unaffected'
   await stop();
   init({ endpoint: base, exportTimeoutMs: 1500, scheduledDelayMs: 60000 });
   const before = stats();
-  assert.equal(capture('lost', () => 7, { userId: 'u' }), 7);
+  assert.equal(
+    capture('lost', () => 7, { userId: 'u' }),
+    7,
+  );
   await flush(5000);
   const st = stats();
   assert.equal(st.spansDropped - before.spansDropped, 1);
@@ -164,7 +188,10 @@ test('a Node process that never calls flush() still delivers its spans (beforeEx
   `;
   await run(process.execPath, ['--input-type=module', '-e', app], { cwd: pkg, timeout: 30000 });
   const body = await api(base, '/api/users');
-  assert.deepEqual(body.users.map((u) => u.user_id), ['exit-user']);
+  assert.deepEqual(
+    body.users.map((u) => u.user_id),
+    ['exit-user'],
+  );
 });
 
 test('the Node example reports its users to `userspan serve`', opts, async () => {
@@ -182,5 +209,8 @@ test('the Node example reports its users to `userspan serve`', opts, async () =>
   });
   assert.match(stdout, /sent/);
   const body = await api(base, '/api/users?sort=user_id&order=asc');
-  assert.deepEqual(body.users.map((u) => u.user_id), ['ada@example.com', 'u-grace', 'u-linus']);
+  assert.deepEqual(
+    body.users.map((u) => u.user_id),
+    ['ada@example.com', 'u-grace', 'u-linus'],
+  );
 });

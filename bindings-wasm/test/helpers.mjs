@@ -16,15 +16,21 @@ let cached;
 export function receiverBinary() {
   if (cached) return cached;
   if (process.env.USERSPAN_RECEIVER_BIN) return (cached = { bin: process.env.USERSPAN_RECEIVER_BIN });
-  if (!existsSync(join(repo, 'receiver', 'Cargo.toml'))) return (cached = { skip: 'the receiver crate (receiver/) is not in this checkout' });
+  if (!existsSync(join(repo, 'receiver', 'Cargo.toml')))
+    return (cached = { skip: 'the receiver crate (receiver/) is not in this checkout' });
   try {
-    execFileSync('cargo', ['build', '-q', '-p', 'userspan-receiver', '--bin', 'userspan'], { cwd: repo, stdio: 'inherit' });
+    execFileSync('cargo', ['build', '-q', '-p', 'userspan-receiver', '--bin', 'userspan'], {
+      cwd: repo,
+      stdio: 'inherit',
+    });
   } catch (e) {
     return (cached = { skip: `cargo build -p userspan-receiver failed: ${e.message}` });
   }
   const target =
     process.env.CARGO_TARGET_DIR ||
-    JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: repo, encoding: 'utf8' })).target_directory;
+    JSON.parse(
+      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: repo, encoding: 'utf8' }),
+    ).target_directory;
   const bin = join(target, 'debug', 'userspan');
   return (cached = existsSync(bin) ? { bin } : { skip: `${bin} was not built` });
 }

@@ -36,9 +36,13 @@ test('a timer registered inside a capture keeps its frame across GC, after the c
   clearFinishedSpans();
   let fire;
   const fired = new Promise((r) => (fire = r));
-  capture('parent', () => {
-    setTimeout(() => fire(capture('late-child', () => getAttributes().userId)), 50);
-  }, { userId: 'u-late' });
+  capture(
+    'parent',
+    () => {
+      setTimeout(() => fire(capture('late-child', () => getAttributes().userId)), 50);
+    },
+    { userId: 'u-late' },
+  );
   await collect();
   assert.equal(await fired, 'u-late');
   const spans = getFinishedSpans();

@@ -1,7 +1,16 @@
 // What the WASM package does differently from the native Node package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capture, init, contextMode, load, stats, setContextStorage, getAttributes, withAttributes } from 'userspan-wasm';
+import {
+  capture,
+  init,
+  contextMode,
+  load,
+  stats,
+  setContextStorage,
+  getAttributes,
+  withAttributes,
+} from 'userspan-wasm';
 
 test('Node entry: loaded at import, AsyncLocalStorage context', async () => {
   await load();
@@ -12,11 +21,21 @@ test('only http/protobuf: other protocols are a configuration error; nothing cha
   init({ exporter: 'memory' });
   assert.throws(
     () => init({ protocol: 'http/json' }),
-    (e) => e.constructor === Error && e.code === 'USERSPAN_CONFIG' && e.field === null && /http\/protobuf/.test(e.message),
+    (e) =>
+      e.constructor === Error && e.code === 'USERSPAN_CONFIG' && e.field === null && /http\/protobuf/.test(e.message),
   );
-  assert.throws(() => init({ protocol: 'grpc' }), (e) => e.code === 'USERSPAN_CONFIG');
-  assert.throws(() => init({ endpoint: 'ftp://x' }), (e) => e.code === 'USERSPAN_CONFIG');
-  assert.throws(() => init('endpoint=x'), (e) => e instanceof TypeError && e.field === 'options');
+  assert.throws(
+    () => init({ protocol: 'grpc' }),
+    (e) => e.code === 'USERSPAN_CONFIG',
+  );
+  assert.throws(
+    () => init({ endpoint: 'ftp://x' }),
+    (e) => e.code === 'USERSPAN_CONFIG',
+  );
+  assert.throws(
+    () => init('endpoint=x'),
+    (e) => e instanceof TypeError && e.field === 'options',
+  );
 });
 
 test('console exporter: one JSON line per span through console.log', () => {
@@ -42,15 +61,25 @@ test('the synchronous stack (browser mode) isolates sync code and ctx.run, never
     assert.equal(contextMode(), 'sync');
     const seen = await Promise.all(
       ['a', 'b'].map((u) =>
-        capture('t', async (ctx) => {
-          const sync = getAttributes().userId;
-          await null;
-          return [sync, getAttributes().userId ?? null, ctx.run(() => getAttributes().userId)];
-        }, { userId: u }),
+        capture(
+          't',
+          async (ctx) => {
+            const sync = getAttributes().userId;
+            await null;
+            return [sync, getAttributes().userId ?? null, ctx.run(() => getAttributes().userId)];
+          },
+          { userId: u },
+        ),
       ),
     );
-    assert.deepEqual(seen, [['a', null, 'a'], ['b', null, 'b']]);
-    assert.equal(withAttributes({ userId: 'x' }, () => getAttributes().userId), 'x');
+    assert.deepEqual(seen, [
+      ['a', null, 'a'],
+      ['b', null, 'b'],
+    ]);
+    assert.equal(
+      withAttributes({ userId: 'x' }, () => getAttributes().userId),
+      'x',
+    );
     assert.deepEqual(getAttributes(), {});
   } finally {
     const { AsyncLocalStorage } = await import('node:async_hooks');

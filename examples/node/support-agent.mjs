@@ -116,5 +116,7 @@ await Promise.all(
 
 await shutdown();
 const s = stats();
-console.log(`\n${s.spansExported} spans exported to ${endpoint} (${s.spansDropped} dropped, ${s.exportErrors} export errors).`);
+console.log(
+  `\n${s.spansExported} spans exported to ${endpoint} (${s.spansDropped} dropped, ${s.exportErrors} export errors).`,
+);
 console.log('See them per user: userspan users --db <the db of userspan serve>, or GET /api/users');

@@ -1,9 +1,28 @@
 // Type-checked by test/types.test.mjs (ESM consumer, NodeNext resolution).
-import { capture, startCapture, withUser, getAttributes, init, flush, shutdown, stats, getFinishedSpans, UserAttributesSpanProcessor, type CaptureOptions, type UserspanError } from 'userspan';
+import {
+  capture,
+  startCapture,
+  withUser,
+  getAttributes,
+  init,
+  flush,
+  shutdown,
+  stats,
+  getFinishedSpans,
+  UserAttributesSpanProcessor,
+  type CaptureOptions,
+  type UserspanError,
+} from 'userspan';
 import userspan from 'userspan';
 
 init({ exporter: 'memory', serviceName: 'types' });
-const opts: CaptureOptions = { userId: 'u', userIdType: 'email', tags: ['a'], metadata: { k: 1 }, attributes: { n: 1 } };
+const opts: CaptureOptions = {
+  userId: 'u',
+  userIdType: 'email',
+  tags: ['a'],
+  metadata: { k: 1 },
+  attributes: { n: 1 },
+};
 const n: number = capture('sync', () => 42, opts);
 const p: Promise<string> = capture('async', async () => 'x', { userEmail: 'a@x.io' });
 const h = startCapture('manual');

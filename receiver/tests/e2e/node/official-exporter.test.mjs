@@ -26,7 +26,9 @@ const hr = (ns) => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 async function runWorkload() {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'node-e2e', 'userspan.project': PROJECT }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${URL}/v1/traces` }), { maxExportBatchSize: 64 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${URL}/v1/traces` }), { maxExportBatchSize: 64 }),
+    ],
   });
   const tracer = provider.getTracer('e2e');
   const now = BigInt(Date.now()) * 1_000_000n - 3_600_000_000_000n;
@@ -34,7 +36,17 @@ async function runWorkload() {
   let n = 0n;
   for (let u = 0; u < 4; u++) {
     const uid = `node-user-${u}`;
-    const e = { traces: 0, sessions: 0, errored_sessions: 0, errored_traces: 0, input_tokens: 0, output_tokens: 0, cost: 0, llm_calls: 0, guardrail_triggers: 0 };
+    const e = {
+      traces: 0,
+      sessions: 0,
+      errored_sessions: 0,
+      errored_traces: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost: 0,
+      llm_calls: 0,
+      guardrail_triggers: 0,
+    };
     expected.set(uid, e);
     for (let s = 0; s < u + 2; s++) {
       const session = `node-s-${u}-${s}`;
@@ -50,20 +62,29 @@ async function runWorkload() {
         const inp = 100 + u * 10 + t;
         const out = 7 * (t + 1);
         const cost = 0.0005 * (t + 1);
-        const chat = tracer.startSpan('chat', {
-          attributes: {
-            'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': 'gpt-4o',
-            'gen_ai.usage.prompt_tokens': inp, 'gen_ai.usage.completion_tokens': out,
-            'gen_ai.usage.input_cost': cost / 2, 'gen_ai.usage.output_cost': cost / 2,
+        const chat = tracer.startSpan(
+          'chat',
+          {
+            attributes: {
+              'gen_ai.operation.name': 'chat',
+              'gen_ai.system': 'openai',
+              'gen_ai.request.model': 'gpt-4o',
+              'gen_ai.usage.prompt_tokens': inp,
+              'gen_ai.usage.completion_tokens': out,
+              'gen_ai.usage.input_cost': cost / 2,
+              'gen_ai.usage.output_cost': cost / 2,
+            },
+            startTime: hr(start + 1000n),
           },
-          startTime: hr(start + 1000n),
-        }, ctx);
+          ctx,
+        );
         const errored = n % 4n === 0n;
         if (errored) chat.setStatus({ code: SpanStatusCode.ERROR, message: 'boom' });
         chat.end(hr(start + 2_000_000n));
         const guard = t === 1 && u === 3;
         if (guard) {
-          tracer.startSpan('guard', { attributes: { 'guardrail.triggered': true }, startTime: hr(start + 3_000_000n) }, ctx)
+          tracer
+            .startSpan('guard', { attributes: { 'guardrail.triggered': true }, startTime: hr(start + 3_000_000n) }, ctx)
             .end(hr(start + 4_000_000n));
         }
         root.end(hr(start + 5_000_000n));
@@ -93,11 +114,23 @@ test('API numbers equal the workload sent with the official OTLP/proto exporter'
   assert.equal(ov.traces_with_user_share, 1);
   const listing = await get('/api/users', { limit: '100', sort: 'traces', order: 'asc' });
   assert.equal(listing.total, expected.size);
-  assert.deepEqual(listing.users.map((r) => r.user_id), ['node-user-0', 'node-user-1', 'node-user-2', 'node-user-3']);
+  assert.deepEqual(
+    listing.users.map((r) => r.user_id),
+    ['node-user-0', 'node-user-1', 'node-user-2', 'node-user-3'],
+  );
   for (const r of listing.users) {
     const e = expected.get(r.user_id);
     assert.equal(r.user_id_type, 'custom');
-    for (const k of ['traces', 'sessions', 'errored_sessions', 'errored_traces', 'input_tokens', 'output_tokens', 'llm_calls', 'guardrail_triggers']) {
+    for (const k of [
+      'traces',
+      'sessions',
+      'errored_sessions',
+      'errored_traces',
+      'input_tokens',
+      'output_tokens',
+      'llm_calls',
+      'guardrail_triggers',
+    ]) {
       assert.equal(r[k], e[k], `${r.user_id} ${k}`);
     }
     assert.ok(Math.abs(r.cost_usd - e.cost) < 1e-6, `${r.user_id} cost ${r.cost_usd} vs ${e.cost}`);
