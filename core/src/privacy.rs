@@ -1,4 +1,4 @@
-//! User-id hashing (`user_id_hashing` in DESIGN.md): `off`, `add` or `replace`, with
+//! User-id hashing (`user_id_hashing` in docs/design.md, "Privacy"): `off`, `add` or `replace`, with
 //! HMAC-SHA256 keyed by the app's secret (RFC 2104 via the `hmac` + `sha2` crates).
 
 use crate::error::{Error, Result};

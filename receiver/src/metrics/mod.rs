@@ -1,4 +1,4 @@
-//! Every metric of DESIGN.md ("Metric definitions"), computed from the committed trace rollups of
+//! Every metric of docs/design.md ("Metric definitions"), computed from the committed trace rollups of
 //! one project: the overview and histogram ([`overview`]), user rows, search, sort and column
 //! rollups ([`users`]), and a user's lifetime detail, sessions and traces ([`detail`]).
 
