@@ -96,17 +96,26 @@ const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProce
 const contenders = [
   {
     name: 'userspan',
-    setup: () => (withOtel(false), userspan.init({ exporter: 'none' })),
+    setup: () => {
+      withOtel(false);
+      return userspan.init({ exporter: 'none' });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
   },
   {
     name: 'userspan+otel',
-    setup: () => (withOtel(true), userspan.init({ exporter: 'none' })),
+    setup: () => {
+      withOtel(true);
+      return userspan.init({ exporter: 'none' });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
   },
   {
     name: 'userspan otlp',
-    setup: () => (withOtel(false), userspan.init({ exporter: 'otlp', endpoint: sinkUrl })),
+    setup: () => {
+      withOtel(false);
+      return userspan.init({ exporter: 'otlp', endpoint: sinkUrl });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
   },
   {

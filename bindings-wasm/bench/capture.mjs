@@ -16,7 +16,6 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 if (process.argv[2] === '--sink') {
-  let spans = 0;
   const srv = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -26,10 +25,9 @@ if (process.argv[2] === '--sink') {
   });
   srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
   process.on('disconnect', () => process.exit(0));
-  void spans;
   await new Promise(() => {});
 }
-const { context, trace } = await import('@opentelemetry/api');
+const { context } = await import('@opentelemetry/api');
 const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
 const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
 const userspan = await import('../js/node.js');
@@ -79,24 +77,36 @@ const bareTracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProce
 const contenders = [
   {
     name: 'wasm none',
-    setup: () => (context.disable(), userspan.init({ exporter: 'none' })),
+    setup: () => {
+      context.disable();
+      userspan.init({ exporter: 'none' });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
   },
   {
     name: 'wasm otlp',
-    setup: () => (context.disable(), userspan.init({ endpoint: sinkUrl, maxQueueSize: 100_000 })),
+    setup: () => {
+      context.disable();
+      userspan.init({ endpoint: sinkUrl, maxQueueSize: 100_000 });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
     after: () => userspan.flush(),
   },
   {
     name: 'wasm memory',
-    setup: () => (context.disable(), userspan.init({ exporter: 'memory' })),
+    setup: () => {
+      context.disable();
+      userspan.init({ exporter: 'memory' });
+    },
     fn: () => userspan.capture('support-agent-turn', noop, opts),
     every: () => userspan.clearFinishedSpans(),
   },
   {
     name: 'otel bare',
-    setup: () => (context.disable(), context.setGlobalContextManager(cm.enable())),
+    setup: () => {
+      context.disable();
+      context.setGlobalContextManager(cm.enable());
+    },
     fn: () =>
       bareTracer.startActiveSpan('support-agent-turn', { attributes: attrs }, (span) => {
         noop();

@@ -14,17 +14,21 @@ export const repo = join(pkg, '..');
 let cached;
 /** `{ bin }` or `{ skip: reason }`. */
 export function receiverBinary() {
-  if (cached) return cached;
-  if (process.env.USERSPAN_RECEIVER_BIN) return (cached = { bin: process.env.USERSPAN_RECEIVER_BIN });
+  cached ??= findReceiverBinary();
+  return cached;
+}
+
+function findReceiverBinary() {
+  if (process.env.USERSPAN_RECEIVER_BIN) return { bin: process.env.USERSPAN_RECEIVER_BIN };
   if (!existsSync(join(repo, 'receiver', 'Cargo.toml')))
-    return (cached = { skip: 'the receiver crate (receiver/) is not in this checkout' });
+    return { skip: 'the receiver crate (receiver/) is not in this checkout' };
   try {
     execFileSync('cargo', ['build', '-q', '-p', 'userspan-receiver', '--bin', 'userspan'], {
       cwd: repo,
       stdio: 'inherit',
     });
   } catch (e) {
-    return (cached = { skip: `cargo build -p userspan-receiver failed: ${e.message}` });
+    return { skip: `cargo build -p userspan-receiver failed: ${e.message}` };
   }
   const target =
     process.env.CARGO_TARGET_DIR ||
@@ -32,7 +36,7 @@ export function receiverBinary() {
       execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: repo, encoding: 'utf8' }),
     ).target_directory;
   const bin = join(target, 'debug', 'userspan');
-  return (cached = existsSync(bin) ? { bin } : { skip: `${bin} was not built` });
+  return existsSync(bin) ? { bin } : { skip: `${bin} was not built` };
 }
 
 export async function freePort() {

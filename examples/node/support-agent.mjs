@@ -8,11 +8,10 @@
 //
 // No real model is called: the "LLM" is a deterministic stand-in that reports token usage and cost
 // with the OTel GenAI keys, so the receiver's per-user tokens / cost / LLM-call columns fill in.
+import { parseArgs } from 'node:util';
 import { capture, startCapture, withSession, init, shutdown, stats } from 'userspan';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const { values: args } = parseArgs({ options: { endpoint: { type: 'string' }, turns: { type: 'string' } } });
 const endpoint = args.endpoint ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';
 const turns = Number(args.turns ?? 3);
 

@@ -15,32 +15,32 @@ const fmt = {
   usd(v) {
     if (v == null) return '—';
     if (v === 0) return '$0';
-    if (Math.abs(v) >= 1) return '$' + v.toFixed(2);
-    if (Math.abs(v) >= 0.01) return '$' + v.toFixed(3).replace(/0$/, '');
-    return '$' + v.toPrecision(2);
+    if (Math.abs(v) >= 1) return `$${v.toFixed(2)}`;
+    if (Math.abs(v) >= 0.01) return `$${v.toFixed(3).replace(/0$/, '')}`;
+    return `$${v.toPrecision(2)}`;
   },
   tokens(v) {
     if (v == null) return '—';
-    if (v >= 1e6) return (v / 1e6).toFixed(1) + 'M tok';
-    if (v >= 1e3) return (v / 1e3).toFixed(v >= 1e4 ? 0 : 1) + 'k tok';
-    return Math.round(v) + ' tok';
+    if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M tok`;
+    if (v >= 1e3) return `${(v / 1e3).toFixed(v >= 1e4 ? 0 : 1)}k tok`;
+    return `${Math.round(v)} tok`;
   },
   ms(v) {
     if (v == null) return '—';
-    if (v < 1000) return Math.round(v) + ' ms';
-    if (v < 60000) return (v / 1000).toFixed(1) + ' s';
-    return (v / 60000).toFixed(1) + ' min';
+    if (v < 1000) return `${Math.round(v)} ms`;
+    if (v < 60000) return `${(v / 1000).toFixed(1)} s`;
+    return `${(v / 60000).toFixed(1)} min`;
   },
-  pct: (v) => (v == null ? '—' : Math.round(v * 100) + '%'),
+  pct: (v) => (v == null ? '—' : `${Math.round(v * 100)}%`),
   ago(iso) {
     if (!iso) return '—';
     const s = (Date.now() - Date.parse(iso)) / 1000;
     if (s < 60) return 'just now';
-    if (s < 3600) return Math.floor(s / 60) + 'm ago';
-    if (s < 86400) return Math.floor(s / 3600) + 'h ago';
-    return Math.floor(s / 86400) + 'd ago';
+    if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+    return `${Math.floor(s / 86400)}d ago`;
   },
-  date: (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—'),
+  date: (iso) => (iso ? `${new Date(iso).toISOString().replace('T', ' ').slice(0, 16)} UTC` : '—'),
 };
 
 function esc(s) {
@@ -132,8 +132,6 @@ const COLUMNS = [
     hidden: true,
   },
 ];
-const ROLLUP_FIELD = Object.fromEntries(COLUMNS.filter((c) => c.rollup).map((c) => [c.key, c.rollup]));
-
 // ---------- URL state ----------
 function route() {
   const h = location.hash.replace(/^#/, '') || '/';
@@ -144,7 +142,7 @@ function go(path, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const s = q.toString();
-  location.hash = '#' + path + (s ? '?' + s : '');
+  location.hash = `#${path}${s ? `?${s}` : ''}`;
 }
 function listState(p) {
   return {
@@ -180,7 +178,7 @@ async function api(path) {
 
 // ---------- charts (hand-written SVG) ----------
 function sparkline(values) {
-  if (!values || !values.length) return '';
+  if (!values?.length) return '';
   const w = 90,
     h = 22,
     max = Math.max(1, ...values),
@@ -283,11 +281,10 @@ async function renderList(p) {
   if (st.q) qs.set('q', st.q);
   let data;
   try {
-    data = await api('/api/users?' + qs);
+    data = await api(`/api/users?${qs}`);
   } catch (e) {
     if (seq !== renderSeq) return;
-    app.innerHTML =
-      header(st) + `<div class="error" role="alert"><strong>Could not load users.</strong> ${esc(e.message)}</div>`;
+    app.innerHTML = `${header(st)}<div class="error" role="alert"><strong>Could not load users.</strong> ${esc(e.message)}</div>`;
     bindHeader(st);
     return;
   }
@@ -344,7 +341,7 @@ async function renderList(p) {
   document.getElementById('cost-rollup')?.addEventListener('click', cycle);
   document.getElementById('prev')?.addEventListener('click', () => go('/', { ...urlOf(st), page: st.page - 1 }));
   document.getElementById('next')?.addEventListener('click', () => go('/', { ...urlOf(st), page: st.page + 1 }));
-  await renderCohorts(st, from, to, data.users);
+  await renderCohorts(st, from, to);
 }
 
 function th(c, st) {
@@ -396,8 +393,8 @@ function bindHeader(st) {
       go('/', {
         ...urlOf(st),
         range: 'custom',
-        from: new Date(f + 'Z').toISOString(),
-        to: new Date(t + 'Z').toISOString(),
+        from: new Date(`${f}Z`).toISOString(),
+        to: new Date(`${t}Z`).toISOString(),
         page: 0,
       });
   };
@@ -419,13 +416,13 @@ function bindHeader(st) {
   }
 }
 
-async function renderCohorts(st, from, to, users) {
+async function renderCohorts(st, from, to) {
   const select = document.getElementById('cohort-key');
   const out = document.getElementById('cohorts');
   if (!select) return;
   let data;
   try {
-    data = await api('/api/cohorts?' + new URLSearchParams({ from, to, key: st.cohort || '' }));
+    data = await api(`/api/cohorts?${new URLSearchParams({ from, to, key: st.cohort || '' })}`);
   } catch (e) {
     out.innerHTML = `<div class="error" role="alert">Could not load cohorts: ${esc(e.message)}</div>`;
     return;
@@ -435,10 +432,9 @@ async function renderCohorts(st, from, to, users) {
     (data.keys || []).map((k) => `<option ${k === st.cohort ? 'selected' : ''}>${esc(k)}</option>`).join('');
   select.addEventListener('change', () => go('/', { ...urlOf(st), cohort: select.value }));
   if (!st.cohort) {
-    out.innerHTML =
-      data.keys && data.keys.length
-        ? ''
-        : `<p class="muted">No user sends <code>user.metadata</code> yet (e.g. <code>{"plan": "pro"}</code>).</p>`;
+    out.innerHTML = data.keys?.length
+      ? ''
+      : `<p class="muted">No user sends <code>user.metadata</code> yet (e.g. <code>{"plan": "pro"}</code>).</p>`;
     return;
   }
   out.innerHTML =
@@ -492,7 +488,7 @@ async function renderUser(id, p) {
   };
   let html = `<a class="back" href="${esc(back)}">← All users</a>
   <h1 id="user-title">${esc(d.user_id)} <span class="badge">${esc(d.user_id_type)}</span></h1>
-  <p class="sub">${d.user_email ? esc(d.user_email) + ' · ' : ''}active since ${esc(fmt.date(d.activated_at))}</p>
+  <p class="sub">${d.user_email ? `${esc(d.user_email)} · ` : ''}active since ${esc(fmt.date(d.activated_at))}</p>
   <div class="grid2">
     <section class="panel" aria-label="Profile"><h2 style="margin-top:0">Profile</h2><dl class="kv">
       <dt>User id</dt><dd>${esc(d.user_id)}</dd><dt>Id type</dt><dd>${esc(d.user_id_type)}</dd><dt>E-mail</dt><dd>${esc(d.user_email || '—')}</dd>
