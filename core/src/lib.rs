@@ -27,8 +27,6 @@
 //! [`Attributes::from_options`], [`Scope`], [`start_span`] and [`SpanHandle::end`] and nothing
 //! else holds behaviour.
 
-#![warn(missing_docs)]
-
 pub mod attributes;
 pub mod capture;
 pub mod config;
@@ -51,9 +49,12 @@ pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, M
 pub use pipeline::init_with_batch_exporter;
 pub use pipeline::{
     clear_finished_spans, finished_spans, flush, init, init_with_exporter, reinit_after_fork, shutdown,
+    DEFAULT_FLUSH_TIMEOUT,
 };
 pub use privacy::{Privacy, UserIdHashing};
-pub use processor::{Stamping, UserAttributesProcessor};
+#[allow(deprecated)]
+pub use processor::UserAttributesProcessor;
+pub use processor::{Stamping, UserAttributesSpanProcessor};
 pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};
 pub use spans::{parent_context, start_span, SpanHandle};
 pub use stats::{stats, Stats};
