@@ -150,7 +150,18 @@ def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str,
 
 def run_child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str, float]]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--sink-port", str(sink_port), "-n", str(n), "--rounds", str(rounds)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--sink-port",
+            str(sink_port),
+            "-n",
+            str(n),
+            "--rounds",
+            str(rounds),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -190,7 +201,9 @@ def main() -> None:
         base = r["userspan.capture"]["median_us"]
         for label in ("userspan.capture", "latitude_telemetry.capture", "otel start_as_current_span"):
             v = r[label]
-            print(f"{mode:<14} {label:<30} {v['best_us']:>9.2f} {v['median_us']:>10.2f} {v['median_us'] / base:>11.1f}x")
+            print(
+                f"{mode:<14} {label:<30} {v['best_us']:>9.2f} {v['median_us']:>10.2f} {v['median_us'] / base:>11.1f}x"
+            )
     r = results["userspan-only"]["userspan.capture"]
     print(f"{'no OTel':<14} {'userspan.capture':<30} {r['best_us']:>9.2f} {r['median_us']:>10.2f}")
     print()

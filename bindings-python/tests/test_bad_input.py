@@ -26,7 +26,13 @@ def called_list() -> List[bool]:
         ({"metadata": ["not", "a", "dict"]}, userspan.UserspanTypeError, "type", "metadata", TypeError),
         ({"user_metadata": {"when": object()}}, userspan.UserspanTypeError, "type", "user_metadata.when", TypeError),
         ({"attributes": {"k": {"nested": 1}}}, userspan.UserspanTypeError, "type", "attributes.k", TypeError),
-        ({"user_id": "u", "user_id_type": "phone-number"}, userspan.UserspanValueError, "value", "user_id_type", ValueError),
+        (
+            {"user_id": "u", "user_id_type": "phone-number"},
+            userspan.UserspanValueError,
+            "value",
+            "user_id_type",
+            ValueError,
+        ),
         ({"user_id_type": "EMAIL"}, userspan.UserspanValueError, "value", "user_id_type", ValueError),
     ],
 )

@@ -659,4 +659,3 @@ def wrap(fn: Callable[..., T]) -> Callable[..., T]:
 
 #: Alias of :func:`wrap`.
 copy_context_to_thread = wrap
-

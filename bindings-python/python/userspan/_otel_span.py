@@ -71,7 +71,11 @@ def make_bridge_span_class() -> type:
             self._userspan.set_status(name, description)
 
         def record_exception(
-            self, exception: BaseException, attributes: Any = None, timestamp: Optional[int] = None, escaped: bool = False
+            self,
+            exception: BaseException,
+            attributes: Any = None,
+            timestamp: Optional[int] = None,
+            escaped: bool = False,
         ) -> None:
             self._userspan.record_exception(exception)
 
