@@ -26,6 +26,8 @@ use userspan::{Attributes, Config, KeyStyle, OptionValue};
 
 /// Reads a host options object (`undefined`/`null` = none) as `(key, value)` pairs.
 fn option_entries(env: &Env, options: &Unknown, what: &str) -> Result<Vec<(String, OptionValue)>> {
+    // SAFETY: `env` is the running `#[napi]` call's and `options` one of its arguments, alive in
+    // the call's handle scope (`convert`'s contract).
     match unsafe { convert::option_value(env.raw(), options.raw(), 0) }? {
         OptionValue::Null => Ok(Vec::new()),
         OptionValue::Map(entries) => Ok(entries),
@@ -51,6 +53,8 @@ pub(crate) fn describe(v: &OptionValue) -> String {
 /// Registers the raw hot-path callbacks (see `frame.rs`) next to the `#[napi]` exports.
 #[napi(module_exports)]
 pub fn module_exports(exports: Object, env: Env) -> Result<()> {
+    // SAFETY: napi-rs runs this during the module's registration, with that call's `env` and
+    // `exports`: `register`'s contract.
     unsafe { frame::register(env.raw(), exports.raw()) }
 }
 
@@ -77,6 +81,9 @@ pub fn open_slots() -> u32 {
 
 /// Calls `f` with the frame behind `v` (see `frame::with_frame`; `f` must not call into JS).
 fn frame_of<R>(env: &Env, v: &Unknown, f: impl FnOnce(Option<&FrameInner>) -> R) -> R {
+    // SAFETY: `env` is the running `#[napi]` call's and `v` one of its arguments (`with_frame`'s
+    // contract; the private TypeScript layer passes only frames it got from this module). Calling
+    // into JS from `f` would be a logic error, not unsound: `v` keeps an External frame alive.
     unsafe { with_frame(env.raw(), v.raw(), f) }
 }
 
@@ -115,6 +122,7 @@ pub fn frame_attributes(env: &Env, frame: Unknown) -> Json {
 pub fn set_attribute(env: &Env, frame: Unknown, key: String, value: Unknown) -> Result<()> {
     // The value is read (which may run JS getters) outside `frame_of`.
     let Some(span) = frame_of(env, &frame, |f| f.and_then(FrameInner::span).cloned()) else { return Ok(()) };
+    // SAFETY: `env` is the running `#[napi]` call's and `value` one of its arguments.
     let v = unsafe { convert::option_value(env.raw(), value.raw(), 1) }?;
     let attrs =
         Attributes::from_options([("attributes".to_string(), OptionValue::Map(vec![(key, v)]))], KeyStyle::Camel)
@@ -217,10 +225,15 @@ pub fn shutdown(timeout_ms: f64) -> AsyncTask<Shutdown> {
 /// Process-wide counters.
 #[napi(object)]
 pub struct Stats {
+    /// Spans started under a provider that has the userspan processor.
     pub spans_started: f64,
+    /// Spans the exporter accepted (OTLP: the receiver answered 2xx).
     pub spans_exported: f64,
+    /// Spans lost: the export queue was full, or their batch failed after all retries.
     pub spans_dropped: f64,
+    /// Export calls that failed after all retries (receiver down, timeout, 4xx/5xx).
     pub export_errors: f64,
+    /// Values cut to their limit (ids, session, tags over 256 chars; metadata over 4 KiB of JSON).
     pub values_truncated: f64,
 }
 
