@@ -31,15 +31,13 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 ATTRS = {"user_id": "user-42", "user_email": "ada@example.com", "session_id": "conv-7"}
-OTEL_ATTRS = {"user.id": "user-42", "user.email": "ada@example.com", "session.id": "conv-7"}
 NAME = "support-agent-turn"
 
 SINK = r"""
@@ -65,8 +63,8 @@ def noop() -> None:
 
 
 def measure(
-    fns: Dict[str, Callable[[], Any]], n: int, rounds: int, flushes: Dict[str, Callable[[], Any]]
-) -> Dict[str, Dict[str, float]]:
+    fns: dict[str, Callable[[], Any]], n: int, rounds: int, flushes: dict[str, Callable[[], Any]]
+) -> dict[str, dict[str, float]]:
     """Rounds of ``n`` calls per contender, interleaved. Each timed round ends with that
     contender's own flush, so the export work of its spans (background threads included) is
     charged to it and not to whoever runs next."""
@@ -74,7 +72,7 @@ def measure(
         for _ in range(min(n, 20_000)):
             f()
         flushes[label]()
-    samples: Dict[str, List[float]] = {k: [] for k in fns}
+    samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for label, f in fns.items():
             flush = flushes[label]
@@ -86,8 +84,8 @@ def measure(
     return {k: {"best_us": min(v), "median_us": statistics.median(v)} for k, v in samples.items()}
 
 
-def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str, float]]:
-    fns: Dict[str, Callable[[], Any]] = {}
+def child(mode: str, sink_port: int, n: int, rounds: int) -> dict[str, dict[str, float]]:
+    fns: dict[str, Callable[[], Any]] = {}
     if mode == "userspan-only":
         import userspan
 
@@ -125,19 +123,22 @@ def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str,
         latitude = Latitude(api_key="bench-key", project="bench")
         otel_exporter = OTLPSpanExporter(endpoint=f"{sink}/v1/traces")
 
+    # The bare OTel contender sets the span attributes userspan stamps for ATTRS (wire keys from the
+    # core, e.g. user.id), so all three record the same attributes.
+    otel_attrs = userspan._native.nest(None, ATTRS).span_attributes()
     provider = TracerProvider()  # its own provider: latitude owns the global one
     provider.add_span_processor(BatchSpanProcessor(otel_exporter))
     tracer = provider.get_tracer("bench")
 
     def otel_call() -> None:
-        with tracer.start_as_current_span(NAME, attributes=OTEL_ATTRS):
+        with tracer.start_as_current_span(NAME, attributes=otel_attrs):
             noop()
 
     cap = userspan.capture
     fns["userspan.capture"] = lambda: cap(NAME, noop, ATTRS)
     fns["latitude_telemetry.capture"] = lambda: lat_capture(NAME, noop, ATTRS)
     fns["otel start_as_current_span"] = otel_call
-    flushes: Dict[str, Callable[[], Any]] = {
+    flushes: dict[str, Callable[[], Any]] = {
         "userspan.capture": lambda: userspan.flush(10),
         "latitude_telemetry.capture": latitude.flush,
         "otel start_as_current_span": provider.force_flush,
@@ -148,7 +149,7 @@ def child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str,
     return result
 
 
-def run_child(mode: str, sink_port: int, n: int, rounds: int) -> Dict[str, Dict[str, float]]:
+def run_child(mode: str, sink_port: int, n: int, rounds: int) -> dict[str, dict[str, float]]:
     out = subprocess.run(
         [
             sys.executable,
@@ -184,7 +185,8 @@ def main() -> None:
 
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
     try:
-        port = int(sink.stdout.readline())  # type: ignore[union-attr]
+        assert sink.stdout is not None  # stdout=PIPE
+        port = int(sink.stdout.readline())
         results = {mode: run_child(mode, port, args.n, args.rounds) for mode in ("noop", "otlp", "userspan-only")}
     finally:
         sink.terminate()

@@ -10,11 +10,11 @@ import sys
 
 mode, n = sys.argv[1], int(sys.argv[2])
 if mode == "otel":
-    import opentelemetry.trace  # noqa: F401
+    import opentelemetry.trace  # noqa: F401 - imported for its effect: userspan then bridges to OTel
 elif mode != "no-otel":
     sys.exit("mode must be otel or no-otel")
 
-import userspan  # noqa: E402
+import userspan  # noqa: E402 - after the mode check: with otel, opentelemetry.trace loads first
 
 userspan.init(exporter="none")
 options = {"user_id": "user-42", "user_email": "ada@example.com", "session_id": "conv-7"}

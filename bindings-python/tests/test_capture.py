@@ -7,7 +7,8 @@ import asyncio
 import gc
 import inspect
 import logging
-from typing import Any, AsyncIterator, Iterator, List
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ OPTS = {"user_id": "u-1", "user_email": "ada@example.com", "session_id": "s-1"}
 USER = {"user.id": "u-1", "user.email": "ada@example.com", "session.id": "s-1"}
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
@@ -136,7 +137,7 @@ def test_fn_returning_an_async_generator(spans: Any) -> None:
             await asyncio.sleep(0)
             yield f"{userspan.get_attributes()['user_id']}:{i}"
 
-    async def main() -> List[str]:
+    async def main() -> list[str]:
         return [x async for x in userspan.capture("astream", stream, OPTS)]
 
     assert asyncio.run(main()) == ["u-1:0", "u-1:1", "u-1:2"]
@@ -161,16 +162,16 @@ def test_fn_returning_an_asyncio_future_is_returned_unchanged(spans: Any) -> Non
 
 
 def test_exception_is_reraised_unchanged_and_recorded(spans: Any) -> None:
-    err = Boom("kaput")
+    err = BoomError("kaput")
 
     def fail() -> None:
         raise err
 
-    with pytest.raises(Boom) as info:
+    with pytest.raises(BoomError) as info:
         userspan.capture("boom", fail, OPTS)
     assert info.value is err
     span = spans.named("boom")
-    assert_error_span(span, err, f"{__name__}.Boom")
+    assert_error_span(span, err, f"{__name__}.BoomError")
     assert span["attributes"]["user.id"] == "u-1"
 
 
@@ -179,14 +180,14 @@ def test_base_exceptions_are_reraised_unchanged(spans: Any, exc: BaseException) 
     def fail() -> None:
         raise exc
 
-    with pytest.raises(BaseException) as info:
+    with pytest.raises(type(exc)) as info:
         userspan.capture("base", fail)
     assert info.value is exc
     assert spans.named("base")["status"]["code"] == "ERROR"
 
 
 def test_async_exception_identity(spans: Any) -> None:
-    err = Boom("async kaput")
+    err = BoomError("async kaput")
 
     async def fail() -> None:
         await asyncio.sleep(0)
@@ -195,10 +196,10 @@ def test_async_exception_identity(spans: Any) -> None:
     async def main() -> None:
         await userspan.capture("aboom", fail)
 
-    with pytest.raises(Boom) as info:
+    with pytest.raises(BoomError) as info:
         asyncio.run(main())
     assert info.value is err
-    assert_error_span(spans.named("aboom"), err, f"{__name__}.Boom")
+    assert_error_span(spans.named("aboom"), err, f"{__name__}.BoomError")
 
 
 def test_generator_exception_identity(spans: Any) -> None:
@@ -217,18 +218,18 @@ def test_generator_exception_identity(spans: Any) -> None:
 
 
 def test_exception_thrown_into_generator_reaches_it(spans: Any) -> None:
-    seen: List[BaseException] = []
+    seen: list[BaseException] = []
 
     def gen() -> Iterator[int]:
         try:
             yield 1
-        except Boom as e:
+        except BoomError as e:
             seen.append(e)
             yield 2
 
     g = userspan.capture("g", gen)
     next(g)
-    err = Boom("thrown")
+    err = BoomError("thrown")
     assert g.throw(err) == 2
     assert seen == [err] and seen[0] is err
     g.close()
@@ -248,7 +249,7 @@ def no_detach_errors(caplog: Any, capfd: Any) -> None:
 
 def test_generator_closed_early(spans: Any, caplog: Any, capfd: Any) -> None:
     caplog.set_level(logging.DEBUG)
-    finalized: List[bool] = []
+    finalized: list[bool] = []
 
     def gen() -> Iterator[int]:
         try:
@@ -320,7 +321,7 @@ def test_async_generator_closed_early(spans: Any, caplog: Any, capfd: Any) -> No
 
 def test_async_generator_aclose(spans: Any, caplog: Any, capfd: Any) -> None:
     caplog.set_level(logging.DEBUG)
-    closed: List[bool] = []
+    closed: list[bool] = []
 
     async def stream() -> AsyncIterator[int]:
         try:
@@ -407,7 +408,7 @@ def test_decorator_on_async_generator_function(spans: Any) -> None:
 
     assert inspect.isasyncgenfunction(numbers)
 
-    async def main() -> List[int]:
+    async def main() -> list[int]:
         return [x async for x in numbers(3)]
 
     assert asyncio.run(main()) == [0, 1, 2]
@@ -428,13 +429,13 @@ def test_decorator_on_method(spans: Any) -> None:
 
 
 def test_decorator_exception_identity(spans: Any) -> None:
-    err = Boom("decorated")
+    err = BoomError("decorated")
 
     @userspan.capture("d")
     def fail() -> None:
         raise err
 
-    with pytest.raises(Boom) as info:
+    with pytest.raises(BoomError) as info:
         fail()
     assert info.value is err
     assert spans.named("d")["status"]["code"] == "ERROR"
@@ -463,9 +464,9 @@ def test_manual_start_end(spans: Any) -> None:
 
 def test_manual_end_with_error(spans: Any) -> None:
     handle = userspan.capture.start("manual-err")
-    err = Boom("manual failure")
+    err = BoomError("manual failure")
     handle.end(error=err)
-    assert_error_span(spans.named("manual-err"), err, f"{__name__}.Boom")
+    assert_error_span(spans.named("manual-err"), err, f"{__name__}.BoomError")
 
 
 def test_manual_handle_as_context_manager(spans: Any) -> None:
@@ -473,10 +474,9 @@ def test_manual_handle_as_context_manager(spans: Any) -> None:
         assert userspan.get_attributes()["user_id"] == "u-1"
         userspan.capture("child", lambda: None)
     assert spans.named("child")["parent_span_id"] == handle.span_id
-    err = Boom("in with")
-    with pytest.raises(Boom):
-        with userspan.capture.start("cm-err"):
-            raise err
+    err = BoomError("in with")
+    with pytest.raises(BoomError), userspan.capture.start("cm-err"):
+        raise err
     assert spans.named("cm-err")["status"]["message"] == "in with"
 
 

@@ -17,7 +17,8 @@ import tempfile
 import textwrap
 import time
 import urllib.request
-from typing import Any, Dict, Iterator, List, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -66,20 +67,20 @@ class Receiver:
             try:
                 self.get("/healthz")
                 return
-            except OSError:
+            except OSError as e:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     out = self.proc.stdout.read() if self.proc.stdout else ""
-                    raise RuntimeError(f"userspan serve did not come up: {out}")
+                    raise RuntimeError(f"userspan serve did not come up: {out}") from e
                 time.sleep(0.05)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as r:
             return json.loads(r.read())
 
-    def users(self) -> Dict[str, Dict[str, Any]]:
+    def users(self) -> dict[str, dict[str, Any]]:
         return {u["user_id"]: u for u in self.get("/api/users?limit=1000")["users"]}
 
-    def wait_for_users(self, ids: List[str], timeout: float = 15) -> Dict[str, Dict[str, Any]]:
+    def wait_for_users(self, ids: list[str], timeout: float = 15) -> dict[str, dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             users = self.users()
@@ -107,7 +108,7 @@ def receiver(binary: str) -> Iterator[Receiver]:
     r.stop()
 
 
-def run_python(code: str, endpoint: str, extra_env: Optional[Dict[str, str]] = None) -> str:
+def run_python(code: str, endpoint: str, extra_env: dict[str, str] | None = None) -> str:
     env = python_env()
     env.update(extra_env or {})
     out = subprocess.run(

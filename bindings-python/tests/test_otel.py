@@ -8,28 +8,31 @@ import asyncio
 import logging
 import subprocess
 import textwrap
-from typing import Any, Iterator, Tuple
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk.trace")
 
-from opentelemetry import baggage  # noqa: E402
-from opentelemetry import context as otel_context  # noqa: E402
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import StatusCode  # noqa: E402
+from opentelemetry import (
+    baggage,
+    trace,
+)
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
-import userspan  # noqa: E402
-from userspan.otel import UserAttributesSpanProcessor  # noqa: E402
+import userspan
+from userspan.otel import UserAttributesSpanProcessor
 
-from .conftest import PYTHON, python_env  # noqa: E402
+from .conftest import PYTHON, python_env
 
 
 @pytest.fixture
-def otel() -> Iterator[Tuple[trace.Tracer, InMemorySpanExporter]]:
+def otel() -> Iterator[tuple[trace.Tracer, InMemorySpanExporter]]:
     """A Python SDK provider (not the global one) with our processor first and an in-memory exporter."""
     provider = TracerProvider()
     provider.add_span_processor(UserAttributesSpanProcessor())
@@ -127,7 +130,7 @@ def test_use_span_error_handling_on_the_capture_span(spans: Any) -> None:
         with trace.use_span(trace.get_current_span(), end_on_exit=False):
             raise ValueError("via use_span")
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="via use_span"):
         userspan.capture("u", work)
     span = spans.named("u")
     assert span["status"] == {"code": "ERROR", "message": "via use_span"}
@@ -169,9 +172,8 @@ def test_processor_follows_the_pipeline_hashing_mode(otel: Any) -> None:
     tracer, exporter = otel
     userspan.init(exporter="memory", user_id_hashing="add", hash_key="secret")
     try:
-        with userspan.using_attributes(user_id="u-1"):
-            with tracer.start_as_current_span("hashed"):
-                pass
+        with userspan.using_attributes(user_id="u-1"), tracer.start_as_current_span("hashed"):
+            pass
         [s] = exporter.get_finished_spans()
         # Same HMAC as the conformance vector "hashing mode add".
         assert s.attributes["user.id.hash"] == "8a756f7a5508f73fdfa425b9e762443bcfcfe5f372ab3643a890ddcd2433f599"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Dict, Iterator, List
+from typing import Any
 
 import pytest
 
@@ -42,9 +43,8 @@ def test_using_attributes_stamps_spans_and_restores(spans: Any) -> None:
 
 
 def test_scope_restored_after_an_exception() -> None:
-    with pytest.raises(RuntimeError):
-        with userspan.using_attributes(user_id="u"):
-            raise RuntimeError("x")
+    with pytest.raises(RuntimeError), userspan.using_attributes(user_id="u"):
+        raise RuntimeError("x")
     assert userspan.get_attributes() == {}
 
 
@@ -89,7 +89,7 @@ def test_using_attributes_as_decorator_on_every_kind(spans: Any) -> None:
         await asyncio.sleep(0)
         yield userspan.get_attributes()
 
-    async def collect() -> List[Any]:
+    async def collect() -> list[Any]:
         return [x async for x in ag()]
 
     assert f() == {"user_id": "d"}
@@ -100,7 +100,7 @@ def test_using_attributes_as_decorator_on_every_kind(spans: Any) -> None:
 
 
 def test_async_with() -> None:
-    async def main() -> Dict[str, Any]:
+    async def main() -> dict[str, Any]:
         async with userspan.using_attributes(session_id="as"):
             await asyncio.sleep(0)
             return userspan.get_attributes()
@@ -146,7 +146,7 @@ def test_100_concurrent_tasks_never_mix_users(spans: Any) -> None:
 
 
 def test_tasks_created_inside_a_scope_inherit_a_copy() -> None:
-    async def main() -> List[Any]:
+    async def main() -> list[Any]:
         with userspan.using_attributes(user_id="parent"):
             task = asyncio.ensure_future(asyncio.sleep(0.001, result=None))
             inner = asyncio.create_task(_read_after_sleep())
@@ -161,7 +161,7 @@ def test_tasks_created_inside_a_scope_inherit_a_copy() -> None:
 
 
 def test_plain_threads_do_not_inherit_but_wrap_carries_the_scope(spans: Any) -> None:
-    seen: Dict[str, Any] = {}
+    seen: dict[str, Any] = {}
 
     def work(key: str) -> None:
         seen[key] = userspan.get_attributes()

@@ -2,7 +2,7 @@
 Python OpenTelemetry's context, and the drivers that keep a scope current around a coroutine,
 generator or async generator step by step.
 
-Rules (DESIGN.md, "Scope semantics", in Python terms):
+Rules (``docs/design.md``, "Scope semantics", in Python terms):
 
 - the current scope is a frozen native ``Scope`` in a ``ContextVar``; entering a scope sets a new
   merged one, leaving resets the token, so the outer scope is restored exactly;
@@ -16,10 +16,19 @@ from __future__ import annotations
 
 import sys
 import types
-from contextvars import ContextVar
-from typing import Any, Optional
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import _native
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
+    #: What :func:`enter` returns and :func:`exit` takes: the scope token, the span token (None
+    #: when no span was entered), the bridge and its token (None without Python OpenTelemetry).
+    Tokens: TypeAlias = tuple[
+        Token[Optional[_native.Scope]], Optional[Token[Optional[_native.Span]]], "Optional[_Bridge]", object
+    ]
 
 _scope_var: ContextVar[Optional[_native.Scope]] = ContextVar("userspan.scope", default=None)
 _span_var: ContextVar[Optional[_native.Span]] = ContextVar("userspan.span", default=None)
@@ -41,7 +50,7 @@ class _Bridge:
     Two kinds, chosen once: :class:`_LazyBridge` when OTel's runtime context can be wrapped (the
     usual case), :class:`_EagerBridge` otherwise. Both give the same answers to Python OTel code."""
 
-    __slots__ = ("context_class", "span_key", "span_class", "bridge_span", "run_enters")
+    __slots__ = ("bridge_span", "context_class", "run_enters", "span_class", "span_key")
 
     def __init__(self) -> None:
         from opentelemetry import context as otel_context
@@ -57,6 +66,18 @@ class _Bridge:
         # Whether a sync ``capture`` must call enter/exit around ``fn`` (generators, coroutines and
         # ``CaptureHandle`` always do).
         self.run_enters = True
+
+    def parent(self) -> Any:
+        """The parent a span started now gets (see :meth:`parent_of`)."""
+        raise NotImplementedError
+
+    def enter(self, span: _native.Span) -> Any:
+        """Makes ``span`` OTel's current span as far as this bridge needs; the token for :meth:`exit`."""
+        raise NotImplementedError
+
+    def exit(self, token: Any) -> None:
+        """Undoes :meth:`enter`."""
+        raise NotImplementedError
 
     def parent_of(self, current: Any) -> Any:
         """The parent a span started now gets when OTel's current span ``current`` (not None) is
@@ -81,7 +102,7 @@ class _EagerBridge(_Bridge):
     """Attaches an OTel context holding the capture span at every capture start, detaches it at the
     end. Used only when OTel's runtime context is not the documented ``_RuntimeContext`` object."""
 
-    __slots__ = ("get_current", "attach", "detach")
+    __slots__ = ("attach", "detach", "get_current")
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,11 +116,11 @@ class _EagerBridge(_Bridge):
         current = self.get_current().get(self.span_key)
         return span_get() if current is None else self.parent_of(current)
 
-    def enter(self, span: _native.Span) -> object:
+    def enter(self, span: _native.Span) -> Token[Any]:
         """Makes ``span`` OTel's current span; returns the token for :meth:`exit`."""
         return self.attach(self.with_span(self.get_current(), span))
 
-    def exit(self, token: object) -> None:
+    def exit(self, token: Token[Any]) -> None:
         self.detach(token)
 
 
@@ -137,14 +158,14 @@ class _LazyBridge(_Bridge):
         current = self.inner_get_current().get(self.span_key)
         return span if current is None else self.parent_of(current)
 
-    def enter(self, span: _native.Span) -> object:
+    def enter(self, span: _native.Span) -> tuple[object, Token[Optional[_native.Span]]]:
         """Saves OTel's current context, so what a generator step or coroutine attaches and leaves
         attached is undone at :meth:`exit` (as for a sync ``fn``, nothing needs attaching)."""
         inner = self.inner
         return (inner.attach(inner.get_current()), anchor_set(anchor_get()))
 
-    def exit(self, token: object) -> None:
-        t_ctx, t_anchor = token  # type: ignore[misc]
+    def exit(self, token: tuple[object, Token[Optional[_native.Span]]]) -> None:
+        t_ctx, t_anchor = token
         try:
             self.inner.detach(t_ctx)
         finally:
@@ -193,7 +214,7 @@ def current_parent() -> Any:
     return span_get() if b is None else b.parent()
 
 
-def enter(span: Optional[_native.Span], scope: Optional[_native.Scope]) -> tuple:
+def enter(span: Optional[_native.Span], scope: Optional[_native.Scope]) -> Tokens:
     """Makes ``scope`` (and ``span``, when given) current; returns the tokens for :func:`exit`."""
     ts = scope_set(scope)
     if span is None:
@@ -203,7 +224,7 @@ def enter(span: Optional[_native.Span], scope: Optional[_native.Scope]) -> tuple
     return (ts, tp, b, b.enter(span) if b is not None else None)
 
 
-def exit(tokens: tuple) -> None:
+def exit(tokens: Tokens) -> None:
     ts, tp, b, to = tokens
     try:
         if b is not None:
@@ -240,7 +261,7 @@ async def run_coroutine(coro: Any, span: Optional[_native.Span], scope: Optional
 # --- generators -------------------------------------------------------------------------------
 
 
-def gen_step(gen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple:
+def gen_step(gen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple[bool, Any]:
     """Resumes ``gen`` once with the scope current. Returns ``(done, item_or_return_value)``."""
     tokens = enter(span, scope)
     try:
@@ -290,7 +311,7 @@ def drive_generator(gen: Any, span: Any, scope: Any) -> Any:
 # --- async generators -------------------------------------------------------------------------
 
 
-async def agen_step(agen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple:
+async def agen_step(agen: Any, span: Any, scope: Any, send: Any, thrown: Optional[BaseException]) -> tuple[bool, Any]:
     tokens = enter(span, scope)
     try:
         item = await (agen.asend(send) if thrown is None else agen.athrow(thrown))
@@ -353,9 +374,9 @@ def end_with_future(fut: Any, span: Any) -> Any:
     return fut
 
 
-def special_results() -> dict:
+def special_results() -> dict[type, Callable[[Any, Any, Any], Any]]:
     """Result types that outlive the call: handler(result, span, scope) → what capture returns."""
-    handlers: dict = {
+    handlers: dict[type, Callable[[Any, Any, Any], Any]] = {
         types.CoroutineType: run_coroutine,
         types.GeneratorType: drive_generator,
         types.AsyncGeneratorType: drive_async_generator,

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextvars import Token
+from typing import Any, Optional
 
 from opentelemetry.context.context import _RuntimeContext
 
+from . import _native
 from ._context import anchor_get, anchor_reset, anchor_set, span_get
 
 
 class _AttachToken:
-    __slots__ = ("ctx", "anchor")
+    __slots__ = ("anchor", "ctx")
 
-    def __init__(self, ctx: object, anchor: object) -> None:
+    def __init__(self, ctx: object, anchor: Token[Optional[_native.Span]]) -> None:
         self.ctx = ctx
         self.anchor = anchor
 
@@ -33,7 +35,9 @@ class UserspanRuntimeContext(_RuntimeContext):
         self.inner = inner
         self._with_span = with_span
 
-    def attach(self, context: Any) -> object:
+    # OTel types the token as a contextvars Token, but treats it as opaque: what ``attach`` returns
+    # only ever comes back to ``detach``. Ours also carries the anchor's token.
+    def attach(self, context: Any) -> _AttachToken:  # type: ignore[override]
         return _AttachToken(self.inner.attach(context), anchor_set(span_get()))
 
     def get_current(self) -> Any:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 _log = logging.getLogger("userspan")
 
 
-def make_bridge_span_class() -> type:
+def make_bridge_span_class() -> type[Any]:
     from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
     sampled_flags = TraceFlags(TraceFlags.SAMPLED)
@@ -25,14 +25,14 @@ def make_bridge_span_class() -> type:
     class UserspanOtelSpan(NonRecordingSpan):
         """OpenTelemetry's view of the current ``userspan.capture`` span."""
 
-        __slots__ = ("_userspan",)
+        __slots__ = ("_lazy_context", "_userspan")
 
-        def __init__(self, span: Any) -> None:  # noqa: D107 - no super().__init__: context is lazy
+        def __init__(self, span: Any) -> None:  # no super().__init__(): the SpanContext is built lazily
             self._userspan = span
-            self._context: Optional[SpanContext] = None
+            self._lazy_context: Optional[SpanContext] = None
 
         def get_span_context(self) -> SpanContext:
-            ctx = self._context
+            ctx = self._lazy_context
             if ctx is None:
                 trace_id, span_id, sampled = self._userspan.ids()
                 ctx = SpanContext(
@@ -41,7 +41,7 @@ def make_bridge_span_class() -> type:
                     is_remote=False,
                     trace_flags=sampled_flags if sampled else default_flags,
                 )
-                self._context = ctx
+                self._lazy_context = ctx
             return ctx
 
         def is_recording(self) -> bool:
