@@ -21,15 +21,19 @@ extern "C" {
 /// valid UTF-8 (lone surrogates).
 pub fn str_of<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
     let mut size: pyo3::ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live `str`; the returned buffer lives as long as `s`.
+    // SAFETY: `s` is a live `str` and the thread is attached to the interpreter (a `Bound` proves
+    // both); `&mut size` is a valid out-pointer. The returned buffer belongs to `s`.
     let ptr = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
     if ptr.is_null() {
         // Clear the UnicodeEncodeError.
         let _ = PyErr::take(s.py());
         return None;
     }
-    // SAFETY: CPython guarantees `size` valid UTF-8 bytes at `ptr`.
+    // SAFETY: `ptr` is non-null here, and CPython guarantees `size` initialised bytes at it,
+    // borrowed from `s` (its cached UTF-8 form), so the slice lives no longer than `'a`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size as usize) };
+    // SAFETY: `PyUnicode_AsUTF8AndSize` succeeded, so the bytes are CPython's UTF-8 encoding of
+    // the string: valid UTF-8 (strings with lone surrogates fail above instead).
     Some(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 

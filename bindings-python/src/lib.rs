@@ -45,6 +45,14 @@ fn core_type_error(field: &str, expected: &str, got: &Bound<'_, PyAny>) -> users
     }
 }
 
+/// The `UserspanTypeError` (code `USERSPAN_INVALID_TYPE`) for a check the Python layer makes
+/// itself (`field` must be `expected`, `got` was passed), built from the core's error so its code
+/// and message are the core's. Returned, not raised: the caller raises it.
+#[pyfunction]
+fn type_error<'py>(py: Python<'py>, field: &str, expected: &str, got: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    errors::to_py(py, core_type_error(field, expected, got)).into_value(py).into_bound(py).into_any()
+}
+
 /// Host options (a dict, any other mapping, or `None`) as translated entries.
 fn entries(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Option<CaptureOptions>> {
     if options.is_none() {
@@ -396,16 +404,16 @@ fn duration(secs: f64) -> Duration {
     }
 }
 
-/// Exports everything finished so far, waiting at most `timeout_secs`; True on success. The GIL
-/// is released while waiting.
+/// Exports everything finished so far, waiting at most `timeout_secs` seconds (the Python layer
+/// defaults it to `DEFAULT_FLUSH_TIMEOUT_SECS`); True on success. The GIL is released while waiting.
 #[pyfunction]
 fn flush(py: Python<'_>, timeout_secs: f64) -> bool {
     let t = duration(timeout_secs);
     py.detach(move || userspan::flush(t))
 }
 
-/// Flushes and stops the pipeline (idempotent), waiting at most `timeout_secs`. The GIL is
-/// released while waiting.
+/// Flushes and stops the pipeline (idempotent), waiting at most `timeout_secs` seconds (the Python
+/// layer defaults it to `DEFAULT_FLUSH_TIMEOUT_SECS`). The GIL is released while waiting.
 #[pyfunction]
 fn shutdown(py: Python<'_>, timeout_secs: f64) {
     let t = duration(timeout_secs);
@@ -441,6 +449,8 @@ fn reinit_after_fork(py: Python<'_>) -> PyResult<()> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    // `flush()` / `shutdown()`'s default wait, in seconds: the core's one default for every binding.
+    m.add("DEFAULT_FLUSH_TIMEOUT_SECS", userspan::DEFAULT_FLUSH_TIMEOUT.as_secs_f64())?;
     m.add_class::<PyAttributes>()?;
     m.add_class::<PyScope>()?;
     m.add_class::<PySpan>()?;
@@ -454,5 +464,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(finished_spans, m)?)?;
     m.add_function(wrap_pyfunction!(clear_finished_spans, m)?)?;
     m.add_function(wrap_pyfunction!(reinit_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(type_error, m)?)?;
     Ok(())
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -17,27 +17,34 @@ if os.environ.get("USERSPAN_TEST_NO_OTEL") == "1":
         def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
             if name == "opentelemetry" or name.startswith("opentelemetry."):
                 raise ModuleNotFoundError(f"{name} is blocked for this test run (USERSPAN_TEST_NO_OTEL=1)")
-            return None
 
     sys.meta_path.insert(0, _BlockOpenTelemetry())
 
-import userspan  # noqa: E402
+import userspan
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+#: The core's stable code (``Error::code()``) for each short kind name (``Error::kind()``).
+CODES = {
+    "type": "USERSPAN_INVALID_TYPE",
+    "unknown_option": "USERSPAN_UNKNOWN_OPTION",
+    "value": "USERSPAN_INVALID_VALUE",
+    "config": "USERSPAN_CONFIG",
+}
 
 
 class Spans:
     """The memory exporter's finished spans, looked up by name."""
 
-    def all(self) -> List[Dict[str, Any]]:
+    def all(self) -> list[dict[str, Any]]:
         return userspan.get_finished_spans()
 
-    def named(self, name: str) -> Dict[str, Any]:
+    def named(self, name: str) -> dict[str, Any]:
         found = [s for s in self.all() if s["name"] == name]
         assert len(found) == 1, f"expected one span {name!r}, got {[s['name'] for s in self.all()]}"
         return found[0]
 
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         return [s["name"] for s in self.all()]
 
 
@@ -48,7 +55,7 @@ def spans() -> Spans:
     return Spans()
 
 
-def python_env() -> Dict[str, str]:
+def python_env() -> dict[str, str]:
     """Environment for child Python processes: this interpreter, this package."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)

@@ -5,16 +5,24 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
 import userspan
 
-from .conftest import REPO
+from .conftest import CODES, REPO
 
 FILES = sorted(glob.glob(os.path.join(REPO, "tests", "conformance", "*.json")))
-CASES = [(os.path.basename(f), c) for f in FILES for c in json.load(open(f, encoding="utf-8"))["cases"]]
+
+
+def load_cases(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        cases: list[dict[str, Any]] = json.load(f)["cases"]
+    return cases
+
+
+CASES = [(os.path.basename(f), c) for f in FILES for c in load_cases(f)]
 
 
 def test_vectors_exist() -> None:
@@ -22,11 +30,11 @@ def test_vectors_exist() -> None:
     assert len(CASES) >= 10
 
 
-class CaseFailure(Exception):
+class CaseFailedError(Exception):
     """The `fail` step's exception."""
 
 
-def run_steps(steps: List[Dict[str, Any]]) -> None:
+def run_steps(steps: list[dict[str, Any]]) -> None:
     for step in steps:
         if "capture" in step:
             nested = step.get("do", [])
@@ -37,13 +45,13 @@ def run_steps(steps: List[Dict[str, Any]]) -> None:
         elif "span" in step:
             userspan.capture(step["span"], lambda: None)
         elif "fail" in step:
-            raise CaseFailure(step["fail"])
+            raise CaseFailedError(step["fail"])
         else:  # pragma: no cover - a vector this runner does not understand
             raise AssertionError(f"unknown step {step}")
 
 
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[f"{f}:{c['name']}" for f, c in CASES])
-def test_conformance(case: Dict[str, Any]) -> None:
+def test_conformance(case: dict[str, Any]) -> None:
     userspan.init(exporter="memory", **case.get("init", {}))
     userspan.clear_finished_spans()
     expect = case["expect"]
@@ -52,13 +60,14 @@ def test_conformance(case: Dict[str, Any]) -> None:
     raised: BaseException | None = None
     try:
         run_steps(case["steps"])
-    except (CaseFailure, userspan.UserspanError) as e:
+    except (CaseFailedError, userspan.UserspanError) as e:
         raised = e
 
     if "error" in expect:
         assert isinstance(raised, userspan.UserspanError), f"expected an error, got {raised!r}"
         kind = expect["error"]["kind"]
         assert raised.kind == kind
+        assert raised.code == CODES[kind]
         assert raised.field == expect["error"]["field"]
         assert isinstance(raised, TypeError if kind in ("type", "unknown_option") else ValueError)
     else:

@@ -3,6 +3,7 @@ released while flush waits, the bridge is off without OpenTelemetry."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import socket
@@ -158,5 +159,12 @@ def test_console_exporter_prints_json_lines() -> None:
 
 
 def test_child_process_python_is_this_one() -> None:
-    assert PYTHON == sys.executable
+    assert sys.executable == PYTHON
     assert signal.SIGINT  # keep the import used on every platform
+
+
+def test_flush_and_shutdown_wait_the_cores_default_timeout() -> None:
+    # One default for every binding: the core's DEFAULT_FLUSH_TIMEOUT (30 s), in seconds here.
+    assert userspan.DEFAULT_FLUSH_TIMEOUT_SECS == 30.0
+    for fn in (userspan.flush, userspan.shutdown):
+        assert inspect.signature(fn).parameters["timeout_secs"].default == userspan.DEFAULT_FLUSH_TIMEOUT_SECS

@@ -19,46 +19,49 @@ the user's identity as OTel semantic-convention attributes (``user.id``, ``user.
 
 All behaviour (validation, merge rules, truncation, hashing, export) lives in the Rust core; this
 package keeps the current scope in a ``ContextVar`` and crosses into Rust once per span start and
-once per span end. Contract: DESIGN.md in the repository.
+once per span end. Contract: ``docs/design.md`` in the repository.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import functools
 import inspect
 import os
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, TypeVar, cast, overload
+from collections.abc import Mapping
+from typing import Any, Callable, Literal, Optional, Protocol, TypeVar, cast, overload
 
 from . import _context as _cx
 from . import _native
 from ._native import ConfigError, UserspanError, UserspanTypeError, UserspanValueError
 
 __all__ = [
-    "init",
-    "capture",
+    "DEFAULT_FLUSH_TIMEOUT_SECS",
     "CaptureHandle",
-    "using_attributes",
-    "using_user",
-    "using_session",
-    "using_metadata",
-    "using_tags",
-    "get_attributes",
-    "get_current_span",
-    "flush",
-    "shutdown",
-    "stats",
-    "get_finished_spans",
-    "clear_finished_spans",
-    "wrap",
-    "copy_context_to_thread",
+    "ConfigError",
     "UserspanError",
     "UserspanTypeError",
     "UserspanValueError",
-    "ConfigError",
+    "capture",
+    "clear_finished_spans",
+    "copy_context_to_thread",
+    "flush",
+    "get_attributes",
+    "get_current_span",
+    "get_finished_spans",
+    "init",
+    "shutdown",
+    "stats",
+    "using_attributes",
+    "using_metadata",
+    "using_session",
+    "using_tags",
+    "using_user",
+    "wrap",
 ]
 
 T = TypeVar("T")
@@ -85,15 +88,18 @@ _modules = sys.modules
 
 _hooks_installed = False
 _hooks_lock = threading.Lock()
-#: How long the exit-time flush waits for the last export, in seconds.
+#: How long :func:`flush` and :func:`shutdown` wait by default, in seconds: the core's one default
+#: for every binding (30 s, OpenTelemetry SDKs' ``forceFlush`` default).
+DEFAULT_FLUSH_TIMEOUT_SECS: float = _native.DEFAULT_FLUSH_TIMEOUT_SECS
+#: How long the exit-time flush waits for the last export, in seconds (shorter than
+#: :data:`DEFAULT_FLUSH_TIMEOUT_SECS` so a dead collector cannot hold interpreter exit for long;
+#: the Node package's ``beforeExit`` flush waits as long).
 EXIT_FLUSH_TIMEOUT_SECS = 5.0
 
 
 def _at_exit() -> None:
-    try:
+    with contextlib.suppress(Exception):  # never break interpreter shutdown
         _native.flush(EXIT_FLUSH_TIMEOUT_SECS)
-    except Exception:  # never break interpreter shutdown
-        pass
 
 
 def _after_fork_in_child() -> None:
@@ -102,7 +108,8 @@ def _after_fork_in_child() -> None:
     except Exception as e:  # the child keeps running without telemetry
         import warnings
 
-        warnings.warn(f"userspan: could not rebuild the export pipeline after fork(): {e}", RuntimeWarning)
+        # The core's message unchanged, then what it means here.
+        warnings.warn(f"{e} (after fork(): the child process runs without telemetry)", RuntimeWarning, stacklevel=2)
 
 
 def _install_process_hooks() -> None:
@@ -128,7 +135,7 @@ def init(
     exporter: Optional[str] = None,
     user_id_hashing: Optional[str] = None,
     hash_key: Optional[str] = None,
-    propagate_baggage: Optional[List[str]] = None,
+    propagate_baggage: Optional[list[str]] = None,
     max_queue_size: Optional[int] = None,
     scheduled_delay_ms: Optional[int] = None,
     max_export_batch_size: Optional[int] = None,
@@ -152,14 +159,14 @@ def init(
     - ``user_id_hashing``: ``"off"`` (default) | ``"add"`` (also send ``user.id.hash`` = hex
       HMAC-SHA256(hash_key, id)) | ``"replace"`` (send the hash as ``user.id``, drop ``user.email``).
       ``USERSPAN_USER_ID_HASHING``; ``hash_key`` from ``USERSPAN_HASH_KEY``.
-    - ``propagate_baggage``: keys (``"user.id"``, ``"session.id"``) mirrored to W3C baggage; off
+    - ``propagate_baggage``: keys (``user.id``, ``session.id``) mirrored to W3C baggage; off
       by default. ``USERSPAN_PROPAGATE_BAGGAGE``.
     - ``max_queue_size`` (spans, default 2048), ``scheduled_delay_ms`` (default 5000),
       ``max_export_batch_size`` (spans, default 512), ``export_timeout_ms`` (default 10000):
       ``OTEL_BSP_*``.
 
-    Also registers an ``atexit`` flush (at most 5 s) and rebuilds the pipeline in a ``fork()``ed
-    child. Signal handlers are not touched.
+    Also registers an ``atexit`` flush (at most :data:`EXIT_FLUSH_TIMEOUT_SECS`, 5 s) and rebuilds
+    the pipeline in a ``fork()``ed child. Signal handlers are not touched.
 
     Raises:
         UserspanTypeError: an argument has the wrong type.
@@ -167,7 +174,7 @@ def init(
         ConfigError: the configuration is unusable (endpoint not ``http(s)://``, hashing without a
             key, ``grpc`` not compiled in). Nothing is changed on error.
     """
-    options: Dict[str, Any] = {
+    options: dict[str, Any] = {
         "endpoint": endpoint,
         "api_key": api_key,
         "project": project,
@@ -187,33 +194,34 @@ def init(
     _install_process_hooks()
 
 
-def flush(timeout_secs: float = 5.0) -> bool:
-    """Exports every finished span now; waits at most ``timeout_secs`` seconds (the GIL is
-    released meanwhile). Returns True when everything was exported in time. Never raises for
-    telemetry failures: they are counted in :func:`stats`."""
+def flush(timeout_secs: float = DEFAULT_FLUSH_TIMEOUT_SECS) -> bool:
+    """Exports every finished span now; waits at most ``timeout_secs`` seconds (default
+    :data:`DEFAULT_FLUSH_TIMEOUT_SECS`, 30 s; the GIL is released meanwhile). Returns True when
+    everything was exported in time. Never raises for telemetry failures: they are counted in
+    :func:`stats`."""
     return bool(_native.flush(float(timeout_secs)))
 
 
-def shutdown(timeout_secs: float = 5.0) -> None:
-    """Flushes (at most ``timeout_secs`` seconds, GIL released) and stops the pipeline; spans
-    after this are not exported. Idempotent."""
+def shutdown(timeout_secs: float = DEFAULT_FLUSH_TIMEOUT_SECS) -> None:
+    """Flushes (at most ``timeout_secs`` seconds, default :data:`DEFAULT_FLUSH_TIMEOUT_SECS`, 30 s;
+    GIL released) and stops the pipeline; spans after this are not exported. Idempotent."""
     _native.shutdown(float(timeout_secs))
 
 
-def stats() -> Dict[str, int]:
+def stats() -> dict[str, int]:
     """Process-wide counters since start: ``spans_started``, ``spans_exported``, ``spans_dropped``
     (queue full or export failed after retries), ``export_errors``, ``values_truncated`` (ids and
     session over 256 characters, metadata over 4 KiB of JSON)."""
-    return cast(Dict[str, int], _native.stats())
+    return _native.stats()
 
 
-def get_finished_spans() -> List[Dict[str, Any]]:
+def get_finished_spans() -> list[dict[str, Any]]:
     """Spans finished so far with ``exporter="memory"`` (else ``[]``), oldest first, as plain dicts:
     ``name``, ``trace_id`` (32 hex), ``span_id`` (16 hex), ``parent_span_id`` (16 hex or None),
     ``kind``, ``start_time_unix_nano``, ``end_time_unix_nano``, ``attributes`` (wire keys),
     ``status`` (``{"code": "UNSET"|"OK"|"ERROR", "message": str}``), ``events``
     (``[{"name", "time_unix_nano", "attributes"}]``), ``resource``."""
-    return cast(List[Dict[str, Any]], _native.finished_spans())
+    return _native.finished_spans()
 
 
 def clear_finished_spans() -> None:
@@ -224,7 +232,9 @@ def clear_finished_spans() -> None:
 # --- capture ----------------------------------------------------------------------------------
 
 
-def _begin(name: str, attrs: Any, func: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> tuple:
+def _begin(
+    name: str, attrs: Any, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, _native.Span, Optional[_native.Scope]]:
     """Starts the span and calls ``func`` (a generator / async-generator function) in the scope to
     create the generator object; returns ``(gen, span, scope)``."""
     span, scope = _start(name, attrs, _scope_get(), _current_parent())
@@ -304,12 +314,12 @@ class CaptureHandle:
     current for a block. A handle that is garbage-collected without ``end()`` is ended then.
     """
 
-    __slots__ = ("_span", "_scope", "_tokens")
+    __slots__ = ("_scope", "_span", "_tokens")
 
     def __init__(self, span: _native.Span, scope: Optional[_native.Scope]) -> None:
         self._span = span
         self._scope = scope
-        self._tokens: List[tuple] = []
+        self._tokens: list[_cx.Tokens] = []
 
     @property
     def trace_id(self) -> str:
@@ -334,11 +344,11 @@ class CaptureHandle:
         ``str(error)``, ``error.type``). Idempotent."""
         self._span.end(error)
 
-    def __enter__(self) -> "CaptureHandle":
+    def __enter__(self) -> CaptureHandle:
         self._tokens.append(_cx.enter(self._span, self._scope))
         return self
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         _cx.exit(self._tokens.pop())
         _cx.end(self._span, exc)
         return False
@@ -377,6 +387,7 @@ def _capture(
         raise
     finally:
         if to is not None:
+            # `to` is set only when `b` is not None; mypy cannot see it, and this path is kept lean.
             b.exit(to)  # type: ignore[union-attr]
         _span_reset(tp)
         _scope_reset(ts)
@@ -391,7 +402,7 @@ def _capture_decorator(name: str, fn: Any, options: Optional[Options]) -> Callab
     # Decorator: capture(name), capture(name, options), capture(name, options=...).
     if fn is not None:
         if options is not None:
-            raise _type_error("fn", "a callable", fn)
+            raise _native.type_error("fn", "a callable", fn)
         options = fn
     attrs = _native.Attributes(options)  # validated now, before any call
 
@@ -399,13 +410,6 @@ def _capture_decorator(name: str, fn: Any, options: Optional[Options]) -> Callab
         return _decorate(name, attrs, func)
 
     return decorator
-
-
-def _type_error(field: str, expected: str, got: Any) -> BaseException:
-    e = UserspanTypeError(f"userspan: `{field}` must be {expected}, got an object of type {type(got).__name__}")
-    e.kind = "type"
-    e.field = field
-    return e
 
 
 class _CaptureFunction(Protocol):
@@ -420,6 +424,8 @@ class _CaptureFunction(Protocol):
     def start(self, name: str, options: Optional[Options] = None) -> CaptureHandle: ...
 
 
+# Function attributes mypy does not model on a plain function; callers see them through
+# _CaptureFunction (``capture.start``) and inspect (``__signature__``).
 _capture.start = _capture_start  # type: ignore[attr-defined]
 _capture.__name__ = _capture.__qualname__ = "capture"
 _sig = inspect.signature(_capture)
@@ -457,9 +463,15 @@ session and tags over 256 characters are truncated (and counted in ``stats()``),
 4 KiB of JSON too.
 
 Raises (before ``fn`` runs; for the decorator, when decorating):
-    UserspanTypeError: unknown option (``.kind == "unknown_option"``) or wrong type
-        (``.kind == "type"``); ``.field`` names the option (``"tags[1]"``, ``"attributes.k"``).
-    UserspanValueError: ``user_id_type`` outside the enum (``.kind == "value"``).
+    UserspanTypeError: unknown option (``.code == "USERSPAN_UNKNOWN_OPTION"``) or wrong type
+        (``.code == "USERSPAN_INVALID_TYPE"``); ``.field`` names the option (``"tags[1]"``,
+        ``"attributes.k"``).
+    UserspanValueError: ``user_id_type`` outside the enum (``.code == "USERSPAN_INVALID_VALUE"``).
+    TypeError: a fourth positional argument (as Python raises for any call with too many).
+
+Every :class:`UserspanError` has ``.code`` (the core's stable code, the same in the JS
+packages), ``.field`` and ``.kind`` (the short kind name ``"type"`` / ``"unknown_option"`` /
+``"value"`` / ``"config"``, kept as a compatibility alias of ``.code``).
 """
 
 #: See the docstring: ``capture(name, fn, options)``, ``@capture(name, options)``, ``capture.start``.
@@ -469,7 +481,7 @@ capture: _CaptureFunction = cast(_CaptureFunction, _capture)
 # --- attribute scopes -------------------------------------------------------------------------
 
 
-class using_attributes:  # noqa: N801 - named like OpenInference's / Future AGI's context manager
+class using_attributes:  # noqa: N801 - lower case like the OpenInference context manager it mirrors
     """Opens an attribute scope: every span started inside carries these attributes.
 
     A context manager (``with`` / ``async with``) and a decorator (for ``def``, ``async def``,
@@ -491,7 +503,7 @@ class using_attributes:  # noqa: N801 - named like OpenInference's / Future AGI'
 
     def __init__(self, **options: Any) -> None:
         self._attrs = _native.Attributes(options)
-        self._tokens: List[Any] = []
+        self._tokens: list[Any] = []
 
     def _enter(self) -> None:
         self._tokens.append(_scope_set(_native.nest(_scope_get(), self._attrs)))
@@ -499,19 +511,19 @@ class using_attributes:  # noqa: N801 - named like OpenInference's / Future AGI'
     def _exit(self) -> None:
         _scope_reset(self._tokens.pop())
 
-    def __enter__(self) -> "using_attributes":
+    def __enter__(self) -> using_attributes:
         self._enter()
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self._exit()
         return False
 
-    async def __aenter__(self) -> "using_attributes":
+    async def __aenter__(self) -> using_attributes:
         self._enter()
         return self
 
-    async def __aexit__(self, *exc: Any) -> bool:
+    async def __aexit__(self, *exc: Any) -> Literal[False]:
         self._exit()
         return False
 
@@ -617,16 +629,16 @@ def using_metadata(metadata: Optional[Mapping[str, Any]]) -> using_attributes:
     return using_attributes(metadata=metadata)
 
 
-def using_tags(tags: Optional[List[str]]) -> using_attributes:
+def using_tags(tags: Optional[list[str]]) -> using_attributes:
     """Scope with ``tag.tags`` (OpenInference); the union with outer tags, in order, no duplicates."""
     return using_attributes(tags=tags)
 
 
-def get_attributes() -> Dict[str, Any]:
+def get_attributes() -> dict[str, Any]:
     """The current scope's merged options as a dict with the option names (``user_id``,
     ``session_id``, ``tags``, ``metadata`` ...); ``{}`` outside any scope."""
     scope = _scope_get()
-    return {} if scope is None else cast(Dict[str, Any], scope.to_options())
+    return {} if scope is None else scope.to_options()
 
 
 def get_current_span() -> Optional[_native.Span]:
