@@ -27,13 +27,13 @@ pub enum UserIdType {
 }
 
 impl UserIdType {
-    /// The wire spelling: `email`, `phone`, `uuid`, `custom`.
+    /// The wire spelling ([`conv::USER_ID_TYPES`]): `email`, `phone`, `uuid`, `custom`.
     pub fn as_str(self) -> &'static str {
         match self {
-            UserIdType::Email => "email",
-            UserIdType::Phone => "phone",
-            UserIdType::Uuid => "uuid",
-            UserIdType::Custom => "custom",
+            UserIdType::Email => conv::USER_ID_TYPE_EMAIL,
+            UserIdType::Phone => conv::USER_ID_TYPE_PHONE,
+            UserIdType::Uuid => conv::USER_ID_TYPE_UUID,
+            UserIdType::Custom => conv::USER_ID_TYPE_CUSTOM,
         }
     }
 }
@@ -46,10 +46,10 @@ impl FromStr for UserIdType {
     /// [`Error::InvalidValue`] naming `user_id_type` and the allowed values.
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "email" => Ok(UserIdType::Email),
-            "phone" => Ok(UserIdType::Phone),
-            "uuid" => Ok(UserIdType::Uuid),
-            "custom" => Ok(UserIdType::Custom),
+            conv::USER_ID_TYPE_EMAIL => Ok(UserIdType::Email),
+            conv::USER_ID_TYPE_PHONE => Ok(UserIdType::Phone),
+            conv::USER_ID_TYPE_UUID => Ok(UserIdType::Uuid),
+            conv::USER_ID_TYPE_CUSTOM => Ok(UserIdType::Custom),
             other => Err(Error::InvalidValue {
                 field: "user_id_type".into(),
                 allowed: allowed_id_types(),

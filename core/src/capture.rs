@@ -1,13 +1,15 @@
 //! `capture(name, attributes, f)`: a span around `f` with a scope open for the whole of `f`.
 //!
 //! The span is a child of the current span (same trace) and carries the merged scope
-//! attributes (stamped by [`crate::UserAttributesProcessor`]). `f`'s value is returned unchanged.
+//! attributes (stamped by [`crate::UserAttributesSpanProcessor`]). `f`'s value is returned unchanged.
 //! An `Err` (with [`try_capture`]) or a panic is recorded as OTel semconv says for exceptions: an
 //! `exception` event (`exception.type`, `exception.message`), status ERROR and `error.type`; the
 //! `Err` is returned and the panic resumed, unchanged.
 
 use crate::attributes::Attributes;
-use crate::conventions::ERROR_TYPE;
+use crate::conventions::{
+    ERROR_TYPE, EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE, USER_ID,
+};
 use crate::pipeline::{baggage_enabled, baggage_keys, start_in};
 use crate::scope::Scope;
 use opentelemetry::baggage::BaggageExt;
@@ -36,7 +38,7 @@ pub struct ErrorInfo {
 /// `error.type` attribute.
 pub fn record_error(cx: &Context, e: &ErrorInfo) {
     let span = cx.span();
-    span.add_event("exception", exception_event(e));
+    span.add_event(EXCEPTION_EVENT, exception_event(e));
     span.set_attribute(KeyValue::new(ERROR_TYPE, e.type_name.clone()));
     span.set_status(Status::error(e.message.clone()));
 }
@@ -44,12 +46,10 @@ pub fn record_error(cx: &Context, e: &ErrorInfo) {
 /// The attributes of the OTel semconv `exception` event for `e`: `exception.type`,
 /// `exception.message`, and `exception.stacktrace` when there is one.
 pub(crate) fn exception_event(e: &ErrorInfo) -> Vec<KeyValue> {
-    let mut attrs = vec![
-        KeyValue::new("exception.type", e.type_name.clone()),
-        KeyValue::new("exception.message", e.message.clone()),
-    ];
+    let mut attrs =
+        vec![KeyValue::new(EXCEPTION_TYPE, e.type_name.clone()), KeyValue::new(EXCEPTION_MESSAGE, e.message.clone())];
     if let Some(st) = &e.stacktrace {
-        attrs.push(KeyValue::new("exception.stacktrace", st.clone()));
+        attrs.push(KeyValue::new(EXCEPTION_STACKTRACE, st.clone()));
     }
     attrs
 }
@@ -84,7 +84,7 @@ fn with_baggage(cx: Context, scope: &Scope) -> Context {
     let a = scope.attributes();
     let entries: Vec<KeyValue> = baggage_keys()
         .filter_map(|k| {
-            let v = if k == "user.id" { a.get_user_id() } else { a.get_session_id() };
+            let v = if k == USER_ID { a.get_user_id() } else { a.get_session_id() };
             v.map(|v| KeyValue::new(k, v.to_string()))
         })
         .collect();

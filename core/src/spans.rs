@@ -3,7 +3,7 @@
 //! and the current [`Scope`]) and once to end it.
 
 use crate::capture::{exception_event, ErrorInfo};
-use crate::conventions::ERROR_TYPE;
+use crate::conventions::{ERROR_TYPE, EXCEPTION_EVENT};
 use crate::error::{Error, Result};
 use crate::pipeline::{start_scoped, StartedSpan};
 use crate::scope::Scope;
@@ -43,7 +43,7 @@ pub fn parent_context(trace_id: u128, span_id: u64, sampled: bool) -> SpanContex
 }
 
 /// Starts span `name` as a child of `parent` (a new trace when `None` or invalid), stamped with
-/// `scope`'s attributes (after the pipeline's privacy mode; by [`crate::UserAttributesProcessor`]
+/// `scope`'s attributes (after the pipeline's privacy mode; by [`crate::UserAttributesSpanProcessor`]
 /// when the app owns the provider). The scope is not kept with the span: children are started
 /// with `start_span` again, with the scope the binding keeps.
 pub fn start_span(name: String, parent: Option<&SpanContext>, scope: Option<&Scope>) -> SpanHandle {
@@ -122,7 +122,7 @@ impl SpanHandle {
     /// `exception.stacktrace`) without ending the span or changing its status — OpenTelemetry's
     /// `Span.recordException`. [`SpanHandle::end`] with an error does both.
     pub fn record_exception(&self, error: &ErrorInfo) {
-        on_span!(self, |s| s.add_event("exception", exception_event(error)))
+        on_span!(self, |s| s.add_event(EXCEPTION_EVENT, exception_event(error)))
     }
 
     /// Renames the span.
@@ -138,7 +138,7 @@ impl SpanHandle {
                 return;
             }
             if let Some(e) = error {
-                s.add_event("exception", exception_event(e));
+                s.add_event(EXCEPTION_EVENT, exception_event(e));
                 s.set_attribute(KeyValue::new(ERROR_TYPE, e.type_name.clone()));
                 s.set_status(Status::error(e.message.clone()));
             }

@@ -16,6 +16,7 @@ use prost::Message;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use userspan::conventions as conv;
 
 /// Arguments of `userspan bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,23 +70,24 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
             trace_id[..8].copy_from_slice(&0x5553_4552_5350_414eu64.to_be_bytes());
             trace_id[8..].copy_from_slice(&(trace as u64 + 1).to_be_bytes());
             let mut attrs = vec![
-                sv("user.id", format!("user-{user:05}@bench.example")),
-                sv("user.id.type", "email".into()),
-                sv("session.id", format!("session-{session}")),
+                sv(conv::USER_ID, format!("user-{user:05}@bench.example")),
+                sv(conv::USER_ID_TYPE, conv::USER_ID_TYPE_EMAIL.into()),
+                sv(conv::SESSION_ID, format!("session-{session}")),
             ];
             if k > 0 {
-                attrs.push(sv("gen_ai.operation.name", "chat".into()));
-                attrs.push(sv("gen_ai.request.model", if trace % 3 == 0 { "gpt-4o" } else { "gpt-4o-mini" }.into()));
-                attrs.push(sv("gen_ai.provider.name", "openai".into()));
-                attrs.push(kv("gen_ai.usage.input_tokens", any_value::Value::IntValue(500 + (n % 700) as i64)));
-                attrs.push(kv("gen_ai.usage.output_tokens", any_value::Value::IntValue(50 + (n % 300) as i64)));
-                attrs.push(kv("gen_ai.usage.total_cost", any_value::Value::DoubleValue(0.0001 * (n % 50) as f64)));
+                attrs.push(sv(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT.into()));
+                attrs
+                    .push(sv(conv::GEN_AI_REQUEST_MODEL, if trace.is_multiple_of(3) { "gpt-4o" } else { "gpt-4o-mini" }.into()));
+                attrs.push(sv(conv::GEN_AI_PROVIDER_NAME, "openai".into()));
+                attrs.push(kv(conv::GEN_AI_USAGE_INPUT_TOKENS, any_value::Value::IntValue(500 + (n % 700) as i64)));
+                attrs.push(kv(conv::GEN_AI_USAGE_OUTPUT_TOKENS, any_value::Value::IntValue(50 + (n % 300) as i64)));
+                attrs.push(kv(conv::GEN_AI_USAGE_TOTAL_COST, any_value::Value::DoubleValue(0.0001 * (n % 50) as f64)));
             }
             Span {
                 trace_id: trace_id.to_vec(),
                 span_id: (n as u64 + 1).to_be_bytes().to_vec(),
                 parent_span_id: if k == 0 { vec![] } else { ((trace * spt) as u64 + 1).to_be_bytes().to_vec() },
-                name: if k == 0 { "agent-turn".into() } else { "chat".into() },
+                name: if k == 0 { "agent-turn".into() } else { conv::OPERATION_CHAT.into() },
                 kind: if k == 0 { 2 } else { 3 },
                 start_time_unix_nano: start as u64,
                 end_time_unix_nano: (start + 300_000_000 - k as i64 * 1_000_000) as u64,
@@ -97,7 +99,7 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![sv("service.name", "bench".into())], ..Default::default() }),
+            resource: Some(Resource { attributes: vec![sv(conv::SERVICE_NAME, "bench".into())], ..Default::default() }),
             scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
             ..Default::default()
         }],

@@ -20,6 +20,7 @@ use opentelemetry::{Context, KeyValue};
 use serde_json::{json, Map, Value as Json};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use userspan::conventions as conv;
 use userspan::{Attributes, Config, Scope, UserIdType};
 
 /// Arguments of `userspan demo`.
@@ -254,10 +255,10 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
     let mut g = tracer
         .span_builder("input-guardrail")
         .with_start_time(ts(t))
-        .with_attributes(vec![KeyValue::new("openinference.span.kind", "GUARDRAIL")])
+        .with_attributes(vec![KeyValue::new(conv::OPENINFERENCE_SPAN_KIND, conv::SPAN_KIND_GUARDRAIL)])
         .start_with_context(tracer, &cx);
     let triggered = rng.chance(0.04);
-    g.set_attribute(KeyValue::new("guardrail.triggered", triggered));
+    g.set_attribute(KeyValue::new(conv::GUARDRAIL_TRIGGERED, triggered));
     t += ms(rng.range(10, 60));
     g.end_with_timestamp(ts(t));
     spans += 1;
@@ -272,31 +273,31 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
             let cost_out = output as f64 * m.usd_per_m_out / 1e6;
             t += ms(rng.range(2, 20));
             let mut c = tracer
-                .span_builder(format!("chat {}", m.name))
+                .span_builder(format!("{} {}", conv::OPERATION_CHAT, m.name))
                 .with_kind(SpanKind::Client)
                 .with_start_time(ts(t))
                 .with_attributes(vec![
-                    KeyValue::new("gen_ai.operation.name", "chat"),
-                    KeyValue::new("gen_ai.provider.name", m.provider),
-                    KeyValue::new("gen_ai.request.model", m.name),
+                    KeyValue::new(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT),
+                    KeyValue::new(conv::GEN_AI_PROVIDER_NAME, m.provider),
+                    KeyValue::new(conv::GEN_AI_REQUEST_MODEL, m.name),
                 ])
                 .start_with_context(tracer, &cx);
             t += ms(rng.range(300, 4000) + output as u64 * 8);
             if rng.chance(0.03) {
                 errored = true;
                 let e = *rng.pick(ERRORS);
-                c.set_attribute(KeyValue::new("error.type", e));
+                c.set_attribute(KeyValue::new(conv::ERROR_TYPE, e));
                 c.set_status(Status::error(e));
                 c.end_with_timestamp(ts(t));
                 spans += 1;
                 break;
             }
-            c.set_attribute(KeyValue::new("gen_ai.response.model", m.name));
-            c.set_attribute(KeyValue::new("gen_ai.usage.input_tokens", input));
-            c.set_attribute(KeyValue::new("gen_ai.usage.output_tokens", output));
-            c.set_attribute(KeyValue::new("gen_ai.usage.input_cost", cost_in));
-            c.set_attribute(KeyValue::new("gen_ai.usage.output_cost", cost_out));
-            c.set_attribute(KeyValue::new("gen_ai.usage.total_cost", cost_in + cost_out));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_RESPONSE_MODEL, m.name));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_INPUT_TOKENS, input));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_OUTPUT_TOKENS, output));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_INPUT_COST, cost_in));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_OUTPUT_COST, cost_out));
+            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_TOTAL_COST, cost_in + cost_out));
             c.end_with_timestamp(ts(t));
             spans += 1;
             if call == 0 && calls == 2 {
@@ -304,18 +305,18 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
                 let tool = *rng.pick(TOOLS);
                 t += ms(rng.range(1, 10));
                 let mut x = tracer
-                    .span_builder(format!("execute_tool {tool}"))
+                    .span_builder(format!("{} {tool}", conv::OPERATION_EXECUTE_TOOL))
                     .with_kind(SpanKind::Internal)
                     .with_start_time(ts(t))
                     .with_attributes(vec![
-                        KeyValue::new("gen_ai.operation.name", "execute_tool"),
-                        KeyValue::new("gen_ai.tool.name", tool),
+                        KeyValue::new(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_EXECUTE_TOOL),
+                        KeyValue::new(conv::GEN_AI_TOOL_NAME, tool),
                     ])
                     .start_with_context(tracer, &cx);
                 t += ms(rng.range(20, 900));
                 if rng.chance(0.03) {
                     errored = true;
-                    x.set_attribute(KeyValue::new("error.type", "tool_error"));
+                    x.set_attribute(KeyValue::new(conv::ERROR_TYPE, "tool_error"));
                     x.set_status(Status::error("tool failed"));
                 }
                 x.end_with_timestamp(ts(t));
@@ -328,12 +329,15 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
         let pass = rng.chance(if u.plan == "free" { 0.75 } else { 0.88 });
         let score = if pass { 0.7 + rng.below(30) as f64 / 100.0 } else { rng.below(50) as f64 / 100.0 };
         span.add_event_with_timestamp(
-            "gen_ai.evaluation.result",
+            conv::GEN_AI_EVALUATION_RESULT,
             ts(t),
             vec![
-                KeyValue::new("gen_ai.evaluation.name", "answer_relevance"),
-                KeyValue::new("gen_ai.evaluation.score.label", if pass { "pass" } else { "fail" }),
-                KeyValue::new("gen_ai.evaluation.score.value", score),
+                KeyValue::new(conv::GEN_AI_EVALUATION_NAME, "answer_relevance"),
+                KeyValue::new(
+                    conv::GEN_AI_EVALUATION_SCORE_LABEL,
+                    if pass { conv::EVALUATION_PASS } else { conv::EVALUATION_FAIL },
+                ),
+                KeyValue::new(conv::GEN_AI_EVALUATION_SCORE_VALUE, score),
             ],
         );
     }
@@ -439,7 +443,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
 
     let index = crate::store::load_file(&args.db)?;
     let idx = index.read();
-    let pd = idx.project("default");
+    let pd = idx.project(conv::DEFAULT_PROJECT);
     let period = Period::last_30_days();
     let lq = ListQuery { q: None, sort: "last_seen".into(), desc: true };
     println!();

@@ -1,5 +1,6 @@
 //! OTLP trace decoding and the span → [`SpanRow`] mapping: identity resolution (userspan's keys
-//! first, then other SDKs'), GenAI usage, cost in micro-USD, evaluations and guardrails.
+//! first, then other SDKs'), GenAI usage, cost in micro-USD, evaluations and guardrails. Every key
+//! read is one of [`userspan::conventions`]; [`RESOLVED_KEYS`] lists the span attributes resolved.
 
 use crate::model::{SpanRow, UserIdent};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -9,6 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::Value as Json;
 use std::sync::Arc;
+use userspan::conventions as conv;
 
 /// Largest request body accepted, after decompression (64 MiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -108,12 +110,12 @@ pub fn map_request(req: ExportTraceServiceRequest, project_override: Option<&str
         let mut service = None;
         for kv in res_attrs {
             match kv.key.as_str() {
-                "userspan.project" => res_project = str_value(kv.value.as_ref()).filter(|s| !s.is_empty()),
-                "service.name" => service = str_value(kv.value.as_ref()).map(Arc::<str>::from),
+                conv::RESOURCE_PROJECT => res_project = str_value(kv.value.as_ref()).filter(|s| !s.is_empty()),
+                conv::SERVICE_NAME => service = str_value(kv.value.as_ref()).map(Arc::<str>::from),
                 _ => res.take(kv),
             }
         }
-        let project = intern(project_override.or(res_project.as_deref()).unwrap_or("default"));
+        let project = intern(project_override.or(res_project.as_deref()).unwrap_or(conv::DEFAULT_PROJECT));
         for ss in rs.scope_spans {
             for span in ss.spans {
                 match map_span(span, &res, &project, &service) {
@@ -152,21 +154,22 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
     let attributes_json = attributes_json(&span.attributes);
     let (mut eval_pass, mut eval_total) = (0, 0);
     for ev in &span.events {
-        if ev.name != "gen_ai.evaluation.result" {
+        if ev.name != conv::GEN_AI_EVALUATION_RESULT {
             continue;
         }
         let mut label = None;
         let mut value = None;
         for kv in &ev.attributes {
             match kv.key.as_str() {
-                "gen_ai.evaluation.score.label" => label = str_value(kv.value.as_ref()),
-                "gen_ai.evaluation.score.value" => value = f64_value(kv.value.as_ref()),
+                conv::GEN_AI_EVALUATION_SCORE_LABEL => label = str_value(kv.value.as_ref()),
+                conv::GEN_AI_EVALUATION_SCORE_VALUE => value = f64_value(kv.value.as_ref()),
                 _ => {}
             }
         }
-        let passed = match label.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("pass" | "passed" | "true") => Some(true),
-            Some("fail" | "failed" | "false") => Some(false),
+        let is = |labels: &[&str], l: &str| labels.iter().any(|x| l.eq_ignore_ascii_case(x));
+        let passed = match label.as_deref() {
+            Some(l) if is(conv::EVALUATION_PASS_LABELS, l) => Some(true),
+            Some(l) if is(conv::EVALUATION_FAIL_LABELS, l) => Some(false),
             _ => value.filter(|v| (0.0..=1.0).contains(v)).map(|v| v >= 0.5),
         };
         if let Some(p) = passed {
@@ -180,9 +183,9 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
     };
     let user = pick(&mut r.user_id, &res.user_id).map(|id| UserIdent {
         id,
-        id_type: match pick(&mut r.user_id_type, &res.user_id_type).as_deref() {
-            Some(t @ ("email" | "phone" | "uuid" | "custom")) => t.to_string(),
-            _ => "custom".to_string(),
+        id_type: match pick(&mut r.user_id_type, &res.user_id_type) {
+            Some(t) if conv::USER_ID_TYPES.contains(&t.as_str()) => t,
+            _ => conv::USER_ID_TYPE_CUSTOM.to_string(),
         },
     });
     let input_tokens = r.input_tokens.map(|(_, v)| v).unwrap_or(0).max(0);
@@ -194,8 +197,7 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
     };
     let cost_micros = if cost_usd.is_finite() { (cost_usd * 1e6).round().clamp(0.0, 9e15) as i64 } else { 0 };
     let operation = r.operation.take();
-    let llm_call = has_usage
-        || matches!(operation.as_deref(), Some("chat" | "text_completion" | "generate_content" | "embeddings"));
+    let llm_call = has_usage || operation.as_deref().is_some_and(|o| conv::LLM_CALL_OPERATIONS.contains(&o));
     let guardrail = match r.guardrail_triggered {
         Some(b) => b,
         None => r.span_kind_guardrail,
@@ -234,7 +236,75 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
     })
 }
 
-/// Attribute slots filled in one pass; a lower priority number wins (userspan's own key is 0).
+/// What the resolver fills from one span attribute (a resource's attributes fill the identity
+/// fields too, as the fallback of each of its spans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The end user's id (`SpanRow::user`).
+    UserId,
+    /// The id's type (one of `userspan::conventions::USER_ID_TYPES`, else `custom`).
+    UserIdType,
+    /// The end user's e-mail.
+    UserEmail,
+    /// The end user's metadata (JSON object text).
+    UserMetadata,
+    /// The session id.
+    SessionId,
+    /// The GenAI provider.
+    Provider,
+    /// The model.
+    Model,
+    /// The tool name of a tool span.
+    Tool,
+    /// The GenAI operation (the last value of the span wins).
+    Operation,
+    /// Input tokens (integer; numeric strings accepted, rounded).
+    InputTokens,
+    /// Output tokens (integer; numeric strings accepted, rounded).
+    OutputTokens,
+    /// Input cost, USD (the last value of the span wins).
+    InputCost,
+    /// Output cost, USD (the last value of the span wins).
+    OutputCost,
+    /// Total cost, USD (the last value of the span wins; replaces input + output cost).
+    TotalCost,
+    /// A guardrail fired (boolean; the last value of the span wins).
+    GuardrailTriggered,
+    /// The OpenInference span kind (`GUARDRAIL` marks a guardrail span; the last value wins).
+    SpanKind,
+}
+
+/// Every attribute key the resolver reads, per field, in precedence order (the first key present
+/// with a usable value wins; a span's own value wins over its resource's). Each list *is* a list or
+/// constant of [`userspan::conventions`], so the receiver resolves no key that the conventions do
+/// not name; [`resolve_key`] is the only lookup, and `tests/conventions.rs` sends every key through
+/// ingest.
+pub const RESOLVED_KEYS: &[(Field, &[&str])] = &[
+    (Field::UserId, conv::USER_ID_ALIASES),
+    (Field::UserIdType, conv::USER_ID_TYPE_ALIASES),
+    (Field::UserEmail, conv::USER_EMAIL_ALIASES),
+    (Field::UserMetadata, conv::USER_METADATA_ALIASES),
+    (Field::SessionId, conv::SESSION_ID_ALIASES),
+    (Field::Provider, conv::PROVIDER_ALIASES),
+    (Field::Model, conv::MODEL_ALIASES),
+    (Field::Tool, &[conv::GEN_AI_TOOL_NAME]),
+    (Field::Operation, &[conv::GEN_AI_OPERATION_NAME]),
+    (Field::InputTokens, conv::INPUT_TOKENS_ALIASES),
+    (Field::OutputTokens, conv::OUTPUT_TOKENS_ALIASES),
+    (Field::InputCost, &[conv::GEN_AI_USAGE_INPUT_COST]),
+    (Field::OutputCost, &[conv::GEN_AI_USAGE_OUTPUT_COST]),
+    (Field::TotalCost, &[conv::GEN_AI_USAGE_TOTAL_COST]),
+    (Field::GuardrailTriggered, &[conv::GUARDRAIL_TRIGGERED]),
+    (Field::SpanKind, &[conv::OPENINFERENCE_SPAN_KIND]),
+];
+
+/// The field an attribute `key` fills and its precedence (0 = the field's first key), from
+/// [`RESOLVED_KEYS`]; `None` for every other key. The resolver looks keys up nowhere else.
+pub fn resolve_key(key: &str) -> Option<(Field, u8)> {
+    RESOLVED_KEYS.iter().find_map(|(field, keys)| keys.iter().position(|k| *k == key).map(|p| (*field, p as u8)))
+}
+
+/// Attribute slots filled in one pass; a lower precedence number wins (userspan's own key is 0).
 #[derive(Default)]
 struct Resolved {
     user_id: Option<(u8, String)>,
@@ -275,41 +345,28 @@ fn put_int(slot: &mut Option<(u8, i64)>, prio: u8, v: Option<&AnyValue>) {
 
 impl Resolved {
     fn take(&mut self, kv: &KeyValue) {
+        let Some((field, prio)) = resolve_key(&kv.key) else { return };
         let v = kv.value.as_ref();
-        match kv.key.as_str() {
-            "user.id" => put_str(&mut self.user_id, 0, v),
-            "enduser.id" => put_str(&mut self.user_id, 1, v),
-            "langfuse.user.id" => put_str(&mut self.user_id, 2, v),
-            "traceloop.association.properties.user_id" => put_str(&mut self.user_id, 3, v),
-            "user.id.type" => put_str(&mut self.user_id_type, 0, v),
-            "user.email" => put_str(&mut self.user_email, 0, v),
-            "user.metadata" => put_str(&mut self.user_metadata, 0, v),
-            "session.id" => put_str(&mut self.session_id, 0, v),
-            "gen_ai.conversation.id" => put_str(&mut self.session_id, 1, v),
-            "langfuse.session.id" => put_str(&mut self.session_id, 2, v),
-            "traceloop.association.properties.session_id" => put_str(&mut self.session_id, 3, v),
-            "gen_ai.provider.name" => put_str(&mut self.provider, 0, v),
-            "gen_ai.system" => put_str(&mut self.provider, 1, v),
-            "llm.provider" => put_str(&mut self.provider, 2, v),
-            "gen_ai.response.model" => put_str(&mut self.model, 0, v),
-            "gen_ai.request.model" => put_str(&mut self.model, 1, v),
-            "llm.model_name" => put_str(&mut self.model, 2, v),
-            "gen_ai.tool.name" => put_str(&mut self.tool, 0, v),
-            "gen_ai.operation.name" => self.operation = str_value(v).filter(|s| !s.is_empty()),
-            "gen_ai.usage.input_tokens" => put_int(&mut self.input_tokens, 0, v),
-            "gen_ai.usage.prompt_tokens" => put_int(&mut self.input_tokens, 1, v),
-            "llm.token_count.prompt" => put_int(&mut self.input_tokens, 2, v),
-            "gen_ai.usage.output_tokens" => put_int(&mut self.output_tokens, 0, v),
-            "gen_ai.usage.completion_tokens" => put_int(&mut self.output_tokens, 1, v),
-            "llm.token_count.completion" => put_int(&mut self.output_tokens, 2, v),
-            "gen_ai.usage.input_cost" => self.input_cost = f64_value(v),
-            "gen_ai.usage.output_cost" => self.output_cost = f64_value(v),
-            "gen_ai.usage.total_cost" => self.total_cost = f64_value(v),
-            "guardrail.triggered" => self.guardrail_triggered = bool_value(v),
-            "openinference.span.kind" => {
-                self.span_kind_guardrail = str_value(v).is_some_and(|s| s.eq_ignore_ascii_case("GUARDRAIL"))
+        match field {
+            Field::UserId => put_str(&mut self.user_id, prio, v),
+            Field::UserIdType => put_str(&mut self.user_id_type, prio, v),
+            Field::UserEmail => put_str(&mut self.user_email, prio, v),
+            Field::UserMetadata => put_str(&mut self.user_metadata, prio, v),
+            Field::SessionId => put_str(&mut self.session_id, prio, v),
+            Field::Provider => put_str(&mut self.provider, prio, v),
+            Field::Model => put_str(&mut self.model, prio, v),
+            Field::Tool => put_str(&mut self.tool, prio, v),
+            Field::Operation => self.operation = str_value(v).filter(|s| !s.is_empty()),
+            Field::InputTokens => put_int(&mut self.input_tokens, prio, v),
+            Field::OutputTokens => put_int(&mut self.output_tokens, prio, v),
+            Field::InputCost => self.input_cost = f64_value(v),
+            Field::OutputCost => self.output_cost = f64_value(v),
+            Field::TotalCost => self.total_cost = f64_value(v),
+            Field::GuardrailTriggered => self.guardrail_triggered = bool_value(v),
+            Field::SpanKind => {
+                self.span_kind_guardrail =
+                    str_value(v).is_some_and(|s| s.eq_ignore_ascii_case(conv::SPAN_KIND_GUARDRAIL))
             }
-            _ => {}
         }
     }
 }
@@ -420,7 +477,7 @@ mod tests {
         let nested =
             vec![kv("z", Some(Value::IntValue(-3))), kv("a", Some(Value::StringValue("x\"y\n".into()))), kv("z", None)];
         let attrs = vec![
-            kv("user.id", Some(Value::StringValue("ann é/%".into()))),
+            kv(conv::USER_ID, Some(Value::StringValue("ann é/%".into()))),
             kv("b", Some(Value::BoolValue(true))),
             kv("cost", Some(Value::DoubleValue(0.0049))),
             kv("big", Some(Value::DoubleValue(1e300))),

@@ -29,7 +29,7 @@ pub struct UsersArgs {
     #[arg(long)]
     pub q: Option<String>,
     /// Project.
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = userspan::conventions::DEFAULT_PROJECT)]
     pub project: String,
     /// Rows to show at most.
     #[arg(long, default_value_t = 100)]

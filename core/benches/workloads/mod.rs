@@ -7,6 +7,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracer, SpanData, SpanExporter};
 use std::hint::black_box;
+use userspan::conventions as conv;
 use userspan::{Attributes, KeyStyle, OptionValue, Scope};
 
 /// Accepts every batch and does nothing with it.
@@ -27,10 +28,10 @@ fn tags() -> opentelemetry::Value {
 fn static_span(raw: &SdkTracer) -> opentelemetry_sdk::trace::Span {
     raw.span_builder("support-agent-turn")
         .with_attributes([
-            KeyValue::new("user.id", "user-42"),
-            KeyValue::new("user.email", "ada@example.com"),
-            KeyValue::new("session.id", "conv-7"),
-            KeyValue::new("tag.tags", tags()),
+            KeyValue::new(conv::USER_ID, "user-42"),
+            KeyValue::new(conv::USER_EMAIL, "ada@example.com"),
+            KeyValue::new(conv::SESSION_ID, "conv-7"),
+            KeyValue::new(conv::TAGS, tags()),
         ])
         .start(raw)
 }
@@ -61,10 +62,10 @@ pub fn raw_owned_current(raw: &SdkTracer, (user, email, session): (&String, &Str
     let span = raw
         .span_builder("support-agent-turn")
         .with_attributes([
-            KeyValue::new("user.id", user.clone()),
-            KeyValue::new("user.email", email.clone()),
-            KeyValue::new("session.id", session.clone()),
-            KeyValue::new("tag.tags", tags()),
+            KeyValue::new(conv::USER_ID, user.clone()),
+            KeyValue::new(conv::USER_EMAIL, email.clone()),
+            KeyValue::new(conv::SESSION_ID, session.clone()),
+            KeyValue::new(conv::TAGS, tags()),
         ])
         .start(raw);
     made_current(span);

@@ -18,7 +18,8 @@ pub async fn list(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = Params::new(q, &["key", "from", "to", "project"])?;
-    let project = project_of(&st, &headers, p.get("project"))?.unwrap_or_else(|| "default".into());
+    let project =
+        project_of(&st, &headers, p.get("project"))?.unwrap_or_else(|| userspan::conventions::DEFAULT_PROJECT.into());
     let period = p.period(true)?;
     let key = p.get("key").filter(|k| !k.is_empty()).map(str::to_string);
     tokio::task::spawn_blocking(move || {

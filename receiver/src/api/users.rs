@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
+use userspan::conventions::{DEFAULT_PROJECT, USER_ID_TYPES};
 
 type Q = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -24,7 +25,7 @@ where
 }
 
 fn project(st: &AppState, headers: &HeaderMap, p: &Params) -> Result<String, ApiError> {
-    Ok(project_of(st, headers, p.get("project"))?.unwrap_or_else(|| "default".into()))
+    Ok(project_of(st, headers, p.get("project"))?.unwrap_or_else(|| DEFAULT_PROJECT.into()))
 }
 
 fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -34,8 +35,8 @@ fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
 fn id_type(p: &Params) -> Result<Option<String>, ApiError> {
     match p.get("type") {
         None => Ok(None),
-        Some(t @ ("email" | "phone" | "uuid" | "custom")) => Ok(Some(t.to_string())),
-        Some(t) => Err(ApiError::bad_request(format!("type must be one of email, phone, uuid, custom, got {t:?}"))),
+        Some(t) if USER_ID_TYPES.contains(&t) => Ok(Some(t.to_string())),
+        Some(t) => Err(ApiError::bad_request(format!("type must be one of {}, got {t:?}", USER_ID_TYPES.join(", ")))),
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 /// seen most recently.
 pub fn find_user<'a>(pd: &'a ProjectData, id: &str, id_type: Option<&str>) -> Option<&'a UserRec> {
     pd.users_with_id(id)
-        .filter(|u| id_type.map_or(true, |t| u.ident.id_type == t))
+        .filter(|u| id_type.is_none_or(|t| u.ident.id_type == t))
         .max_by(|a, b| a.last_ns.cmp(&b.last_ns).then_with(|| b.ident.id_type.cmp(&a.ident.id_type)))
 }
 
@@ -283,7 +283,7 @@ pub fn traces(pd: &ProjectData, u: &UserRec, session_id: Option<&str>, errors_on
     let mut ts: Vec<&TraceRec> = pd
         .traces_of_user(u.key)
         .filter(|t| !errors_only || t.errored)
-        .filter(|t| session_id.map_or(true, |s| t.session_id() == s))
+        .filter(|t| session_id.is_none_or(|s| t.session_id() == s))
         .collect();
     ts.sort_by(|a, b| b.start_ns.cmp(&a.start_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
     ts.into_iter()

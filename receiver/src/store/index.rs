@@ -507,7 +507,7 @@ mod tests {
     fn user(key: i64) -> UserRec {
         UserRec {
             key,
-            ident: UserIdent { id: format!("u{key}"), id_type: "custom".into() },
+            ident: UserIdent { id: format!("u{key}"), id_type: userspan::conventions::USER_ID_TYPE_CUSTOM.into() },
             email: None,
             email_ns: i64::MIN,
             metadata: None,

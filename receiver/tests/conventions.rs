@@ -1,0 +1,307 @@
+//! The keys the receiver resolves are exactly the lists of `userspan::conventions`: the resolver's
+//! table is those lists (and the list written out below), every key of it sent through OTLP/HTTP
+//! ingest is read back from the API, each alias list's precedence holds, a resource's keys are
+//! the fallback of its spans, and keys the conventions do not name resolve to nothing.
+
+mod common;
+use common::*;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use serde_json::{json, Value};
+use userspan::conventions as conv;
+use userspan_receiver::ingest::{resolve_key, Field, RESOLVED_KEYS};
+
+/// Every attribute key the receiver resolves, per field and in precedence order, written out: a
+/// change to what the receiver reads must show here.
+const EXPECTED: &[(Field, &[&str])] = &[
+    (Field::UserId, &["user.id", "enduser.id", "langfuse.user.id", "traceloop.association.properties.user_id"]),
+    (Field::UserIdType, &["user.id.type"]),
+    (Field::UserEmail, &["user.email"]),
+    (Field::UserMetadata, &["user.metadata"]),
+    (
+        Field::SessionId,
+        &["session.id", "gen_ai.conversation.id", "langfuse.session.id", "traceloop.association.properties.session_id"],
+    ),
+    (Field::Provider, &["gen_ai.provider.name", "gen_ai.system", "llm.provider"]),
+    (Field::Model, &["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"]),
+    (Field::Tool, &["gen_ai.tool.name"]),
+    (Field::Operation, &["gen_ai.operation.name"]),
+    (Field::InputTokens, &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"]),
+    (
+        Field::OutputTokens,
+        &["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"],
+    ),
+    (Field::InputCost, &["gen_ai.usage.input_cost"]),
+    (Field::OutputCost, &["gen_ai.usage.output_cost"]),
+    (Field::TotalCost, &["gen_ai.usage.total_cost"]),
+    (Field::GuardrailTriggered, &["guardrail.triggered"]),
+    (Field::SpanKind, &["openinference.span.kind"]),
+];
+
+/// Keys other SDKs or apps use that the conventions do not name: none may resolve.
+const NOT_IN_CONVENTIONS: &[&str] = &[
+    "userId",
+    "user_id",
+    "User.Id",
+    "USER.ID",
+    "user.id ",
+    "llm.user",
+    "gen_ai.user.id",
+    "langfuse.userId",
+    "traceloop.association.properties.userId",
+    "enduser.email",
+    "email",
+    "user.type",
+    "sessionId",
+    "session_id",
+    "conversation.id",
+    "langfuse.sessionId",
+    "llm.system",
+    "provider",
+    "gen_ai.provider",
+    "model",
+    "llm.model",
+    "gen_ai.model",
+    "gen_ai.usage.total_tokens",
+    "llm.token_count.total",
+    "llm.usage.total_tokens",
+    "prompt_tokens",
+    "gen_ai.usage.cost",
+    "llm.cost",
+    "tool.name",
+    "guardrail",
+    "span.kind",
+];
+
+/// The resolver's table is, field by field, the conventions' lists, and they hold the keys above.
+#[test]
+fn the_resolver_reads_the_conventions_lists_and_nothing_else() {
+    let from_conventions: &[(Field, &[&str])] = &[
+        (Field::UserId, conv::USER_ID_ALIASES),
+        (Field::UserIdType, conv::USER_ID_TYPE_ALIASES),
+        (Field::UserEmail, conv::USER_EMAIL_ALIASES),
+        (Field::UserMetadata, conv::USER_METADATA_ALIASES),
+        (Field::SessionId, conv::SESSION_ID_ALIASES),
+        (Field::Provider, conv::PROVIDER_ALIASES),
+        (Field::Model, conv::MODEL_ALIASES),
+        (Field::Tool, &[conv::GEN_AI_TOOL_NAME]),
+        (Field::Operation, &[conv::GEN_AI_OPERATION_NAME]),
+        (Field::InputTokens, conv::INPUT_TOKENS_ALIASES),
+        (Field::OutputTokens, conv::OUTPUT_TOKENS_ALIASES),
+        (Field::InputCost, &[conv::GEN_AI_USAGE_INPUT_COST]),
+        (Field::OutputCost, &[conv::GEN_AI_USAGE_OUTPUT_COST]),
+        (Field::TotalCost, &[conv::GEN_AI_USAGE_TOTAL_COST]),
+        (Field::GuardrailTriggered, &[conv::GUARDRAIL_TRIGGERED]),
+        (Field::SpanKind, &[conv::OPENINFERENCE_SPAN_KIND]),
+    ];
+    assert_eq!(RESOLVED_KEYS, from_conventions, "the resolver's table is not the conventions' lists");
+    assert_eq!(RESOLVED_KEYS, EXPECTED, "the receiver resolves other keys than the ones listed here");
+
+    // The one lookup the resolver makes answers for these keys, at their position, and no other.
+    for (field, keys) in EXPECTED {
+        for (prio, key) in keys.iter().enumerate() {
+            assert_eq!(resolve_key(key), Some((*field, prio as u8)), "{key}");
+        }
+    }
+    for key in NOT_IN_CONVENTIONS {
+        assert_eq!(resolve_key(key), None, "{key:?} is resolved but not named by userspan::conventions");
+    }
+}
+
+/// The attribute a probe of `field` carries under `key`, with a value unique to `tag`.
+fn probe_attr(field: Field, key: &str, tag: u64) -> KeyValue {
+    match field {
+        Field::UserId => s(key, &format!("user-{tag}")),
+        Field::UserIdType => s(key, "phone"),
+        Field::UserEmail => s(key, &format!("m{tag}@x.io")),
+        Field::UserMetadata => s(key, &format!(r#"{{"tag":{tag}}}"#)),
+        Field::SessionId => s(key, &format!("session-{tag}")),
+        Field::Provider => s(key, &format!("provider-{tag}")),
+        Field::Model => s(key, &format!("model-{tag}")),
+        Field::Tool => s(key, &format!("tool-{tag}")),
+        Field::Operation => s(key, "chat"),
+        Field::InputTokens | Field::OutputTokens => i(key, tag as i64),
+        Field::InputCost | Field::OutputCost | Field::TotalCost => f(key, tag as f64 / 1000.0),
+        Field::GuardrailTriggered => b(key, true),
+        Field::SpanKind => s(key, "guardrail"),
+    }
+}
+
+/// The end user of a probe: the probed id itself for [`Field::UserId`], else a user of its own.
+fn probe_user(field: Field, tag: u64) -> String {
+    if field == Field::UserId {
+        format!("user-{tag}")
+    } else {
+        format!("probe-{tag}")
+    }
+}
+
+/// What the API shows for `user` when the probe of `field` with `tag` was resolved.
+fn check(url: &str, field: Field, tag: u64, what: &str) {
+    let user = probe_user(field, tag);
+    let d = get_ok(url, &format!("/api/users/{user}"));
+    assert_eq!(d["traces"], 1, "{what}: {d}");
+    let got = match field {
+        Field::UserId => d["user_id"].clone(),
+        Field::UserIdType => d["user_id_type"].clone(),
+        Field::UserEmail => d["user_email"].clone(),
+        Field::UserMetadata => d["metadata"]["tag"].clone(),
+        Field::SessionId => get_ok(url, &format!("/api/users/{user}/sessions"))["sessions"][0]["session_id"].clone(),
+        Field::Provider => d["providers"][0]["name"].clone(),
+        Field::Model => d["models"][0]["model"].clone(),
+        Field::Tool => d["tools"][0]["name"].clone(),
+        Field::Operation => d["llm_calls"].clone(),
+        Field::InputTokens => d["input_tokens"].clone(),
+        Field::OutputTokens => d["output_tokens"].clone(),
+        Field::InputCost | Field::OutputCost | Field::TotalCost => d["cost_usd"].clone(),
+        Field::GuardrailTriggered | Field::SpanKind => d["guardrail_triggers"].clone(),
+    };
+    let want = match field {
+        Field::UserId => json!(user),
+        Field::UserIdType => json!("phone"),
+        Field::UserEmail => json!(format!("m{tag}@x.io")),
+        Field::UserMetadata => json!(tag),
+        Field::SessionId => json!(format!("session-{tag}")),
+        Field::Provider => json!(format!("provider-{tag}")),
+        Field::Model => json!(format!("model-{tag}")),
+        Field::Tool => json!(format!("tool-{tag}")),
+        Field::Operation => json!(1),
+        Field::InputTokens | Field::OutputTokens => json!(tag),
+        Field::InputCost | Field::OutputCost | Field::TotalCost => json!(tag as f64 / 1000.0),
+        Field::GuardrailTriggered | Field::SpanKind => json!(1),
+    };
+    assert_eq!(got, want, "{what}: {d}");
+}
+
+/// One trace per resolved key, carrying only that key (and a user), is read back as that field.
+#[test]
+fn every_resolved_key_is_read_through_ingest() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let mut spans = Vec::new();
+    let mut probes = Vec::new();
+    for (field, keys) in RESOLVED_KEYS {
+        for key in keys.iter() {
+            let tag = 100 + probes.len() as u64;
+            let mut attrs = vec![probe_attr(*field, key, tag)];
+            if *field != Field::UserId {
+                attrs.push(s("user.id", &probe_user(*field, tag)));
+            }
+            let mut sp = span(tag, tag, now + tag, 10).attrs(attrs);
+            sp.name = key.to_string();
+            spans.push(sp);
+            probes.push((*field, *key, tag));
+        }
+    }
+    assert_eq!(probes.len(), EXPECTED.iter().map(|(_, k)| k.len()).sum::<usize>());
+    send(&srv.url(), &request(spans));
+    for (field, key, tag) in probes {
+        check(&srv.url(), field, tag, key);
+    }
+}
+
+/// A span carrying several keys of one field resolves to the first of the list present, whatever
+/// their order on the span.
+#[test]
+fn the_first_alias_of_each_list_wins() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let mut spans = Vec::new();
+    let mut cases = Vec::new();
+    for (field, keys) in RESOLVED_KEYS.iter().filter(|(_, k)| k.len() > 1) {
+        // Every suffix of the list, in list order and reversed (so neither "the first key on the
+        // span wins" nor "the last one wins" passes): the suffix's first key wins.
+        for first in 0..keys.len() {
+            for reversed in [false, true] {
+                let base = 1000 + 10 * cases.len() as u64;
+                let winner = base + first as u64;
+                let mut attrs: Vec<KeyValue> =
+                    (first..keys.len()).map(|n| probe_attr(*field, keys[n], base + n as u64)).collect();
+                if reversed {
+                    attrs.reverse();
+                }
+                if *field != Field::UserId {
+                    attrs.push(s("user.id", &probe_user(*field, winner)));
+                }
+                spans.push(span(winner, winner, now + winner, 10).attrs(attrs));
+                cases.push((*field, winner, keys[first]));
+            }
+        }
+    }
+    send(&srv.url(), &request(spans));
+    for (field, winner, key) in &cases {
+        check(&srv.url(), *field, *winner, key);
+    }
+    // The user-id losers were not made users.
+    let users = get_ok(&srv.url(), "/api/users?limit=1000");
+    let ids: Vec<&str> = users["users"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    let user_id_cases = cases.iter().filter(|(f, _, _)| *f == Field::UserId).count();
+    assert_eq!(ids.iter().filter(|id| id.starts_with("user-")).count(), user_id_cases, "{ids:?}");
+}
+
+/// A resource's identity keys (any alias) are the fallback of each of its spans; a span's own
+/// value wins, whatever its key's precedence.
+#[test]
+fn resource_keys_are_the_fallback_of_their_spans() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let resource = vec![
+        s("service.name", "svc"),
+        s("langfuse.user.id", "res-user"),
+        s("traceloop.association.properties.session_id", "res-session"),
+        s("user.email", "res@x.io"),
+    ];
+    let own = span(1, 1, now, 10).attrs(vec![
+        s("traceloop.association.properties.user_id", "own-user"),
+        s("gen_ai.conversation.id", "own-session"),
+    ]);
+    send(&srv.url(), &request_with_resource(vec![span(2, 2, now + 1, 10), own], resource));
+    let res = get_ok(&srv.url(), "/api/users/res-user");
+    assert_eq!((res["traces"].clone(), res["user_email"].clone()), (json!(1), json!("res@x.io")));
+    let sessions = get_ok(&srv.url(), "/api/users/res-user/sessions");
+    assert_eq!(sessions["sessions"][0]["session_id"], "res-session");
+    let own = get_ok(&srv.url(), "/api/users/own-user");
+    assert_eq!((own["traces"].clone(), own["user_email"].clone()), (json!(1), json!("res@x.io")));
+    let sessions = get_ok(&srv.url(), "/api/users/own-user/sessions");
+    assert_eq!(sessions["sessions"][0]["session_id"], "own-session");
+}
+
+/// Keys the conventions do not name resolve to nothing through ingest either.
+#[test]
+fn keys_outside_the_conventions_resolve_to_nothing() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let decoys = |n: u64| -> Vec<KeyValue> {
+        NOT_IN_CONVENTIONS
+            .iter()
+            .map(|k| match *k {
+                k if k.contains("token") => i(k, 77),
+                k if k.contains("cost") => f(k, 0.5),
+                "guardrail" => b(k, true),
+                "span.kind" => s(k, "GUARDRAIL"),
+                k => s(k, &format!("decoy-{n}")),
+            })
+            .collect()
+    };
+    // No user at all: only decoys.
+    send(&srv.url(), &request(vec![span(1, 1, now, 10).attrs(decoys(1))]));
+    let ov = get_ok(&srv.url(), "/api/overview");
+    assert_eq!((ov["traces"].clone(), ov["traces_with_user"].clone()), (json!(1), json!(0)), "{ov}");
+
+    // A user, and decoys for every other field.
+    send(&srv.url(), &request(vec![span(2, 2, now + 1, 10).attrs(decoys(2)).attrs(vec![s("user.id", "plain")])]));
+    let d = get_ok(&srv.url(), "/api/users/plain");
+    assert_eq!(d["traces"], 1);
+    assert_eq!(d["user_id_type"], "custom");
+    assert_eq!(d["user_email"], Value::Null);
+    assert_eq!(d["metadata"], json!({}));
+    assert_eq!(d["llm_calls"], 0);
+    assert_eq!((d["input_tokens"].clone(), d["output_tokens"].clone()), (json!(0), json!(0)));
+    assert_eq!(d["cost_usd"].as_f64(), Some(0.0));
+    assert_eq!(d["guardrail_triggers"], 0);
+    for list in ["models", "providers", "tools"] {
+        assert_eq!(d[list], json!([]), "{list}: {d}");
+    }
+    let sessions = get_ok(&srv.url(), "/api/users/plain/sessions");
+    assert_eq!(sessions["total"], 1);
+    assert!(!sessions["sessions"][0]["session_id"].as_str().unwrap().starts_with("decoy"), "{sessions}");
+}
