@@ -5,12 +5,12 @@
 #[cfg(feature = "otlp")]
 use crate::config::Protocol;
 use crate::config::{Config, ExporterKind, ResolvedConfig};
-use crate::conventions::RESOURCE_PROJECT;
+use crate::conventions::{INSTRUMENTATION_SCOPE, RESOURCE_PROJECT, SESSION_ID, USER_ID};
 use crate::error::{Error, Result};
 use crate::export::{ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
 #[cfg(feature = "otlp")]
 use crate::processor::QueueGate;
-use crate::processor::{Dyn, UserAttributesProcessor};
+use crate::processor::{Dyn, UserAttributesSpanProcessor};
 use crate::scope::Scope;
 use opentelemetry::global;
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
@@ -55,7 +55,7 @@ fn current() -> Option<Arc<Pipeline>> {
 
 /// Starts span `name` in `cx` and returns `cx` with the span current. The tracer is the
 /// pipeline's after [`init`], else the global OpenTelemetry tracer `userspan` (so an app that owns
-/// its provider, with [`crate::UserAttributesProcessor`] added, still gets capture spans).
+/// its provider, with [`crate::UserAttributesSpanProcessor`] added, still gets capture spans).
 pub(crate) fn start_in(name: Cow<'static, str>, cx: Context) -> Context {
     let guard = PIPELINE.read().unwrap_or_else(|e| e.into_inner());
     match guard.as_ref() {
@@ -66,7 +66,7 @@ pub(crate) fn start_in(name: Cow<'static, str>, cx: Context) -> Context {
         }
         None => {
             drop(guard);
-            let span = global::tracer("userspan").start_with_context(name, &cx);
+            let span = global::tracer(INSTRUMENTATION_SCOPE).start_with_context(name, &cx);
             cx.with_span(span)
         }
     }
@@ -84,7 +84,7 @@ pub(crate) enum StartedSpan {
 /// Starts span `name` in `cx` stamped with `scope`'s attributes; `scope` is *not* put in a context
 /// (the bindings keep it in their own context mechanism). With a pipeline, the attributes go in
 /// the span builder under the pipeline's privacy mode, which spares a context entry map per span;
-/// without one (an app-owned provider with [`crate::UserAttributesProcessor`]) the scope travels
+/// without one (an app-owned provider with [`crate::UserAttributesSpanProcessor`]) the scope travels
 /// in `cx` to that processor.
 pub(crate) fn start_scoped(name: Cow<'static, str>, cx: Context, scope: Option<&Scope>) -> StartedSpan {
     let guard = PIPELINE.read().unwrap_or_else(|e| e.into_inner());
@@ -101,7 +101,7 @@ pub(crate) fn start_scoped(name: Cow<'static, str>, cx: Context, scope: Option<&
         None => {
             drop(guard);
             let cx = if let Some(s) = scope { cx.with_value(s.clone()) } else { cx };
-            StartedSpan::Global(global::tracer("userspan").start_with_context(name, &cx))
+            StartedSpan::Global(global::tracer(INSTRUMENTATION_SCOPE).start_with_context(name, &cx))
         }
     }
 }
@@ -112,7 +112,7 @@ static BAGGAGE: AtomicU8 = AtomicU8::new(0);
 /// Baggage keys to propagate (empty unless configured).
 pub(crate) fn baggage_keys() -> impl Iterator<Item = &'static str> {
     let bits = BAGGAGE.load(Ordering::Relaxed);
-    [(1u8, "user.id"), (2u8, "session.id")].into_iter().filter(move |(b, _)| bits & b != 0).map(|(_, k)| k)
+    [(1u8, USER_ID), (2u8, SESSION_ID)].into_iter().filter(move |(b, _)| bits & b != 0).map(|(_, k)| k)
 }
 
 pub(crate) fn baggage_enabled() -> bool {
@@ -175,7 +175,7 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
     if let Some(project) = &resolved.project {
         resource = resource.with_attribute(KeyValue::new(RESOURCE_PROJECT, project.clone()));
     }
-    let stamping = UserAttributesProcessor::with_privacy(resolved.privacy.clone())
+    let stamping = UserAttributesSpanProcessor::with_privacy(resolved.privacy.clone())
         .with_baggage_keys(resolved.propagate_baggage.clone());
     let mut memory = None;
     let (exporting, exporter) = match custom {
@@ -190,7 +190,7 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
         None => builder.with_span_processor(stamping),
     };
     let provider = builder.build();
-    let tracer = provider.tracer("userspan");
+    let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
     Ok(Pipeline { provider, tracer, memory, config, resolved, exporter })
 }
 
@@ -281,7 +281,7 @@ fn batched<E: SpanExporter + 'static>(exporter: E, resolved: &ResolvedConfig) ->
 fn install(pipeline: Pipeline) -> Result<()> {
     let pipeline = Arc::new(pipeline);
     global::set_tracer_provider(pipeline.provider.clone());
-    let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == "user.id" { 1 } else { 2 });
+    let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == USER_ID { 1 } else { 2 });
     BAGGAGE.store(bits, Ordering::Relaxed);
     let old = PIPELINE.write().map_err(|_| Error::Config("pipeline lock poisoned".into()))?.replace(pipeline);
     if let Some(old) = old {

@@ -1,4 +1,4 @@
-//! Span processors: [`UserAttributesProcessor`] (alone or in front of an exporting processor, as
+//! Span processors: [`UserAttributesSpanProcessor`] (alone or in front of an exporting processor, as
 //! [`Stamping`]) stamps the current scope's attributes on every
 //! span at start (from the span's parent context, so spans of *any* tracer under the provider are
 //! stamped), and the export queue gate that bounds memory and counts drops.
@@ -21,12 +21,12 @@ use std::time::Duration;
 /// When a baggage allow-list is set, a span with no scope takes the allowed keys (`user.id`,
 /// `session.id`) from the W3C baggage of its parent context instead.
 #[derive(Debug, Default)]
-pub struct UserAttributesProcessor {
+pub struct UserAttributesSpanProcessor {
     privacy: Privacy,
     baggage_keys: Vec<&'static str>,
 }
 
-impl UserAttributesProcessor {
+impl UserAttributesSpanProcessor {
     /// A processor that stamps ids as given (no hashing).
     pub fn new() -> Self {
         Self::default()
@@ -34,7 +34,7 @@ impl UserAttributesProcessor {
 
     /// A processor applying `privacy` (see [`crate::Privacy::new`]).
     pub fn with_privacy(privacy: Privacy) -> Self {
-        UserAttributesProcessor { privacy, baggage_keys: Vec::new() }
+        UserAttributesSpanProcessor { privacy, baggage_keys: Vec::new() }
     }
 
     /// Also read these keys (`user.id`, `session.id`) from incoming W3C baggage.
@@ -52,10 +52,14 @@ impl UserAttributesProcessor {
     }
 }
 
-/// [`UserAttributesProcessor`] followed by another processor; see [`UserAttributesProcessor::then`].
+/// The former name of [`UserAttributesSpanProcessor`], kept so existing code builds.
+#[deprecated(note = "renamed `UserAttributesSpanProcessor`, the name the Python and Node packages use")]
+pub type UserAttributesProcessor = UserAttributesSpanProcessor;
+
+/// [`UserAttributesSpanProcessor`] followed by another processor; see [`UserAttributesSpanProcessor::then`].
 #[derive(Debug)]
 pub struct Stamping<P> {
-    stamp: UserAttributesProcessor,
+    stamp: UserAttributesSpanProcessor,
     inner: P,
 }
 
@@ -105,7 +109,7 @@ impl SpanProcessor for Dyn {
     }
 }
 
-impl SpanProcessor for UserAttributesProcessor {
+impl SpanProcessor for UserAttributesSpanProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         COUNTERS.spans_started.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = cx.get::<Scope>() {

@@ -1,5 +1,5 @@
 //! Attribute scopes on [`opentelemetry::Context`]: every span started while a scope is current
-//! (from any tracer under a provider with [`crate::UserAttributesProcessor`]) carries its
+//! (from any tracer under a provider with [`crate::UserAttributesSpanProcessor`]) carries its
 //! attributes. Entering a scope inside another merges ([`Attributes::merge`]); leaving restores
 //! the outer scope exactly, because contexts are immutable and the guard restores the previous one.
 

@@ -8,7 +8,7 @@ use common::Collect;
 use opentelemetry::global;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData};
-use userspan::{Attributes, Privacy, Scope, UserAttributesProcessor, UserIdHashing};
+use userspan::{Attributes, Privacy, Scope, UserAttributesSpanProcessor, UserIdHashing};
 
 fn attr(s: &SpanData, key: &str) -> Option<String> {
     s.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string())
@@ -34,7 +34,7 @@ fn an_app_owned_provider_gets_stamped_spans_alone_or_chained() {
     // Chained: one processor in front of the app's exporter.
     let chained = Collect::default();
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(UserAttributesProcessor::new().then(SimpleSpanProcessor::new(chained.clone())))
+        .with_span_processor(UserAttributesSpanProcessor::new().then(SimpleSpanProcessor::new(chained.clone())))
         .build();
     exercise(&provider);
     let spans = chained.0.lock().unwrap().clone();
@@ -50,7 +50,7 @@ fn an_app_owned_provider_gets_stamped_spans_alone_or_chained() {
     let alone = Collect::default();
     let privacy = Privacy::new(UserIdHashing::Replace, Some("k")).unwrap();
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(UserAttributesProcessor::with_privacy(privacy.clone()))
+        .with_span_processor(UserAttributesSpanProcessor::with_privacy(privacy.clone()))
         .with_simple_exporter(alone.clone())
         .build();
     exercise(&provider);
