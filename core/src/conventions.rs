@@ -26,8 +26,10 @@
 //!   `llm.token_count.*`.
 //! - **OpenLLMetry / Traceloop** — association properties set with
 //!   `Traceloop.set_association_properties`: `traceloop.association.properties.<name>`.
-//! - **Langfuse** — Langfuse's OpenTelemetry attribute mapping: `langfuse.user.id`,
-//!   `langfuse.session.id`.
+//! - **Langfuse** — Langfuse's [OpenTelemetry attribute
+//!   mapping](https://langfuse.com/integrations/native/opentelemetry): `langfuse.user.id`,
+//!   `langfuse.session.id` (read by the receiver; emitted too, with `langfuse.trace.tags` and
+//!   `langfuse.trace.metadata.<key>`, when the `compat` option names Langfuse).
 //! - **Latitude** — the cost keys `gen_ai.usage.*_cost` (OTel defines none).
 //! - **userspan** — the project's own, in the namespace of the nearest convention: `user.id.type`,
 //!   `user.id.hash`, `user.metadata`, `guardrail.triggered`, `userspan.project`.
@@ -94,6 +96,13 @@ pub const USER_METADATA_ALIASES: &[&str] = &[USER_METADATA];
 /// (Langfuse), [`TRACELOOP_SESSION_ID`] (OpenLLMetry / Traceloop).
 pub const SESSION_ID_ALIASES: &[&str] =
     &[SESSION_ID, GEN_AI_CONVERSATION_ID, LANGFUSE_SESSION_ID, TRACELOOP_SESSION_ID];
+
+/// Langfuse's trace tags (string array), emitted beside [`TAGS`] when the `compat` option names
+/// Langfuse.
+pub const LANGFUSE_TRACE_TAGS: &str = "langfuse.trace.tags";
+/// Prefix of Langfuse's per-key trace metadata (`langfuse.trace.metadata.<key>`, one string
+/// attribute per top-level key of [`METADATA`]), emitted when the `compat` option names Langfuse.
+pub const LANGFUSE_TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
 
 // ---------------------------------------------------------------------------------------------
 // Usage aliases: tokens, model, provider
