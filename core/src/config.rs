@@ -2,13 +2,25 @@
 //! what code left unset). Variables: the OTel SDK's standard `OTEL_EXPORTER_OTLP_ENDPOINT`,
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_PROTOCOL`,
 //! `OTEL_SERVICE_NAME`, `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` (ms),
-//! `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT` (ms); and userspan's
-//! `USERSPAN_API_KEY`, `USERSPAN_PROJECT`, `USERSPAN_EXPORTER`, `USERSPAN_USER_ID_HASHING`,
-//! `USERSPAN_HASH_KEY`, `USERSPAN_PROPAGATE_BAGGAGE`.
+//! `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT` (ms), `OTEL_SDK_DISABLED`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_EXPORTER`, `OTEL_TRACES_SAMPLER`,
+//! `OTEL_TRACES_SAMPLER_ARG`, and for the OTLP exporter `OTEL_EXPORTER_OTLP_COMPRESSION`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT` (ms), `OTEL_EXPORTER_OTLP_CERTIFICATE`,
+//! `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY`, each with its
+//! `OTEL_EXPORTER_OTLP_TRACES_…` variant, which wins; and userspan's `USERSPAN_API_KEY`,
+//! `USERSPAN_PROJECT`, `USERSPAN_EXPORTER` (wins over `OTEL_TRACES_EXPORTER`),
+//! `USERSPAN_USER_ID_HASHING`, `USERSPAN_HASH_KEY`, `USERSPAN_PROPAGATE_BAGGAGE`.
+//!
+//! A bad environment value is an [`Error::Config`] naming the variable (and the allowed values);
+//! a bad code option an [`Error::InvalidValue`] / [`Error::InvalidType`] naming the option.
+//! Sources: <https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/>,
+//! <https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options>.
 
 use crate::attributes::{KeyStyle, OptionValue};
 use crate::error::{Error, Result};
 use crate::privacy::{Privacy, UserIdHashing};
+use crate::sampler::{check_ratio, SamplerKind};
+use crate::tls::{PemFile, TlsFiles};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -68,6 +80,47 @@ impl FromStr for ExporterKind {
     }
 }
 
+/// Compression of OTLP export requests (`OTEL_EXPORTER_OTLP_COMPRESSION` spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// `none` (default).
+    #[default]
+    None,
+    /// `gzip`: the request body gzip-compressed (`Content-Encoding: gzip` over HTTP, gRPC's `gzip`
+    /// message encoding).
+    Gzip,
+}
+
+impl FromStr for Compression {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            other => Err(invalid("compression", "\"gzip\", \"none\"", other)),
+        }
+    }
+}
+
+/// A back end whose own attribute keys are emitted beside the OTel ones (option `compat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compat {
+    /// `langfuse`: also `langfuse.user.id`, `langfuse.session.id`, `langfuse.trace.tags` and
+    /// `langfuse.trace.metadata.<key>` per top-level metadata key (Langfuse's OTel attribute
+    /// mapping, <https://langfuse.com/integrations/native/opentelemetry>).
+    Langfuse,
+}
+
+fn compat_names(names: Vec<String>, field: &str) -> Result<Vec<Compat>> {
+    names
+        .iter()
+        .map(|n| match n.trim() {
+            "langfuse" => Ok(Compat::Langfuse),
+            other => Err(invalid(field, "\"langfuse\"", other)),
+        })
+        .collect()
+}
+
 fn invalid(field: &str, allowed: &str, got: &str) -> Error {
     Error::InvalidValue { field: field.into(), allowed: allowed.into(), got: format!("{got:?}") }
 }
@@ -105,6 +158,26 @@ pub struct Config {
     pub max_export_batch_size: Option<usize>,
     /// Deadline of one export including retries (default 10 s).
     pub export_timeout: Option<Duration>,
+    /// Compression of export requests (default none).
+    pub compression: Option<Compression>,
+    /// Path of a PEM CA bundle trusted for the OTLP endpoint instead of the default roots.
+    pub certificate: Option<String>,
+    /// Path of a PEM client certificate chain for mTLS (with `client_key`).
+    pub client_certificate: Option<String>,
+    /// Path of the PEM private key of `client_certificate`.
+    pub client_key: Option<String>,
+    /// Sampler (default `parentbased_always_on`).
+    pub sampler: Option<SamplerKind>,
+    /// Ratio of the `traceidratio` samplers, 0.0 to 1.0 (default 1.0).
+    pub sampler_arg: Option<f64>,
+    /// Resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES` (a key given here wins).
+    /// `service_name` / `OTEL_SERVICE_NAME` win over a `service.name` here.
+    pub resource_attributes: Option<Vec<(String, String)>>,
+    /// `true`: nothing is recorded or exported (`OTEL_SDK_DISABLED`); captures still run the
+    /// function and return its result.
+    pub disabled: Option<bool>,
+    /// Back ends whose own keys are emitted too (`USERSPAN_COMPAT`, comma separated). Default: none.
+    pub compat: Option<Vec<Compat>>,
 }
 
 /// Fully resolved configuration, as the pipeline uses it.
@@ -134,10 +207,101 @@ pub struct ResolvedConfig {
     pub max_export_batch_size: usize,
     /// Export deadline.
     pub export_timeout: Duration,
+    /// Request compression.
+    pub compression: Compression,
+    /// TLS files, read (empty unless the exporter is OTLP).
+    pub tls: TlsFiles,
+    /// Sampler.
+    pub sampler: SamplerKind,
+    /// Ratio of the ratio samplers (1.0 for the others).
+    pub sampler_ratio: f64,
+    /// Resource attributes from `resource_attributes` and `OTEL_RESOURCE_ATTRIBUTES`, in order,
+    /// `service.name` left out when `service_name` is set.
+    pub resource_attributes: Vec<(String, String)>,
+    /// SDK disabled: nothing is recorded or exported.
+    pub disabled: bool,
+    /// Back ends whose own keys are emitted too.
+    pub compat: Vec<Compat>,
+}
+
+impl ResolvedConfig {
+    /// The OpenTelemetry SDK sampler.
+    pub fn sdk_sampler(&self) -> opentelemetry_sdk::trace::Sampler {
+        if self.disabled {
+            return opentelemetry_sdk::trace::Sampler::AlwaysOff;
+        }
+        self.sampler.to_sdk(self.sampler_ratio)
+    }
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `name` parsed by `T::from_str` (an enum); its [`Error::InvalidValue`] becomes an
+/// [`Error::Config`] naming the variable and the allowed values.
+fn env_enum<T: FromStr<Err = Error>>(name: &str) -> Result<Option<T>> {
+    env(name)
+        .map(|v| {
+            v.trim().parse::<T>().map_err(|e| match e {
+                Error::InvalidValue { allowed, got, .. } => {
+                    Error::Config(format!("{name}={got} is not one of {allowed}"))
+                }
+                other => other,
+            })
+        })
+        .transpose()
+}
+
+/// The first of `names` that is set, with its name.
+fn env_first(names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|n| env(n).map(|v| (*n, v)))
+}
+
+/// A boolean variable per the OTel spec's spelling (`true` / `false`, any case).
+fn env_bool(name: &str) -> Result<Option<bool>> {
+    env(name)
+        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Error::Config(format!("{name}={v:?} is not one of \"true\", \"false\""))),
+        })
+        .transpose()
+}
+
+/// Positive milliseconds from the first of `names` that is set.
+fn env_millis(names: &[&'static str]) -> Result<Option<Duration>> {
+    let Some((name, v)) = env_first(names) else { return Ok(None) };
+    match v.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+        _ => Err(Error::Config(format!("{name}={v:?} is not a positive number of milliseconds"))),
+    }
+}
+
+/// Parses `OTEL_RESOURCE_ATTRIBUTES` syntax: `k1=v1,k2=v2`, keys and values trimmed, values
+/// percent-decoded (the spec's W3C-baggage octet rules). `origin` names the variable in errors.
+///
+/// # Errors
+/// [`Error::Config`] naming `origin` for an entry without `=`, an empty key, or a value whose
+/// percent-decoding is not UTF-8 (the spec discards the whole value on such an error; here it is
+/// reported at `init`).
+pub fn parse_resource_attributes(text: &str, origin: &str) -> Result<Vec<(String, String)>> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("{origin}: {pair:?} is not of the form key=value")))?;
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(Error::Config(format!("{origin}: {pair:?} has an empty key")));
+            }
+            let v = percent_encoding::percent_decode_str(v.trim())
+                .decode_utf8()
+                .map_err(|_| Error::Config(format!("{origin}: the value of {k:?} is not percent-encoded UTF-8")))?;
+            Ok((k.to_string(), v.into_owned()))
+        })
+        .collect()
 }
 
 fn env_parse<T: FromStr>(name: &str) -> Result<Option<T>> {
@@ -218,7 +382,75 @@ impl Config {
         }
         let exporter = match self.exporter {
             Some(e) => e,
-            None => env("USERSPAN_EXPORTER").map(|v| v.trim().parse()).transpose()?.unwrap_or_default(),
+            None => match env("USERSPAN_EXPORTER") {
+                Some(v) => v.trim().parse()?,
+                None => env_enum("OTEL_TRACES_EXPORTER")?.unwrap_or_default(),
+            },
+        };
+        let disabled = match self.disabled {
+            Some(d) => d,
+            None => env_bool("OTEL_SDK_DISABLED")?.unwrap_or(false),
+        };
+        let compression = match self.compression {
+            Some(c) => c,
+            None => match env_first(&["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"]) {
+                Some((name, _)) => env_enum(name)?.unwrap_or_default(),
+                None => Compression::None,
+            },
+        };
+        let sampler = match self.sampler {
+            Some(s) => s,
+            None => env_enum("OTEL_TRACES_SAMPLER")?.unwrap_or_default(),
+        };
+        let sampler_ratio = match (sampler.takes_ratio(), self.sampler_arg) {
+            (false, _) => 1.0,
+            (true, Some(r)) => check_ratio(r, "sampler_arg")?,
+            (true, None) => match env("OTEL_TRACES_SAMPLER_ARG") {
+                Some(v) => check_ratio(
+                    v.trim().parse::<f64>().map_err(|_| {
+                        Error::Config(format!("OTEL_TRACES_SAMPLER_ARG={v:?} is not a sampling ratio from 0.0 to 1.0"))
+                    })?,
+                    "OTEL_TRACES_SAMPLER_ARG",
+                )?,
+                None => 1.0,
+            },
+        };
+        let service_name = self.service_name.or_else(|| env("OTEL_SERVICE_NAME"));
+        let mut resource_attributes = match env("OTEL_RESOURCE_ATTRIBUTES") {
+            Some(text) => parse_resource_attributes(&text, "OTEL_RESOURCE_ATTRIBUTES")?,
+            None => Vec::new(),
+        };
+        for (k, v) in self.resource_attributes.unwrap_or_default() {
+            resource_attributes.retain(|(e, _)| *e != k);
+            resource_attributes.push((k, v));
+        }
+        if service_name.is_some() {
+            resource_attributes.retain(|(k, _)| k != crate::conventions::SERVICE_NAME);
+        }
+        let tls = if exporter == ExporterKind::Otlp && !disabled {
+            let file = |code: Option<String>, option: &str, var: &'static str| -> Result<Option<PemFile>> {
+                let traces = var.replacen("OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_TRACES_", 1);
+                match code {
+                    Some(path) => PemFile::read(&format!("option {option}"), &path).map(Some),
+                    None => match env(&traces) {
+                        Some(path) => PemFile::read(&traces, path.trim()).map(Some),
+                        None => env(var).map(|path| PemFile::read(var, path.trim())).transpose(),
+                    },
+                }
+            };
+            let files = TlsFiles {
+                certificate: file(self.certificate, "certificate", "OTEL_EXPORTER_OTLP_CERTIFICATE")?,
+                client_certificate: file(
+                    self.client_certificate,
+                    "client_certificate/clientCertificate",
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                )?,
+                client_key: file(self.client_key, "client_key/clientKey", "OTEL_EXPORTER_OTLP_CLIENT_KEY")?,
+            };
+            files.check_pairs()?;
+            files
+        } else {
+            TlsFiles::default()
         };
         let propagate_baggage = match self.propagate_baggage {
             Some(keys) => baggage_keys(keys)?,
@@ -242,7 +474,7 @@ impl Config {
             traces_endpoint,
             headers,
             project: self.project.or_else(|| env("USERSPAN_PROJECT")),
-            service_name: self.service_name.or_else(|| env("OTEL_SERVICE_NAME")),
+            service_name,
             protocol,
             exporter,
             privacy,
@@ -250,7 +482,25 @@ impl Config {
             max_queue_size,
             scheduled_delay: self.scheduled_delay.or(ms("OTEL_BSP_SCHEDULE_DELAY")?).unwrap_or(Duration::from_secs(5)),
             max_export_batch_size,
-            export_timeout: self.export_timeout.or(ms("OTEL_BSP_EXPORT_TIMEOUT")?).unwrap_or(Duration::from_secs(10)),
+            export_timeout: match self.export_timeout {
+                Some(t) => t,
+                None => env_millis(&["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"])?
+                    .or(ms("OTEL_BSP_EXPORT_TIMEOUT")?)
+                    .unwrap_or(Duration::from_secs(10)),
+            },
+            compression,
+            tls,
+            sampler,
+            sampler_ratio,
+            resource_attributes,
+            disabled,
+            compat: match self.compat {
+                Some(c) => c,
+                None => match env("USERSPAN_COMPAT") {
+                    Some(v) => compat_names(v.split(',').map(str::to_string).collect(), "USERSPAN_COMPAT")?,
+                    None => Vec::new(),
+                },
+            },
         })
     }
 
@@ -274,7 +524,11 @@ impl Config {
     /// `user_id_hashing`/`userIdHashing`, `hash_key`/`hashKey`,
     /// `propagate_baggage`/`propagateBaggage` (list), `max_queue_size`/`maxQueueSize`,
     /// `scheduled_delay_ms`/`scheduledDelayMs`, `max_export_batch_size`/`maxExportBatchSize`,
-    /// `export_timeout_ms`/`exportTimeoutMs`. `null` means unset.
+    /// `export_timeout_ms`/`exportTimeoutMs`, `compression` (`"gzip"` / `"none"`), `certificate`,
+    /// `client_certificate`/`clientCertificate`, `client_key`/`clientKey` (paths of PEM files),
+    /// `sampler` (a `OTEL_TRACES_SAMPLER` name), `sampler_arg`/`samplerArg` (number, 0.0 to 1.0),
+    /// `resource_attributes`/`resourceAttributes` (mapping of strings), `disabled` (boolean).
+    /// `null` means unset.
     ///
     /// # Errors
     /// [`Error::UnknownOption`], [`Error::InvalidType`] or [`Error::InvalidValue`] naming the option.
@@ -282,7 +536,7 @@ impl Config {
     where
         I: IntoIterator<Item = (String, OptionValue)>,
     {
-        const NAMES: [(&str, &str); 14] = [
+        const NAMES: [(&str, &str); 23] = [
             ("endpoint", "endpoint"),
             ("api_key", "apiKey"),
             ("project", "project"),
@@ -297,6 +551,15 @@ impl Config {
             ("scheduled_delay_ms", "scheduledDelayMs"),
             ("max_export_batch_size", "maxExportBatchSize"),
             ("export_timeout_ms", "exportTimeoutMs"),
+            ("compression", "compression"),
+            ("certificate", "certificate"),
+            ("client_certificate", "clientCertificate"),
+            ("client_key", "clientKey"),
+            ("sampler", "sampler"),
+            ("sampler_arg", "samplerArg"),
+            ("resource_attributes", "resourceAttributes"),
+            ("disabled", "disabled"),
+            ("compat", "compat"),
         ];
         let mut c = Config::default();
         for (key, value) in options {
@@ -332,17 +595,49 @@ impl Config {
                 "exporter" => c.exporter = Some(string(value)?.parse().map_err(|e| rename(e, &key))?),
                 "user_id_hashing" => c.user_id_hashing = Some(string(value)?.parse().map_err(|e| rename(e, &key))?),
                 "hash_key" => c.hash_key = Some(string(value)?),
-                "headers" => {
+                "headers" | "resource_attributes" => {
                     let OptionValue::Map(entries) = value else { return Err(type_err("a mapping of strings", &value)) };
-                    c.headers = Some(
-                        entries
-                            .into_iter()
-                            .map(|(k, v)| match v {
-                                OptionValue::Str(s) => Ok((k, s.to_string())),
-                                other => Err(type_err_at(format!("{key}.{k}"), "a string", &other)),
-                            })
-                            .collect::<Result<Vec<_>>>()?,
-                    );
+                    let entries = entries
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            OptionValue::Str(s) => Ok((k, s.to_string())),
+                            other => Err(type_err_at(format!("{key}.{k}"), "a string", &other)),
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    if NAMES[idx].0 == "headers" {
+                        c.headers = Some(entries);
+                    } else {
+                        c.resource_attributes = Some(entries);
+                    }
+                }
+                "compression" => c.compression = Some(string(value)?.parse().map_err(|e| rename(e, &key))?),
+                "certificate" => c.certificate = Some(string(value)?),
+                "client_certificate" => c.client_certificate = Some(string(value)?),
+                "client_key" => c.client_key = Some(string(value)?),
+                "sampler" => c.sampler = Some(string(value)?.parse().map_err(|e| rename(e, &key))?),
+                "sampler_arg" => {
+                    let ratio = match value {
+                        OptionValue::Float(f) => f,
+                        OptionValue::Int(i) => i as f64,
+                        other => return Err(type_err("a number from 0.0 to 1.0", &other)),
+                    };
+                    if !(0.0..=1.0).contains(&ratio) {
+                        return Err(Error::InvalidValue {
+                            field: key,
+                            allowed: "a sampling ratio from 0.0 to 1.0".into(),
+                            got: ratio.to_string(),
+                        });
+                    }
+                    c.sampler_arg = Some(ratio);
+                }
+                "disabled" => match value {
+                    OptionValue::Bool(b) => c.disabled = Some(b),
+                    other => return Err(type_err("a boolean", &other)),
+                },
+                "compat" => {
+                    let OptionValue::List(items) = value else { return Err(type_err("a list of strings", &value)) };
+                    let names = items.into_iter().map(string).collect::<Result<Vec<_>>>()?;
+                    c.compat = Some(compat_names(names, &key)?);
                 }
                 "propagate_baggage" => {
                     let OptionValue::List(items) = value else { return Err(type_err("a list of strings", &value)) };

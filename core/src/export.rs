@@ -230,3 +230,66 @@ impl<E: SpanExporter> SpanExporter for Counted<E> {
         self.inner.set_resource(resource)
     }
 }
+
+/// Adds the keys of the back ends named in the `compat` option beside the OTel ones, on each span
+/// before `inner` exports it. With no back end named it passes the batch through untouched.
+#[derive(Debug)]
+pub(crate) struct CompatKeys<E> {
+    pub inner: E,
+    pub compat: Vec<crate::config::Compat>,
+}
+
+/// Langfuse's keys for what userspan stamps (`langfuse.user.id`, `langfuse.session.id`,
+/// `langfuse.trace.tags`, `langfuse.trace.metadata.<key>` for each top-level key of `metadata`:
+/// strings as they are, other values as JSON text). Keys the span already has are left alone.
+/// Source: <https://langfuse.com/integrations/native/opentelemetry> (property mapping).
+fn add_langfuse_keys(span: &mut SpanData) {
+    use crate::conventions::{
+        LANGFUSE_SESSION_ID, LANGFUSE_TRACE_METADATA_PREFIX, LANGFUSE_TRACE_TAGS, LANGFUSE_USER_ID, METADATA,
+        SESSION_ID, TAGS, USER_ID,
+    };
+    use opentelemetry::{KeyValue, Value};
+    let has = |attrs: &[KeyValue], key: &str| attrs.iter().any(|kv| kv.key.as_str() == key);
+    let mut extra = Vec::new();
+    for kv in &span.attributes {
+        let key = match kv.key.as_str() {
+            USER_ID => LANGFUSE_USER_ID,
+            SESSION_ID => LANGFUSE_SESSION_ID,
+            TAGS => LANGFUSE_TRACE_TAGS,
+            METADATA => {
+                if let Ok(Json::Object(m)) = serde_json::from_str::<Json>(kv.value.as_str().as_ref()) {
+                    for (k, v) in m {
+                        let text = match v {
+                            Json::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        extra.push(KeyValue::new(format!("{LANGFUSE_TRACE_METADATA_PREFIX}{k}"), Value::from(text)));
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        extra.push(KeyValue::new(key, kv.value.clone()));
+    }
+    extra.retain(|kv| !has(&span.attributes, kv.key.as_str()));
+    span.attributes.extend(extra);
+}
+
+impl<E: SpanExporter> SpanExporter for CompatKeys<E> {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.compat.contains(&crate::config::Compat::Langfuse) {
+            batch.iter_mut().for_each(add_langfuse_keys);
+        }
+        self.inner.export(batch).await
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}

@@ -36,13 +36,16 @@ pub mod export;
 mod pipeline;
 pub mod privacy;
 pub mod processor;
+pub mod sampler;
 pub mod scope;
 pub mod spans;
 pub mod stats;
+pub mod tls;
 
 pub use attributes::{Attributes, KeyStyle, OptionValue, UserIdType};
 pub use capture::{capture, capture_async, record_error, try_capture, try_capture_async, ErrorInfo};
-pub use config::{Config, ExporterKind, Protocol, ResolvedConfig};
+pub use config::{Compat, Compression, Config, ExporterKind, Protocol, ResolvedConfig};
+pub use sampler::SamplerKind;
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
 #[cfg(feature = "otlp")]

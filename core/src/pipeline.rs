@@ -3,11 +3,11 @@
 //! and the global OpenTelemetry tracer provider pointed at it.
 
 #[cfg(feature = "otlp")]
-use crate::config::Protocol;
+use crate::config::{Compression, Protocol};
 use crate::config::{Config, ExporterKind, ResolvedConfig};
 use crate::conventions::{INSTRUMENTATION_SCOPE, RESOURCE_PROJECT, SESSION_ID, USER_ID};
 use crate::error::{Error, Result};
-use crate::export::{ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
+use crate::export::{CompatKeys, ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
 #[cfg(feature = "otlp")]
 use crate::processor::QueueGate;
 use crate::processor::{Dyn, UserAttributesSpanProcessor};
@@ -15,6 +15,7 @@ use crate::scope::Scope;
 use opentelemetry::global;
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::resource::{ResourceDetector, SdkProvidedResourceDetector, TelemetryResourceDetector};
 #[cfg(feature = "otlp")]
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanExporter, SpanProcessor};
@@ -124,17 +125,24 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let headers = c.headers.iter().cloned().collect();
     let built = match c.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(c.traces_endpoint.clone())
-            .with_protocol(if c.protocol == Protocol::HttpJson {
-                opentelemetry_otlp::Protocol::HttpJson
-            } else {
-                opentelemetry_otlp::Protocol::HttpBinary
-            })
-            .with_timeout(c.export_timeout)
-            .with_headers(headers)
-            .build(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_http_client(crate::tls::http_client(&c.tls, c.export_timeout)?)
+                .with_endpoint(c.traces_endpoint.clone())
+                .with_protocol(if c.protocol == Protocol::HttpJson {
+                    opentelemetry_otlp::Protocol::HttpJson
+                } else {
+                    opentelemetry_otlp::Protocol::HttpBinary
+                })
+                .with_timeout(c.export_timeout)
+                .with_headers(headers);
+            match c.compression {
+                Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+                Compression::None => builder,
+            }
+            .build()
+        }
         Protocol::Grpc => {
             #[cfg(feature = "grpc")]
             {
@@ -146,12 +154,23 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
                     let val = v.parse().map_err(|e| Error::Config(format!("header {k:?}: {e}")))?;
                     metadata.insert(key, val);
                 }
-                opentelemetry_otlp::SpanExporter::builder()
+                let mut builder = opentelemetry_otlp::SpanExporter::builder()
                     .with_tonic()
                     .with_endpoint(c.traces_endpoint.clone())
                     .with_timeout(c.export_timeout)
-                    .with_metadata(metadata)
-                    .build()
+                    .with_metadata(metadata);
+                if c.traces_endpoint.starts_with("https://") {
+                    builder = builder.with_tls_config(crate::tls::tonic_tls(&c.tls)?);
+                } else if !c.tls.is_empty() {
+                    return Err(Error::Config(format!(
+                        "TLS files are set but the gRPC endpoint {:?} is not https://",
+                        c.traces_endpoint
+                    )));
+                }
+                if c.compression == Compression::Gzip {
+                    builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                builder.build()
             }
             #[cfg(not(feature = "grpc"))]
             {
@@ -163,12 +182,25 @@ fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
     built.map_err(|e| Error::Config(format!("cannot build the OTLP exporter: {e}")))
 }
 
+/// `exporter` adding the keys of the back ends named in `compat` (a pass-through when none is).
+fn compat<E: SpanExporter>(exporter: E, resolved: &ResolvedConfig) -> CompatKeys<E> {
+    CompatKeys { inner: exporter, compat: resolved.compat.clone() }
+}
+
 /// Builds the app's exporting processor, given the resolved configuration.
 type AddExporter = Box<dyn FnOnce(&ResolvedConfig) -> Box<dyn SpanProcessor>>;
 
 fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Result<Pipeline> {
     let resolved = config.clone().resolve()?;
-    let mut resource = Resource::builder();
+    // The SDK's own detectors for `service.name`'s default (`unknown_service:<exe>`) and the
+    // `telemetry.sdk.*` keys; `OTEL_RESOURCE_ATTRIBUTES` comes parsed (percent-decoded, validated)
+    // in `resolved.resource_attributes` instead of from the SDK's lenient detector. Later wins:
+    // `service_name` / `OTEL_SERVICE_NAME` over a `service.name` among the resource attributes.
+    let detectors: [Box<dyn ResourceDetector>; 2] =
+        [Box::new(SdkProvidedResourceDetector), Box::new(TelemetryResourceDetector)];
+    let mut resource = Resource::builder_empty()
+        .with_detectors(&detectors)
+        .with_attributes(resolved.resource_attributes.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())));
     if let Some(name) = &resolved.service_name {
         resource = resource.with_service_name(name.clone());
     }
@@ -178,13 +210,21 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
     let stamping = UserAttributesSpanProcessor::with_privacy(resolved.privacy.clone())
         .with_baggage_keys(resolved.propagate_baggage.clone());
     let mut memory = None;
+    let builder = SdkTracerProvider::builder().with_resource(resource.build()).with_sampler(resolved.sdk_sampler());
+    if resolved.disabled {
+        // OTEL_SDK_DISABLED: every span is non-recording (the sampler is always_off) and there is
+        // no processor, so nothing is stamped, counted or exported; captures still run.
+        let origin = custom.map_or(ExporterOrigin::Config, |(_, origin)| origin);
+        let provider = builder.build();
+        let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
+        return Ok(Pipeline { provider, tracer, memory, config, resolved, exporter: origin });
+    }
     let (exporting, exporter) = match custom {
         Some((custom, origin)) => (Some(custom(&resolved)), origin),
         None => (exporting_processor(&resolved, &mut memory)?, ExporterOrigin::Config),
     };
     // One processor, not two: the SDK copies each ended span's data per processor when there
     // are several.
-    let builder = SdkTracerProvider::builder().with_resource(resource.build());
     let builder = match exporting {
         Some(p) => builder.with_span_processor(stamping.then(Dyn(p))),
         None => builder.with_span_processor(stamping),
@@ -211,11 +251,12 @@ fn exporting_processor(
         ExporterKind::Memory => {
             let m = MemoryExporter::default();
             *memory = Some(m.clone());
-            Some(Box::new(SimpleSpanProcessor::new(Counted { inner: m, in_flight: None })))
+            Some(Box::new(SimpleSpanProcessor::new(Counted { inner: compat(m, resolved), in_flight: None })))
         }
-        ExporterKind::Console => {
-            Some(Box::new(SimpleSpanProcessor::new(Counted { inner: ConsoleExporter::default(), in_flight: None })))
-        }
+        ExporterKind::Console => Some(Box::new(SimpleSpanProcessor::new(Counted {
+            inner: compat(ConsoleExporter::default(), resolved),
+            in_flight: None,
+        }))),
         ExporterKind::None => None,
     })
 }
@@ -243,7 +284,9 @@ pub fn init(config: Config) -> Result<()> {
 /// # Errors
 /// As [`init`].
 pub fn init_with_exporter<E: SpanExporter + 'static>(config: Config, exporter: E) -> Result<()> {
-    let add = move |_: &ResolvedConfig| -> Box<dyn SpanProcessor> { Box::new(SimpleSpanProcessor::new(exporter)) };
+    let add = move |resolved: &ResolvedConfig| -> Box<dyn SpanProcessor> {
+        Box::new(SimpleSpanProcessor::new(compat(exporter, resolved)))
+    };
     install(build(config, Some((Box::new(add), ExporterOrigin::AppSync)))?)
 }
 
@@ -265,7 +308,7 @@ pub fn init_with_batch_exporter<E: SpanExporter + 'static>(config: Config, expor
 #[cfg(feature = "otlp")]
 fn batched<E: SpanExporter + 'static>(exporter: E, resolved: &ResolvedConfig) -> Box<dyn SpanProcessor> {
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let exporter = Counted { inner: exporter, in_flight: Some(in_flight.clone()) };
+    let exporter = Counted { inner: compat(exporter, resolved), in_flight: Some(in_flight.clone()) };
     let batch = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
