@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Pki {
     pub dir: tempfile::TempDir,
     pub ca_pem: String,
+    /// The server certificate and key as PEM (for servers that take PEM, like tonic's).
+    pub server_pem: String,
+    pub server_key_pem: String,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
     ca_der: CertificateDer<'static>,
@@ -59,6 +62,8 @@ impl Pki {
         write("not-pem.txt", "hello, this is not PEM\n");
         Pki {
             ca_pem: ca_cert.pem(),
+            server_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
             server_chain: vec![server.der().clone()],
             server_key: server_key.serialize_der(),
             ca_der: ca_cert.der().clone(),
