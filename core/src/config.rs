@@ -156,7 +156,8 @@ pub struct Config {
     pub scheduled_delay: Option<Duration>,
     /// Spans per export request (default 512).
     pub max_export_batch_size: Option<usize>,
-    /// Deadline of one export including retries (default 10 s).
+    /// Deadline of one export including retries (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, then `OTEL_BSP_EXPORT_TIMEOUT`, in ms; default 10 s).
     pub export_timeout: Option<Duration>,
     /// Compression of export requests (default none).
     pub compression: Option<Compression>,
@@ -344,7 +345,13 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] / [`Error::InvalidValue`] naming the option or variable: an endpoint that is
     /// not `http(s)://`, a bad protocol/exporter/hashing value, a non-numeric `OTEL_BSP_*`, a missing
-    /// hash key for `add`/`replace`, `grpc` without the `grpc` feature.
+    /// hash key for `add`/`replace`, `grpc` without the `grpc` feature; a bad `OTEL_SDK_DISABLED`,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_EXPORTER`, `OTEL_TRACES_SAMPLER(_ARG)`,
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` or `…_TIMEOUT` (naming the variable and what is
+    /// allowed); with the OTLP exporter, a TLS file (`certificate`, `client_certificate`,
+    /// `client_key` or their `OTEL_EXPORTER_OTLP_(TRACES_)…` variables) that cannot be read, or a
+    /// client certificate without its key or the other way round. Unparsable PEM is reported by
+    /// `init`, which builds the client.
     pub fn resolve(self) -> Result<ResolvedConfig> {
         let privacy = self.privacy()?;
         let protocol = match self.protocol {
