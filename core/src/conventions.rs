@@ -4,11 +4,10 @@
 //! including the other SDKs' keys the receiver resolves, is named here; the rest of the workspace
 //! refers to these constants and never re-types the literal.
 //!
-//! Sections, in order: [emitted span keys](#emitted-span-keys), [identity
-//! aliases](#identity-aliases), [usage aliases](#usage-aliases) (tokens, model, provider),
-//! [id types](#id-types), [operations](#operations), [other keys the receiver
-//! reads](#other-keys-the-receiver-reads) (cost, tools, guardrails), [events](#events),
-//! [resource keys](#resource-keys), [baggage](#baggage), [limits](#limits).
+//! The source groups them in sections, in this order: emitted span keys; identity aliases (user
+//! id, session id, e-mail, metadata); usage aliases (tokens, model, provider); id types;
+//! operations; other keys the receiver reads (cost, tools, guardrails); events; resource keys;
+//! baggage; limits.
 //!
 //! Sources of the names:
 //! - **OTel semconv** — [OpenTelemetry semantic
@@ -35,7 +34,8 @@
 //!   `user.id.hash`, `user.metadata`, `guardrail.triggered`, `userspan.project`.
 //!
 //! An alias list (`*_ALIASES`) is in precedence order: when a span carries several, the receiver
-//! keeps the first present and non-empty one; a span's own value wins over its resource's.
+//! keeps the first present and non-empty one. Identity keys are also read from the resource, as
+//! the fallback of each of its spans: a span's own value wins over its resource's.
 
 // ---------------------------------------------------------------------------------------------
 // Emitted span keys
@@ -108,8 +108,8 @@ pub const LANGFUSE_TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
 // Usage aliases: tokens, model, provider
 // ---------------------------------------------------------------------------------------------
 
-/// GenAI operation (OTel GenAI): one of the [operations](#operations) (`chat`, `embeddings`,
-/// `execute_tool`, ...).
+/// GenAI operation (OTel GenAI): [`OPERATION_CHAT`], [`OPERATION_EMBEDDINGS`],
+/// [`OPERATION_EXECUTE_TOOL`], ...
 pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 /// GenAI provider (OTel GenAI; `openai`, `anthropic`, ...).
 pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
