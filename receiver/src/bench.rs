@@ -153,6 +153,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         db: DbPath::File(args.db.clone()),
         api_keys: Vec::new(),
         queue_requests: DEFAULT_QUEUE_REQUESTS,
+        // Load goes over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
+        grpc: crate::server::GrpcListen::Off,
     })?;
     let url = running.url();
     println!(

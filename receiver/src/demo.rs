@@ -368,6 +368,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         db: DbPath::File(args.db.clone()),
         api_keys: Vec::new(),
         queue_requests: DEFAULT_QUEUE_REQUESTS,
+        // The SDK exports over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
+        grpc: crate::server::GrpcListen::Off,
     };
     let running = match spawn(cfg.clone()) {
         Ok(r) => r,

@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use userspan_receiver::server::{parse_api_key, spawn, ServerConfig};
+use userspan_receiver::api::grpc::DEFAULT_GRPC_LISTEN;
+use userspan_receiver::server::{parse_api_key, parse_grpc_listen, spawn, GrpcListen, ServerConfig};
 use userspan_receiver::store::schema::DbPath;
 use userspan_receiver::store::DEFAULT_QUEUE_REQUESTS;
 use userspan_receiver::{bench, demo, table};
@@ -17,11 +18,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Receive OTLP/HTTP traces on /v1/traces and serve the JSON API on the same port.
+    /// Receive OTLP/HTTP traces on /v1/traces and serve the JSON API on the same port; receive
+    /// OTLP/gRPC traces on --grpc-listen.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:4318")]
         listen: SocketAddr,
+        /// OTLP/gRPC address (TraceService/Export), or `off`. Without this flag: 127.0.0.1:4317
+        /// when that port is free, else the receiver starts without gRPC and says so; an address
+        /// given here must be free.
+        #[arg(long = "grpc-listen", value_name = "HOST:PORT|off", value_parser = parse_grpc_listen)]
+        grpc_listen: Option<GrpcListen>,
         /// SQLite database file, or :memory:.
         #[arg(long, default_value = "userspan.db")]
         db: String,
@@ -45,9 +52,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, db, api_keys, queue } => {
-            serve(ServerConfig { listen, db: DbPath::parse(&db), api_keys, queue_requests: queue })
-        }
+        Command::Serve { listen, grpc_listen, db, api_keys, queue } => serve(ServerConfig {
+            listen,
+            db: DbPath::parse(&db),
+            api_keys,
+            queue_requests: queue,
+            grpc: grpc_listen
+                .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
+        }),
         Command::Users(args) => table::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
@@ -74,6 +86,11 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
     };
     say(format!("userspan receiver listening on {}", running.url()));
     say(format!("  OTLP/HTTP traces: POST {}/v1/traces", running.url()));
+    say(match (running.grpc_url(), &running.grpc_note) {
+        (Some(u), _) => format!("  OTLP/gRPC traces: {u} (TraceService/Export)"),
+        (None, Some(why)) => format!("  OTLP/gRPC traces: {why}"),
+        (None, None) => "  OTLP/gRPC traces: off".to_string(),
+    });
     say(format!("  users API:        GET  {}/api/users", running.url()));
     say(match db {
         DbPath::File(p) => format!("  database:         {}", p.display()),

@@ -1,4 +1,4 @@
-//! Starting and stopping the receiver: store, writer thread and HTTP server.
+//! Starting and stopping the receiver: store, writer thread, HTTP server and OTLP/gRPC server.
 
 use crate::api::{router, AppState};
 use crate::store::schema::DbPath;
@@ -6,7 +6,20 @@ use crate::store::{Store, DEFAULT_QUEUE_REQUESTS};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
+
+/// Whether and where to serve OTLP/gRPC (`userspan serve --grpc-listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcListen {
+    /// No gRPC listener (`--grpc-listen off`).
+    Off,
+    /// Listen here; [`spawn`] fails when the address cannot be bound (an explicit `--grpc-listen`).
+    On(SocketAddr),
+    /// Listen here when the address is free, else serve without gRPC and say why in
+    /// [`Running::grpc_note`] (the default, 127.0.0.1:4317, which a local Collector or a second
+    /// receiver may hold).
+    IfFree(SocketAddr),
+}
 
 /// What `userspan serve` takes.
 #[derive(Debug, Clone)]
@@ -19,6 +32,8 @@ pub struct ServerConfig {
     pub api_keys: Vec<(String, String)>,
     /// Requests that may wait for the writer before 503.
     pub queue_requests: usize,
+    /// OTLP/gRPC listener (`TraceService/Export`, the same pipeline as `/v1/traces`).
+    pub grpc: GrpcListen,
 }
 
 impl ServerConfig {
@@ -29,6 +44,7 @@ impl ServerConfig {
             db: DbPath::Memory,
             api_keys: Vec::new(),
             queue_requests: DEFAULT_QUEUE_REQUESTS,
+            grpc: GrpcListen::On("127.0.0.1:0".parse().expect("valid address")),
         }
     }
 }
@@ -43,10 +59,23 @@ pub fn parse_api_key(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses `--grpc-listen`: `HOST:PORT` ([`GrpcListen::On`]) or `off` ([`GrpcListen::Off`]).
+pub fn parse_grpc_listen(s: &str) -> Result<GrpcListen, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(GrpcListen::Off);
+    }
+    s.parse().map(GrpcListen::On).map_err(|e| format!("--grpc-listen takes HOST:PORT or `off`, got {s:?}: {e}"))
+}
+
 /// A receiver running on its own Tokio runtime thread.
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where OTLP/gRPC listens; `None` when it is off or its address was taken.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Why OTLP/gRPC is not served although it was asked for ([`GrpcListen::IfFree`]).
+    pub grpc_note: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -55,6 +84,11 @@ impl Running {
     /// `http://addr`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://grpc_addr`, the OTLP/gRPC endpoint, when gRPC is served.
+    pub fn grpc_url(&self) -> Option<String> {
+        self.grpc_addr.map(|a| format!("http://{a}"))
     }
 
     /// Stops accepting, finishes in-flight requests, flushes the writer, joins.
@@ -95,6 +129,33 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
         std::net::TcpListener::bind(cfg.listen).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     std_listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+    let (grpc_listener, grpc_note) = match cfg.grpc {
+        GrpcListen::Off => (None, None),
+        GrpcListen::On(a) => (
+            Some(std::net::TcpListener::bind(a).map_err(|e| {
+                format!(
+                    "cannot listen for OTLP/gRPC on {a}: {e} (choose another with --grpc-listen, or --grpc-listen off)"
+                )
+            })?),
+            None,
+        ),
+        GrpcListen::IfFree(a) => match std::net::TcpListener::bind(a) {
+            Ok(l) => (Some(l), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "OTLP/gRPC is off: cannot listen on {a}: {e} (choose another address with --grpc-listen)"
+                )),
+            ),
+        },
+    };
+    let grpc_addr = match &grpc_listener {
+        Some(l) => {
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            Some(l.local_addr().map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("userspan-http".into())
@@ -106,17 +167,34 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
                 .build()
                 .expect("tokio runtime");
             rt.block_on(async move {
+                // One stop signal, seen by both servers.
+                let (stopping_tx, stopping) = watch::channel(false);
+                tokio::spawn(async move {
+                    let _ = stop_rx.await;
+                    let _ = stopping_tx.send(true);
+                });
+                let stopped = |mut rx: watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                let grpc = grpc_listener.map(|l| {
+                    let listener = tokio::net::TcpListener::from_std(l).expect("listener");
+                    let (st, stop) = (state.clone(), stopped(stopping.clone()));
+                    tokio::spawn(async move {
+                        if let Err(e) = crate::api::grpc::serve(st, listener, stop).await {
+                            eprintln!("userspan: {e}");
+                        }
+                    })
+                });
                 let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
                 let app = router(state);
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped(stopping)).await;
+                if let Some(g) = grpc {
+                    let _ = g.await;
+                }
             });
             drop(rt);
             store.close();
         })
         .map_err(|e| e.to_string())?;
-    Ok(Running { addr, stop: Some(stop_tx), thread: Some(thread) })
+    Ok(Running { addr, grpc_addr, grpc_note, stop: Some(stop_tx), thread: Some(thread) })
 }

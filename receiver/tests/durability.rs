@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 fn start(db: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_userspan"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

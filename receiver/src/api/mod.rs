@@ -1,6 +1,9 @@
-//! HTTP: the OTLP/HTTP trace endpoint ([`otlp`]) and the JSON API ([`users`]) on one axum router.
+//! HTTP: the OTLP/HTTP trace endpoint ([`otlp`]) and the JSON API ([`users`]) on one axum router;
+//! OTLP/gRPC ([`grpc`]) on its own port. Both OTLP transports share [`export`].
 
 pub mod cohorts;
+pub mod export;
+pub mod grpc;
 pub mod otlp;
 pub mod params;
 pub mod users;

@@ -2,21 +2,21 @@
 //! (parameters ignored), optional gzip, 64 MiB cap after decompression (413), undecodable → 400
 //! with a `google.rpc.Status`, unsupported type → 415, missing/invalid key → 401, writer queue
 //! full → 503 + `Retry-After`, invalid spans → `partial_success`. The response is encoded like
-//! the request. 200 only after the writer's COMMIT.
+//! the request. 200 only after the writer's COMMIT. The pipeline and the status mapping are
+//! [`super::export`]'s, shared with OTLP/gRPC; this module only reads HTTP and writes HTTP.
 
-use super::{bearer, AppState};
-use crate::ingest::{decode_request, gunzip_capped, map_request, DecodeError, Encoding, MAX_BODY_BYTES};
-use crate::store::writer::WriteJob;
+use super::export::{authenticate, export as export_request, ExportError};
+use super::AppState;
+use crate::ingest::{Encoding, MAX_BODY_BYTES};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
-use tokio::sync::{mpsc::error::TrySendError, oneshot};
 
-/// Seconds a client should wait after a 503.
-pub const RETRY_AFTER_SECS: u32 = 1;
+/// Seconds a client should wait after a 503 (`Retry-After`): [`super::export::RETRY_AFTER`].
+pub const RETRY_AFTER_SECS: u64 = super::export::RETRY_AFTER.as_secs();
 
 /// `google.rpc.Status` (code, message; no details).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -29,14 +29,11 @@ pub struct RpcStatus {
     pub message: String,
 }
 
-const INVALID_ARGUMENT: i32 = 3;
-const RESOURCE_EXHAUSTED: i32 = 8;
-const UNAVAILABLE: i32 = 14;
-const UNAUTHENTICATED: i32 = 16;
-
-/// An error response carrying a `google.rpc.Status` in the request's encoding (JSON when unknown).
-pub fn status_response(http: StatusCode, code: i32, message: String, enc: Option<Encoding>) -> Response {
-    let status = RpcStatus { code, message };
+/// The error response of `err`: its [`ExportError::http_status`], a `google.rpc.Status` body
+/// (code [`ExportError::grpc_code`]) in the request's encoding (JSON when unknown),
+/// `Retry-After` when [`ExportError::retry_after`] says, `WWW-Authenticate: Bearer` on 401.
+pub fn error_response(err: &ExportError, enc: Option<Encoding>) -> Response {
+    let status = RpcStatus { code: err.grpc_code() as i32, message: err.to_string() };
     let (ct, body) = match enc {
         Some(Encoding::Protobuf) => (Encoding::Protobuf.content_type(), status.encode_to_vec()),
         _ => (
@@ -45,10 +42,11 @@ pub fn status_response(http: StatusCode, code: i32, message: String, enc: Option
                 .unwrap_or_default(),
         ),
     };
+    let http = err.http_status();
     let mut r = (http, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    if http == StatusCode::SERVICE_UNAVAILABLE || http == StatusCode::TOO_MANY_REQUESTS {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    if let Some(d) = err.retry_after() {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(d.as_secs()));
     }
     if http == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -56,10 +54,7 @@ pub fn status_response(http: StatusCode, code: i32, message: String, enc: Option
     r
 }
 
-fn ok_response(enc: Encoding, rejected: i64, reason: Option<String>) -> Response {
-    let partial = (rejected > 0)
-        .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: reason.unwrap_or_default() });
-    let resp = ExportTraceServiceResponse { partial_success: partial };
+fn ok_response(enc: Encoding, resp: ExportTraceServiceResponse) -> Response {
     let body = match enc {
         Encoding::Protobuf => resp.encode_to_vec(),
         Encoding::Json => match &resp.partial_success {
@@ -75,11 +70,21 @@ fn ok_response(enc: Encoding, rejected: i64, reason: Option<String>) -> Response
     r
 }
 
-async fn read_capped(body: Body) -> Result<Bytes, DecodeError> {
+async fn read_capped(body: Body) -> Result<Bytes, ExportError> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(DecodeError::TooLarge),
-        Err(e) => Err(DecodeError::Invalid(format!("cannot read the request body: {e}"))),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ExportError::TooLarge),
+        Err(e) => Err(ExportError::Invalid(format!("cannot read the request body: {e}"))),
+    }
+}
+
+/// `true` for `Content-Encoding: gzip`, `false` for none or identity.
+fn gzip_of(headers: &HeaderMap) -> Result<bool, ExportError> {
+    match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(e) if e.is_empty() || e == "identity" => Ok(false),
+        Some(e) if e == "gzip" => Ok(true),
+        Some(e) => Err(ExportError::UnsupportedContentEncoding(e)),
     }
 }
 
@@ -91,104 +96,17 @@ pub async fn export(
 ) -> Response {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(enc) = Encoding::from_content_type(ct) else {
-        return status_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            INVALID_ARGUMENT,
-            format!("unsupported Content-Type {ct:?}: send application/x-protobuf or application/json"),
-            None,
-        );
+        return error_response(&ExportError::UnsupportedContentType(ct.to_string()), None);
     };
-    let project = if st.keys.is_empty() {
-        None
-    } else {
-        match bearer(&headers).and_then(|k| st.keys.get(k)) {
-            Some(p) => Some(p.clone()),
-            None => {
-                return status_response(
-                    StatusCode::UNAUTHORIZED,
-                    UNAUTHENTICATED,
-                    "a valid API key is required: send `Authorization: Bearer <key>`".into(),
-                    Some(enc),
-                )
-            }
-        }
-    };
-    let gzip = match headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(e) if e.is_empty() || e == "identity" => false,
-        Some(e) if e == "gzip" => true,
-        Some(e) => {
-            return status_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                INVALID_ARGUMENT,
-                format!("unsupported Content-Encoding {e:?}: send gzip or no encoding"),
-                Some(enc),
-            )
-        }
-    };
-    let too_large = |enc| {
-        status_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            RESOURCE_EXHAUSTED,
-            format!("the request is larger than {MAX_BODY_BYTES} bytes (after decompression)"),
-            Some(enc),
-        )
-    };
-    let decoded = async {
+    let result = async {
+        let project = authenticate(&st, &headers)?;
+        let gzip = gzip_of(&headers)?;
         let raw = read_capped(body).await?;
-        // Decompressing and decoding are CPU work: keep them off the I/O threads.
-        tokio::task::spawn_blocking(move || {
-            let unzipped;
-            let plain: &[u8] = if gzip {
-                unzipped = gunzip_capped(&raw)?;
-                &unzipped
-            } else {
-                &raw
-            };
-            let req = decode_request(plain, enc)?;
-            Ok(map_request(req, project.as_deref()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(DecodeError::Invalid(format!("decoder failed: {e}"))))
+        export_request(&st, raw, gzip, enc, project).await
     }
     .await;
-    let mapped = match decoded {
-        Ok(m) => m,
-        Err(DecodeError::TooLarge) => return too_large(enc),
-        Err(DecodeError::Invalid(msg)) => {
-            return status_response(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg, Some(enc))
-        }
-    };
-    if mapped.rows.is_empty() {
-        return ok_response(enc, mapped.rejected, mapped.reject_reason);
-    }
-    let (reply, wait) = oneshot::channel();
-    match st.writer.try_send(WriteJob { rows: mapped.rows, reply }) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            return status_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                UNAVAILABLE,
-                "the receiver is busy storing earlier requests; retry after the Retry-After delay".into(),
-                Some(enc),
-            )
-        }
-        Err(TrySendError::Closed(_)) => {
-            return status_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                UNAVAILABLE,
-                "the receiver is shutting down".into(),
-                Some(enc),
-            )
-        }
-    }
-    match wait.await {
-        Ok(Ok(_)) => ok_response(enc, mapped.rejected, mapped.reject_reason),
-        Ok(Err(msg)) => status_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, msg, Some(enc)),
-        Err(_) => status_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, "the writer stopped".into(), Some(enc)),
+    match result {
+        Ok(accepted) => ok_response(enc, accepted.response()),
+        Err(e) => error_response(&e, Some(enc)),
     }
 }

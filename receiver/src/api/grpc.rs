@@ -1,0 +1,201 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` (the service of
+//! `opentelemetry-proto`'s definitions, served with tonic) on its own port (4317 by default).
+//!
+//! The request goes through [`super::export`], the pipeline of OTLP/HTTP: the same API keys (the
+//! `authorization: Bearer KEY` metadata entry), the same 64 MiB cap, the same decoder and span
+//! mapping, the same writer, and the answer only after the writer's COMMIT, with
+//! `partial_success` when spans were rejected. Errors are [`ExportError::grpc_status`]: bad
+//! protobuf → `INVALID_ARGUMENT`, no valid key → `UNAUTHENTICATED` (checked before the message
+//! is read), over the cap → `RESOURCE_EXHAUSTED` without retry info, busy or stopping →
+//! `UNAVAILABLE` with a `google.rpc.RetryInfo` detail. `grpc-encoding: gzip` is accepted (and
+//! the cap applies after decompression); the response is not compressed.
+//!
+//! The message bytes are decoded here, not by tonic's prost codec: that codec reports a bad
+//! protobuf as `INTERNAL`, where the OTLP spec wants the non-retryable `INVALID_ARGUMENT`.
+
+use super::export::{authenticate, export, ExportError};
+use super::AppState;
+use crate::ingest::{Encoding, MAX_BODY_BYTES};
+use bytes::Buf;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tonic::body::Body as GrpcBody;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{http, Body, BoxFuture, Bytes, Service, StdError};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::{Code, Request, Response, Status};
+
+/// The gRPC path of the export method.
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// The default OTLP/gRPC address (the OTLP spec's default port, 4317, on loopback).
+pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:4317";
+
+/// tonic codec of the export method: requests are kept as bytes (decoded by the shared
+/// pipeline), responses are prost-encoded `ExportTraceServiceResponse`s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportCodec;
+
+/// Encoder half of [`ExportCodec`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResponseEncoder;
+
+/// Decoder half of [`ExportCodec`]: one message's bytes, as received (after gRPC decompression).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesDecoder;
+
+impl Codec for ExportCodec {
+    type Encode = ExportTraceServiceResponse;
+    type Decode = Bytes;
+    type Encoder = ResponseEncoder;
+    type Decoder = BytesDecoder;
+
+    fn encoder(&mut self) -> ResponseEncoder {
+        ResponseEncoder
+    }
+
+    fn decoder(&mut self) -> BytesDecoder {
+        BytesDecoder
+    }
+}
+
+impl Encoder for ResponseEncoder {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn encode(&mut self, item: ExportTraceServiceResponse, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst).map_err(|e| Status::internal(format!("cannot encode the response: {e}")))
+    }
+}
+
+impl Decoder for BytesDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n)))
+    }
+}
+
+/// One call of the export method, for the project the caller's key resolved to.
+struct ExportCall {
+    st: AppState,
+    project: Option<String>,
+    /// Set when tonic decoded a message and handed it over: any error answered while it is unset
+    /// is tonic's refusal of the request's framing.
+    called: Arc<AtomicBool>,
+}
+
+impl UnaryService<Bytes> for ExportCall {
+    type Response = ExportTraceServiceResponse;
+    type Future = BoxFuture<Response<ExportTraceServiceResponse>, Status>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let st = self.st.clone();
+        let project = self.project.take();
+        self.called.store(true, Ordering::Relaxed);
+        Box::pin(async move {
+            match export(&st, request.into_inner(), false, Encoding::Protobuf, project).await {
+                Ok(accepted) => Ok(Response::new(accepted.response())),
+                Err(e) => Err(e.grpc_status()),
+            }
+        })
+    }
+}
+
+/// The `TraceService` as a tower service for tonic's server (what tonic's generated
+/// `TraceServiceServer` is, with [`ExportCodec`] in place of the prost codec).
+#[derive(Clone)]
+pub struct TraceService {
+    st: AppState,
+}
+
+impl TraceService {
+    /// The service over the receiver's state.
+    pub fn new(st: AppState) -> TraceService {
+        TraceService { st }
+    }
+}
+
+impl NamedService for TraceService {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+fn status_response(status: Status) -> http::Response<GrpcBody> {
+    status.into_http()
+}
+
+impl<B> Service<http::Request<B>> for TraceService
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<GrpcBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let st = self.st.clone();
+        Box::pin(async move {
+            if req.uri().path() != EXPORT_PATH {
+                return Ok(status_response(Status::unimplemented(format!(
+                    "{} is not served here; the OTLP trace export is {EXPORT_PATH}",
+                    req.uri().path()
+                ))));
+            }
+            // The key is checked before the message is read.
+            let project = match authenticate(&st, req.headers()) {
+                Ok(p) => p,
+                Err(e) => return Ok(status_response(e.grpc_status())),
+            };
+            let mut grpc = Grpc::new(ExportCodec)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(MAX_BODY_BYTES);
+            let called = Arc::new(AtomicBool::new(false));
+            let res = grpc.unary(ExportCall { st, project, called: called.clone() }, req).await;
+            if called.load(Ordering::Relaxed) {
+                return Ok(res);
+            }
+            // tonic refused the request before any message reached the pipeline. Its codes for
+            // that are not the OTLP spec's: a length prefix over the cap is `OUT_OF_RANGE`
+            // (retryable per the spec) and a truncated frame, bad gzip or a compressed frame
+            // without `grpc-encoding` are `INTERNAL`. Answer them as the shared mapping does:
+            // `RESOURCE_EXHAUSTED` like a gzip message over the cap after decompression (which
+            // tonic already answers so), and `INVALID_ARGUMENT` for bad data.
+            match Status::from_header_map(res.headers()) {
+                Some(s) if s.code() == Code::OutOfRange => Ok(status_response(ExportError::TooLarge.grpc_status())),
+                Some(s) if s.code() == Code::Internal => {
+                    Ok(status_response(ExportError::Invalid(s.message().to_string()).grpc_status()))
+                }
+                _ => Ok(res),
+            }
+        })
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` completes, then waits for in-flight calls.
+pub async fn serve(
+    st: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    tonic::transport::Server::builder()
+        .serve_with_incoming_shutdown(
+            TraceService::new(st),
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown,
+        )
+        .await
+        .map_err(|e| format!("OTLP/gRPC server failed: {e}"))
+}
