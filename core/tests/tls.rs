@@ -226,3 +226,22 @@ fn bad_tls_files_are_configuration_errors_naming_the_option_or_variable_and_the_
     .unwrap();
     userspan::shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn with_no_system_ca_store_the_default_roots_are_mozillas() {
+    let _s = serial();
+    sink::clear_env();
+    // A slim container: the platform verifier finds no system certificate at all (an empty
+    // SSL_CERT_FILE and SSL_CERT_DIR replace the system locations). Without Mozilla's roots
+    // beside the platform's the client could not be built and init would fail.
+    let empty = tempfile::tempdir().unwrap();
+    let file = empty.path().join("none.pem");
+    std::fs::write(&file, "").unwrap();
+    std::env::set_var("SSL_CERT_FILE", &file);
+    std::env::set_var("SSL_CERT_DIR", empty.path());
+    let result = userspan::init(config("https://127.0.0.1:1"));
+    std::env::remove_var("SSL_CERT_FILE");
+    std::env::remove_var("SSL_CERT_DIR");
+    result.unwrap();
+    userspan::shutdown(Duration::from_secs(1));
+}
