@@ -160,8 +160,8 @@ unsafe fn new_frame(env: sys::napi_env, inner: FrameInner) -> sys::napi_value {
     // here on, `finalize` matches `napi_finalize` and frees it; `out` is a local out-slot.
     let status = unsafe { sys::napi_create_external(env, data.cast(), Some(finalize), ptr::null_mut(), &mut out) };
     if status != sys::Status::napi_ok {
-        // SAFETY: napi fails only in its argument checks, before it makes the External or
-        // registers `finalize`, so `data` is still ours alone.
+        // SAFETY: napi fails here only in its entry checks (an exception already pending, a bad
+        // argument), before it makes the External or registers `finalize`: `data` is ours alone.
         drop(unsafe { Box::from_raw(data) });
         // SAFETY: `env` per this fn's contract.
         unsafe { throw_error(env, c"userspan: cannot allocate a frame") };
@@ -531,7 +531,7 @@ unsafe fn end_slot_with(
         // SAFETY: `ids` (non-null, checked) is the backing store of the 32-byte ArrayBuffer that
         // `register` made in this module instance, the only one whose functions get it as data: a
         // reference that is never deleted keeps the buffer alive, and the package never detaches
-        // it, so the store stays put. V8 allocates it aligned for any element type; the 7 words
+        // it, so the store stays put. Node allocates it with malloc, aligned for any type; the 7 words
         // written fit its 8, and the source is a local array, so the two do not overlap.
         unsafe { ptr::copy_nonoverlapping(words.as_ptr(), ids.cast::<i32>(), words.len()) };
     }
