@@ -329,3 +329,20 @@ fn serve_prints_the_grpc_address_it_listens_on() {
     r.expect("export to the printed address");
     assert_eq!(traces, 1);
 }
+
+#[test]
+fn stopping_does_not_wait_for_idle_grpc_clients() {
+    let srv = server();
+    let url = grpc_url(&srv);
+    // A client that keeps its HTTP/2 connection open (as an exporter or a Collector does).
+    let client_rt = tokio::runtime::Runtime::new().unwrap();
+    let mut client = client_rt.block_on(TraceServiceClient::connect(url)).unwrap();
+    client_rt.block_on(client.export(request(vec![span(1, 1, now_ns() - HOUR_NS, 1)]))).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        srv.stop();
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(Duration::from_secs(20)).expect("stop() returned with a client still connected");
+    drop(client);
+}
