@@ -1,8 +1,8 @@
 //! # userspan-receiver
 //!
-//! The reference receiver of userspan: OTLP/HTTP trace ingest, a SQLite store with per-trace and
-//! per-user rollups, every per-user metric of the design contract, a JSON API, and the CLI
-//! (`userspan serve | users | demo | bench`).
+//! The reference receiver of userspan: OTLP/HTTP and OTLP/gRPC trace ingest, a SQLite store with
+//! per-trace and per-user rollups, every per-user metric of the design contract, a JSON API, and
+//! the CLI (`userspan serve | users | demo | bench`).
 
 pub mod api;
 pub mod bench;
