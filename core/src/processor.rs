@@ -52,7 +52,13 @@ impl UserAttributesSpanProcessor {
     }
 }
 
-/// The former name of [`UserAttributesSpanProcessor`], kept so existing code builds.
+/// The former name of [`UserAttributesSpanProcessor`], kept so existing code builds: the same type.
+///
+/// ```
+/// #![allow(deprecated)]
+/// let old: userspan::UserAttributesSpanProcessor = userspan::UserAttributesProcessor::new();
+/// # let _ = old;
+/// ```
 #[deprecated(note = "renamed `UserAttributesSpanProcessor`, the name the Python and Node packages use")]
 pub type UserAttributesProcessor = UserAttributesSpanProcessor;
 
