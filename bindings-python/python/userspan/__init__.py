@@ -32,8 +32,8 @@ import inspect
 import os
 import sys
 import threading
-from collections.abc import Mapping
-from typing import Any, Callable, Literal, Optional, Protocol, TypeVar, cast, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Literal, Optional, Protocol, TypeVar, Union, cast, overload
 
 from . import _context as _cx
 from . import _native
@@ -124,6 +124,15 @@ def _install_process_hooks() -> None:
         _hooks_installed = True
 
 
+#: A file path as ``init`` accepts it: ``str`` or ``os.PathLike[str]`` (``pathlib.Path``).
+_StrPath = Union[str, os.PathLike[str]]
+
+
+def _path(p: Optional[_StrPath]) -> Any:
+    """``os.fspath(p)`` for a path-like; anything else unchanged (the core reports a wrong type)."""
+    return os.fspath(p) if isinstance(p, os.PathLike) else p
+
+
 def init(
     endpoint: Optional[str] = None,
     *,
@@ -140,6 +149,15 @@ def init(
     scheduled_delay_ms: Optional[int] = None,
     max_export_batch_size: Optional[int] = None,
     export_timeout_ms: Optional[int] = None,
+    compression: Optional[str] = None,
+    certificate: Optional[_StrPath] = None,
+    client_certificate: Optional[_StrPath] = None,
+    client_key: Optional[_StrPath] = None,
+    sampler: Optional[str] = None,
+    sampler_arg: Optional[float] = None,
+    resource_attributes: Optional[Mapping[str, str]] = None,
+    disabled: Optional[bool] = None,
+    compat: Optional[Sequence[str]] = None,
 ) -> None:
     """Builds the export pipeline (call once at start-up; calling again replaces it).
 
@@ -162,8 +180,42 @@ def init(
     - ``propagate_baggage``: keys (``user.id``, ``session.id``) mirrored to W3C baggage; off
       by default. ``USERSPAN_PROPAGATE_BAGGAGE``.
     - ``max_queue_size`` (spans, default 2048), ``scheduled_delay_ms`` (default 5000),
-      ``max_export_batch_size`` (spans, default 512), ``export_timeout_ms`` (default 10000):
-      ``OTEL_BSP_*``.
+      ``max_export_batch_size`` (spans, default 512): ``OTEL_BSP_*``.
+    - ``export_timeout_ms``: deadline of one export including retries, in milliseconds (default
+      10000). ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT``, then ``OTEL_EXPORTER_OTLP_TIMEOUT``, then
+      ``OTEL_BSP_EXPORT_TIMEOUT``.
+    - ``compression``: ``"gzip"`` (request body gzip-compressed, ``Content-Encoding: gzip``; gRPC's
+      ``gzip`` encoding) | ``"none"`` (default). ``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``, then
+      ``OTEL_EXPORTER_OTLP_COMPRESSION``.
+    - ``certificate``: path (``str`` or ``os.PathLike``) of a PEM CA bundle trusted for an
+      ``https://`` endpoint *instead of* the default roots (the platform's trust store plus
+      Mozilla's). ``OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE``, then ``OTEL_EXPORTER_OTLP_CERTIFICATE``.
+    - ``client_certificate`` / ``client_key``: paths of the PEM client certificate chain and its
+      private key, for mTLS (give both). ``OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_CERTIFICATE`` /
+      ``OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_KEY``. The three files are read here, only for the
+      ``otlp`` exporter; a server that rejects the certificate is an export error, counted in
+      :func:`stats` (``export_errors``, ``spans_dropped``), never raised.
+    - ``sampler``: ``"parentbased_always_on"`` (default) | ``"always_on"`` | ``"always_off"`` |
+      ``"traceidratio"`` | ``"parentbased_always_off"`` | ``"parentbased_traceidratio"`` (the
+      OpenTelemetry SDK samplers). ``OTEL_TRACES_SAMPLER``. A sampled-out span is neither stamped,
+      counted nor exported: per-user numbers count what is sampled in.
+    - ``sampler_arg``: ratio of the ``traceidratio`` samplers, 0.0 to 1.0 (default 1.0).
+      ``OTEL_TRACES_SAMPLER_ARG``.
+    - ``resource_attributes``: extra resource attributes (str to str), merged over
+      ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, percent-decoded); a key given here wins, and
+      ``service_name`` wins over a ``service.name`` here.
+    - ``disabled``: ``True`` records and sends nothing; :func:`capture` still runs the function and
+      returns its result. ``OTEL_SDK_DISABLED`` (``true`` / ``false``).
+    - ``compat``: back ends whose own attribute keys are emitted beside the OTel ones; only
+      ``"langfuse"`` (also ``langfuse.user.id``, ``langfuse.session.id``, ``langfuse.trace.tags``,
+      ``langfuse.trace.metadata.<key>``). ``USERSPAN_COMPAT`` (comma separated).
+
+    The exporter itself (``exporter`` / ``USERSPAN_EXPORTER``) also comes from the standard
+    ``OTEL_TRACES_EXPORTER`` (``otlp`` | ``console`` | ``none``); ``USERSPAN_EXPORTER`` wins.
+    Variable names and meanings: the OpenTelemetry SDK configuration specification
+    (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/ and
+    https://opentelemetry.io/docs/specs/otel/protocol/exporter/); each ``..._TRACES_...`` variant
+    wins over the generic one. Recipes for hosted back ends: ``docs/recipes.md``.
 
     Also registers an ``atexit`` flush (at most :data:`EXIT_FLUSH_TIMEOUT_SECS`, 5 s) and rebuilds
     the pipeline in a ``fork()``ed child. Signal handlers are not touched.
@@ -172,7 +224,9 @@ def init(
         UserspanTypeError: an argument has the wrong type.
         UserspanValueError: a value outside what is allowed (``exporter="file"``).
         ConfigError: the configuration is unusable (endpoint not ``http(s)://``, hashing without a
-            key, ``grpc`` not compiled in). Nothing is changed on error.
+            key, ``grpc`` not compiled in, a TLS file that cannot be read or parsed, a client
+            certificate without its key), or an environment variable has a bad value (the message
+            names the variable and what is allowed). Nothing is changed on error.
     """
     options: dict[str, Any] = {
         "endpoint": endpoint,
@@ -189,6 +243,16 @@ def init(
         "scheduled_delay_ms": scheduled_delay_ms,
         "max_export_batch_size": max_export_batch_size,
         "export_timeout_ms": export_timeout_ms,
+        "compression": compression,
+        "certificate": _path(certificate),
+        "client_certificate": _path(client_certificate),
+        "client_key": _path(client_key),
+        "sampler": sampler,
+        "sampler_arg": sampler_arg,
+        "resource_attributes": dict(resource_attributes) if resource_attributes is not None else None,
+        "disabled": disabled,
+        # A bare string stays a string, for the core's "must be a list of strings".
+        "compat": list(compat) if compat is not None and not isinstance(compat, str) else compat,
     }
     _native.init(options)
     _install_process_hooks()
