@@ -148,10 +148,29 @@ def test_gzip_over_tls_when_asked(sink: Sink, pki: Pki, protocol: str) -> None:
     assert span["name"] == "gzipped" and span["attributes"]["user.id"] == "ada@example.com"
 
 
-def test_the_standard_variables_alone_configure_tls_and_mtls(mtls_sink: Sink, pki: Pki) -> None:
-    # A process configured only through the environment, as a deployment does: the traces-specific
-    # certificate (the CA that signed the sink) wins over the generic one (another CA), and the
-    # client pair comes from a generic and a traces-specific variable.
+@pytest.mark.parametrize(
+    "tls_env",
+    [
+        {
+            # The traces-specific CA (the one that signed the sink) wins over the generic one.
+            "OTEL_EXPORTER_OTLP_CERTIFICATE": "other-ca.pem",
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "ca.pem",
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": "client.pem",
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": "client.key",
+        },
+        {
+            "OTEL_EXPORTER_OTLP_CERTIFICATE": "ca.pem",
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": "client.pem",
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY": "client.key",
+        },
+    ],
+    ids=["traces-ca-wins", "generic-ca"],
+)
+def test_the_standard_variables_alone_configure_tls_and_mtls(
+    mtls_sink: Sink, pki: Pki, tls_env: dict[str, str]
+) -> None:
+    # A process configured only through the environment, as a deployment does, each file from a
+    # generic or a traces-specific variable.
     code = """
         import userspan
         userspan.init(scheduled_delay_ms=20)
@@ -163,10 +182,7 @@ def test_the_standard_variables_alone_configure_tls_and_mtls(mtls_sink: Sink, pk
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": mtls_sink.url,
             "OTEL_EXPORTER_OTLP_PROTOCOL": PROTOCOL,
-            "OTEL_EXPORTER_OTLP_CERTIFICATE": pki.path("other-ca.pem"),
-            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": pki.path("ca.pem"),
-            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": pki.path("client.pem"),
-            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": pki.path("client.key"),
+            **{k: pki.path(v) for k, v in tls_env.items()},
         }
     )
     out = subprocess.run([PYTHON, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=60)
