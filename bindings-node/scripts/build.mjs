@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the package: the native addon (cargo, napi-rs) into native/userspan.node, then the
-// TypeScript layer (tsc) into dist/ (CommonJS + .d.ts), then the ESM entry that re-exports the
+// TypeScript layer (tsc: the shared host source ../js-shared into dist/shared/, this package's
+// src/ts into dist/; CommonJS + .d.ts), then the ESM entry that re-exports the
 // CommonJS one (one module instance, so ESM and CJS users share the same context storage).
 //
 //   node scripts/build.mjs               release addon + TypeScript
@@ -10,7 +11,7 @@
 // USERSPAN_NODE_PROFILE=debug|release overrides the profile; CARGO_TARGET_DIR is honoured.
 // Needs cargo (Rust >= 1.80) on PATH; downloads nothing but crates.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +48,20 @@ function buildNative() {
 }
 
 function buildTs() {
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+  const tsc = require.resolve('typescript/bin/tsc');
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  // The host source shared with userspan-wasm (../js-shared), as CommonJS + .d.ts into dist/shared/;
+  // then this package's own sources, which import it as ./shared/* (tsconfig `rootDirs`).
+  run(process.execPath, [
+    tsc,
+    '-p',
+    join('..', 'js-shared', 'tsconfig.json'),
+    '--module',
+    'commonjs',
+    '--outDir',
+    join('dist', 'shared'),
+  ]);
+  run(process.execPath, [tsc, '-p', 'tsconfig.json']);
   const cjs = require(join(root, 'dist', 'index.js'));
   const names = Object.keys(cjs)
     .filter((n) => n !== 'default' && n !== '__esModule')

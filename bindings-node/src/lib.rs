@@ -206,6 +206,13 @@ impl Task for Shutdown {
     }
 }
 
+/// The core's default `flush` / `shutdown` timeout ([`userspan::DEFAULT_FLUSH_TIMEOUT`]) in ms: the
+/// one default of every binding.
+#[napi]
+pub fn default_flush_timeout_ms() -> f64 {
+    userspan::DEFAULT_FLUSH_TIMEOUT.as_millis() as f64
+}
+
 fn millis(ms: f64) -> Duration {
     Duration::from_millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
 }

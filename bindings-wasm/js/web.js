@@ -4,34 +4,37 @@
 // Context: AsyncLocalStorage when the runtime provides one as a global (Vercel Edge, Workers with
 // nodejs_compat) or when passed to `load({ AsyncLocalStorage })`; else a synchronous stack (see
 // README "Context isolation").
-import wasmInit, * as native from '../pkg/web/userspan_wasm.js';
-import { createApi, SyncStorage } from './api.js';
-
-let loaded = false;
+import wasmInit, * as glue from '../pkg/web/userspan_wasm.js';
+import { attach, SyncStorage, setContextStorage, setup, } from './wasm.js';
+export * from './public.js';
+const native = glue;
 let loading;
-
+let loaded = false;
 function defaultStorage() {
-  const Als = globalThis.AsyncLocalStorage;
-  return typeof Als === 'function' ? new Als() : new SyncStorage();
+    const Als = globalThis.AsyncLocalStorage;
+    return typeof Als === 'function' ? new Als() : new SyncStorage();
 }
-
 function exitHook(hook) {
-  // Page going away: send what is buffered (the requests use `keepalive`, so they outlive the page).
-  if (typeof globalThis.addEventListener !== 'function' || typeof globalThis.document === 'undefined') return undefined;
-  const onHide = () => {
-    if (globalThis.document.visibilityState === 'hidden') hook();
-  };
-  const onPageHide = () => hook();
-  globalThis.addEventListener('visibilitychange', onHide);
-  globalThis.addEventListener('pagehide', onPageHide);
-  return () => {
-    globalThis.removeEventListener('visibilitychange', onHide);
-    globalThis.removeEventListener('pagehide', onPageHide);
-  };
+    // Page going away: send what is buffered (the requests use `keepalive`, so they outlive the page).
+    if (typeof globalThis.addEventListener !== 'function' || typeof globalThis.document === 'undefined')
+        return undefined;
+    const onHide = () => {
+        if (globalThis.document.visibilityState === 'hidden')
+            hook();
+    };
+    const onPageHide = () => hook();
+    globalThis.addEventListener('visibilitychange', onHide);
+    globalThis.addEventListener('pagehide', onPageHide);
+    return () => {
+        globalThis.removeEventListener('visibilitychange', onHide);
+        globalThis.removeEventListener('pagehide', onPageHide);
+    };
 }
-
-const api = createApi(native, { storage: defaultStorage(), ready: () => loaded, onExit: exitHook });
-
+setup({ storage: defaultStorage(), onExit: exitHook });
+function loadedNow() {
+    attach(native);
+    loaded = true;
+}
 /**
  * Loads the WebAssembly module. `options.module` is what to instantiate: a URL / string / Request /
  * Response / BufferSource / WebAssembly.Module (default: `userspan_wasm_bg.wasm` next to the glue,
@@ -41,43 +44,22 @@ const api = createApi(native, { storage: defaultStorage(), ready: () => loaded, 
  * scopes follow `await`. Idempotent.
  */
 export function load(options = {}) {
-  if (options !== null && typeof options === 'object' && options.AsyncLocalStorage !== undefined) {
-    api.setContextStorage(new options.AsyncLocalStorage());
-  }
-  if (loaded) return Promise.resolve();
-  const source = options?.module;
-  if (typeof WebAssembly === 'object' && source instanceof WebAssembly.Module) {
-    native.initSync({ module: source });
-    loaded = true;
-    return Promise.resolve();
-  }
-  loading ??= wasmInit(source === undefined ? undefined : { module_or_path: source }).then(
-    () => {
-      loaded = true;
-    },
-    (e) => {
-      loading = undefined;
-      throw e;
-    },
-  );
-  return loading;
+    if (options !== null && typeof options === 'object' && options.AsyncLocalStorage !== undefined) {
+        setContextStorage(new options.AsyncLocalStorage());
+    }
+    if (loaded)
+        return Promise.resolve();
+    const source = options?.module;
+    if (typeof WebAssembly === 'object' && source instanceof WebAssembly.Module) {
+        glue.initSync({ module: source });
+        loadedNow();
+        return Promise.resolve();
+    }
+    const pending = loading ??
+        wasmInit(source === undefined ? undefined : { module_or_path: source }).then(() => loadedNow(), (e) => {
+            loading = undefined;
+            throw e;
+        });
+    loading = pending;
+    return pending;
 }
-
-export const {
-  init,
-  capture,
-  startCapture,
-  withAttributes,
-  withUser,
-  withSession,
-  getAttributes,
-  flush,
-  shutdown,
-  stats,
-  getFinishedSpans,
-  clearFinishedSpans,
-  contextMode,
-  setContextStorage,
-  CaptureHandle,
-  CaptureContext,
-} = api;

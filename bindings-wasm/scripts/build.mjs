@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds the package's generated part: the crate for wasm32-unknown-unknown (cargo), then the
-// wasm-bindgen glue for both targets:
+// Builds the package's generated parts: the crate for wasm32-unknown-unknown (cargo), the
+// wasm-bindgen glue for both targets, then the host layer (tsc: ../js-shared and ts/ into js/):
 //
 //   pkg/node/  --target nodejs  (CommonJS, loads the .wasm synchronously; used by js/node.js)
 //   pkg/web/   --target web     (ES module, `await load()` fetches / instantiates; js/web.js)
@@ -9,6 +9,7 @@
 //   node scripts/build.mjs --release     size-optimised build: cargo profile `release-wasm`
 //                                        (opt-level "z", LTO, one codegen unit), then wasm-opt -Oz
 //                                        (binaryen >= 116: $WASM_OPT, bench/node_modules, or PATH)
+//   node scripts/build.mjs --ts-only     only the host layer (js/), over the pkg/ already built
 //
 // USERSPAN_WASM_PROFILE=debug|release overrides; CARGO_TARGET_DIR is honoured. Needs cargo with
 // the wasm32-unknown-unknown target and the wasm-bindgen CLI of exactly the wasm-bindgen version
@@ -18,12 +19,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const workspace = join(root, '..');
 const args = new Set(process.argv.slice(2));
 const profile = process.env.USERSPAN_WASM_PROFILE || (args.has('--release') ? 'release' : 'debug');
-if (!['debug', 'release'].includes(profile)) throw new Error(`USERSPAN_WASM_PROFILE must be debug or release, got ${profile}`);
+if (!['debug', 'release'].includes(profile))
+  throw new Error(`USERSPAN_WASM_PROFILE must be debug or release, got ${profile}`);
 
 function run(cmd, argv, opts = {}) {
   console.log(`> ${cmd} ${argv.join(' ')}`);
@@ -46,10 +49,11 @@ function checkBindgen() {
     throw new Error(`wasm-bindgen CLI not found; install it with: cargo install wasm-bindgen-cli --version ${want}`);
   }
   if (have !== want) {
-    throw new Error(`wasm-bindgen CLI is ${have} but Cargo.lock has wasm-bindgen ${want}; run: cargo install wasm-bindgen-cli --version ${want} --force`);
+    throw new Error(
+      `wasm-bindgen CLI is ${have} but Cargo.lock has wasm-bindgen ${want}; run: cargo install wasm-bindgen-cli --version ${want} --force`,
+    );
   }
 }
-
 
 // What rustc + wasm-bindgen emit for wasm32-unknown-unknown (externref table, multivalue, ...).
 const WASM_FEATURES = [
@@ -64,7 +68,9 @@ const WASM_FEATURES = [
 /** `$WASM_OPT`, else bench/'s npm `binaryen`, else `wasm-opt` on PATH; only binaryen >= 116
  * (older releases, e.g. Debian's 108, break wasm-bindgen's externref table). */
 function findWasmOpt() {
-  const candidates = [process.env.WASM_OPT, join(root, 'bench', 'node_modules', '.bin', 'wasm-opt'), 'wasm-opt'].filter(Boolean);
+  const candidates = [process.env.WASM_OPT, join(root, 'bench', 'node_modules', '.bin', 'wasm-opt'), 'wasm-opt'].filter(
+    Boolean,
+  );
   for (const c of candidates) {
     try {
       const v = execFileSync(c, ['--version'], { encoding: 'utf8' });
@@ -78,31 +84,54 @@ function findWasmOpt() {
   return undefined;
 }
 
-checkBindgen();
-const cargoProfile = profile === 'release' ? 'release-wasm' : 'dev';
-run('cargo', ['build', '-p', 'userspan-wasm', '--target', 'wasm32-unknown-unknown', '--profile', cargoProfile]);
-const targetDir =
-  process.env.CARGO_TARGET_DIR ||
-  JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }))
-    .target_directory;
-const wasm = join(targetDir, 'wasm32-unknown-unknown', profile === 'release' ? 'release-wasm' : 'debug', 'userspan_wasm.wasm');
-if (!existsSync(wasm)) throw new Error(`cargo did not produce ${wasm}`);
+function buildWasm() {
+  checkBindgen();
+  const cargoProfile = profile === 'release' ? 'release-wasm' : 'dev';
+  run('cargo', ['build', '-p', 'userspan-wasm', '--target', 'wasm32-unknown-unknown', '--profile', cargoProfile]);
+  const targetDir =
+    process.env.CARGO_TARGET_DIR ||
+    JSON.parse(
+      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
+    ).target_directory;
+  const wasm = join(
+    targetDir,
+    'wasm32-unknown-unknown',
+    profile === 'release' ? 'release-wasm' : 'debug',
+    'userspan_wasm.wasm',
+  );
+  if (!existsSync(wasm)) throw new Error(`cargo did not produce ${wasm}`);
 
-for (const target of ['nodejs', 'web']) {
-  const out = join(root, 'pkg', target === 'nodejs' ? 'node' : 'web');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  // --weak-refs: Rust objects handed to JS (scope frames) are freed by a FinalizationRegistry
-  // when JS drops them, so the JS layer never has to free a frame another callback may still use.
-  run('wasm-bindgen', [wasm, '--target', target, '--out-dir', out, '--out-name', 'userspan_wasm', '--weak-refs', '--no-typescript']);
-  // The nodejs glue is CommonJS inside this "type": "module" package.
-  if (target === 'nodejs') writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
-  const bg = join(out, 'userspan_wasm_bg.wasm');
-  if (profile === 'release') {
-    const wasmOpt = findWasmOpt();
-    if (wasmOpt) run(wasmOpt, ['-Oz', ...WASM_FEATURES, bg, '-o', bg]);
-    else console.log('wasm-opt (binaryen >= 116) not found: skipped; `npm install` in bench/ provides one');
+  for (const target of ['nodejs', 'web']) {
+    const out = join(root, 'pkg', target === 'nodejs' ? 'node' : 'web');
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    // --weak-refs: Rust objects handed to JS (scope frames) are freed by a FinalizationRegistry
+    // when JS drops them, so the JS layer never has to free a frame another callback may still use.
+    // The .d.ts wasm-bindgen writes types the glue for ts/web.ts (not shipped: `files` lists the .js).
+    run('wasm-bindgen', [wasm, '--target', target, '--out-dir', out, '--out-name', 'userspan_wasm', '--weak-refs']);
+    // The nodejs glue is CommonJS inside this "type": "module" package.
+    if (target === 'nodejs') writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+    const bg = join(out, 'userspan_wasm_bg.wasm');
+    if (profile === 'release') {
+      const wasmOpt = findWasmOpt();
+      if (wasmOpt) run(wasmOpt, ['-Oz', ...WASM_FEATURES, bg, '-o', bg]);
+      else console.log('wasm-opt (binaryen >= 116) not found: skipped; `npm install` in bench/ provides one');
+    }
+    const bytes = readFileSync(bg);
+    console.log(`${bg}: ${statSync(bg).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
   }
-  const bytes = readFileSync(bg);
-  console.log(`${bg}: ${statSync(bg).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
 }
+
+// The host layer: the source shared with the Node package (../js-shared) as ES modules + .d.ts into
+// js/shared/, then this package's ts/ into js/ (its `./shared/*` imports resolve there through
+// tsconfig `rootDirs`). Both .d.ts sets are generated here; js/ is never edited by hand.
+function buildTs() {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  rmSync(join(root, 'js'), { recursive: true, force: true });
+  const shared = join('..', 'js-shared', 'tsconfig.json');
+  run(process.execPath, [tsc, '-p', shared, '--module', 'es2020', '--outDir', join('js', 'shared')]);
+  run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+}
+
+if (!args.has('--ts-only')) buildWasm();
+buildTs();

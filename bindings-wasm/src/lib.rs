@@ -359,6 +359,13 @@ pub fn core_shutdown() {
     userspan::shutdown(Duration::from_secs(1))
 }
 
+/// The core's default `flush` / `shutdown` timeout ([`userspan::DEFAULT_FLUSH_TIMEOUT`]) in ms: the
+/// one default of every binding (the JS layer's wait for its sends).
+#[wasm_bindgen(js_name = defaultFlushTimeoutMs)]
+pub fn default_flush_timeout_ms() -> f64 {
+    userspan::DEFAULT_FLUSH_TIMEOUT.as_millis() as f64
+}
+
 /// The core's counters, camelCase (the buffer reports sends, drops and failures into them).
 #[wasm_bindgen]
 pub fn stats() -> JsValue {

@@ -105,7 +105,12 @@ test('headless Chromium: the web build captures two users, flushes with fetch, t
   });
   assert.deepEqual(result.nested, { userId: 'outer', tags: ['a', 'b'] });
   assert.deepEqual(result.outside, {});
-  assert.deepEqual(result.badInput, { name: 'RangeError', field: 'userIdType', code: 'USERSPAN_INVALID_VALUE' });
+  assert.deepEqual(result.badInput, {
+    name: 'UserspanValueError',
+    range: true,
+    field: 'userIdType',
+    code: 'USERSPAN_INVALID_VALUE',
+  });
   const spans = result.spans;
   for (const u of ['u-a', 'u-b']) {
     const turn = spans.find((s) => s.name === 'turn' && s.userId === u);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   capture,
+  ConfigError,
   init,
   contextMode,
   load,
@@ -22,7 +23,7 @@ test('only http/protobuf: other protocols are a configuration error; nothing cha
   assert.throws(
     () => init({ protocol: 'http/json' }),
     (e) =>
-      e.constructor === Error && e.code === 'USERSPAN_CONFIG' && e.field === null && /http\/protobuf/.test(e.message),
+      e instanceof ConfigError && e.code === 'USERSPAN_CONFIG' && e.field === null && /http\/protobuf/.test(e.message),
   );
   assert.throws(
     () => init({ protocol: 'grpc' }),

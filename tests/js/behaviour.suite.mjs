@@ -10,7 +10,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Registers the suite against a package's public API (the module namespace of `userspan` or `userspan-wasm`). */
 export function behaviourSuite(api) {
-  const { capture, startCapture, withAttributes, withUser, withSession, getAttributes, init, flush, shutdown, stats, getFinishedSpans, clearFinishedSpans } = api;
+  const {
+    capture,
+    startCapture,
+    withAttributes,
+    withUser,
+    withSession,
+    getAttributes,
+    init,
+    flush,
+    shutdown,
+    stats,
+    getFinishedSpans,
+    clearFinishedSpans,
+  } = api;
 
   beforeEach(() => {
     init({ exporter: 'memory', serviceName: 'behaviour-tests' });
@@ -66,6 +79,33 @@ export function behaviourSuite(api) {
     assert.equal(spanNamed('slow').attributes['user.id'], 'u-async');
   });
 
+  test('fn receives a CaptureContext: the span ids, and ctx.run re-enters the scope, also after the span ended', () => {
+    let ctx;
+    const out = capture(
+      'with-ctx',
+      (c) => {
+        ctx = c;
+        return c.run(() => getAttributes().userId);
+      },
+      { userId: 'u-ctx' },
+    );
+    assert.equal(out, 'u-ctx');
+    const span = spanNamed('with-ctx');
+    assert.ok(ctx instanceof api.CaptureContext);
+    assert.equal(ctx.traceId, span.traceId);
+    assert.equal(ctx.spanId, span.spanId);
+    assert.deepEqual(getAttributes(), {});
+    assert.equal(
+      ctx.run(() => capture('after-end', () => getAttributes().userId)),
+      'u-ctx',
+    );
+    assert.equal(spanNamed('after-end').parentSpanId, span.spanId);
+    assert.throws(
+      () => ctx.run('not a function'),
+      (e) => e instanceof api.UserspanTypeError && e.field === 'fn',
+    );
+  });
+
   test('thenable result: a Promise is returned and the span ends when the thenable settles', async () => {
     let resolveIt;
     const thenable = {
@@ -117,7 +157,10 @@ export function behaviourSuite(api) {
         throw boom;
       },
     };
-    assert.throws(() => capture('odd-result', () => result, { userId: 'u-odd' }), (e) => e === boom);
+    assert.throws(
+      () => capture('odd-result', () => result, { userId: 'u-odd' }),
+      (e) => e === boom,
+    );
     const s = spanNamed('odd-result');
     assert.equal(s.status.code, 'ERROR');
     assert.equal(s.attributes['error.type'], 'Error');
@@ -167,7 +210,11 @@ export function behaviourSuite(api) {
     const seen = [];
     for await (const v of gen) {
       seen.push(v);
-      assert.equal(getFinishedSpans().some((s) => s.name === 'stream'), false, 'not ended mid-iteration');
+      assert.equal(
+        getFinishedSpans().some((s) => s.name === 'stream'),
+        false,
+        'not ended mid-iteration',
+      );
     }
     assert.deepEqual(seen, ['u-stream', 'u-stream', 'u-stream']);
     const stream = spanNamed('stream');
@@ -356,12 +403,19 @@ export function behaviourSuite(api) {
     const later = () =>
       setTimeout(() => {
         const seen = getAttributes();
-        capture('late-child', () => withAttributes({ tags: ['late'] }, () => capture('late-grandchild', () => {})), { sessionId: 's-late' });
+        capture('late-child', () => withAttributes({ tags: ['late'] }, () => capture('late-grandchild', () => {})), {
+          sessionId: 's-late',
+        });
         fired(seen);
       }, 5);
     capture(
       'outer-turn',
-      () => capture('middle', () => capture('inner-step', later, { userEmail: 'ada@example.com' }), { sessionId: 's-1', userIdHash: undefined, userEmail: null }),
+      () =>
+        capture('middle', () => capture('inner-step', later, { userEmail: 'ada@example.com' }), {
+          sessionId: 's-1',
+          userIdHash: undefined,
+          userEmail: null,
+        }),
       { userId: 'x'.repeat(300) },
     );
     assert.equal(getFinishedSpans().length, 3, 'the three captures ended before the timer fired');
@@ -380,7 +434,11 @@ export function behaviourSuite(api) {
     const lateAttributes = { 'user.id': 'x'.repeat(256), 'user.email': 'ada@example.com', 'session.id': 's-late' };
     assert.deepEqual(late.attributes, lateAttributes);
     assert.deepEqual(grandchild.attributes, { ...lateAttributes, 'tag.tags': ['late'] });
-    assert.equal(stats().valuesTruncated - before, 1, 'the over-long id is counted once, however often its scope is used');
+    assert.equal(
+      stats().valuesTruncated - before,
+      1,
+      'the over-long id is counted once, however often its scope is used',
+    );
   });
 
   test('work left running by a sync capture that threw still runs in its scope, under its span', async () => {
@@ -431,7 +489,10 @@ export function behaviourSuite(api) {
       'tag.tags': ['a', 'b'],
       metadata: '{"k":2,"o":1}',
     });
-    assert.equal(withUser('plain-id', () => getAttributes().userId), 'plain-id');
+    assert.equal(
+      withUser('plain-id', () => getAttributes().userId),
+      'plain-id',
+    );
   });
 
   test('bad input raises TypeError/RangeError with field and code before fn runs', () => {
@@ -466,17 +527,129 @@ export function behaviourSuite(api) {
         });
       }
     }
-    assert.throws(() => capture(42, fn), (e) => e instanceof TypeError && e.field === 'name');
-    assert.throws(() => capture('x', 'not a function'), (e) => e instanceof TypeError && e.field === 'fn');
-    assert.throws(() => withAttributes({}, null), (e) => e instanceof TypeError && e.field === 'fn');
+    assert.throws(
+      () => capture(42, fn),
+      (e) => e instanceof TypeError && e.field === 'name',
+    );
+    assert.throws(
+      () => capture('x', 'not a function'),
+      (e) => e instanceof TypeError && e.field === 'fn',
+    );
+    assert.throws(
+      () => withAttributes({}, null),
+      (e) => e instanceof TypeError && e.field === 'fn',
+    );
     assert.equal(ran, 0, 'fn never ran');
     assert.deepEqual(getFinishedSpans(), [], 'no span started');
-    assert.throws(() => init({ exporter: 'file' }), (e) => e instanceof RangeError && e.field === 'exporter');
-    assert.throws(() => init({ bogus: 1 }), (e) => e instanceof TypeError && e.code === 'USERSPAN_UNKNOWN_OPTION');
+    assert.throws(
+      () => init({ exporter: 'file' }),
+      (e) => e instanceof RangeError && e.field === 'exporter',
+    );
+    assert.throws(
+      () => init({ bogus: 1 }),
+      (e) => e instanceof TypeError && e.code === 'USERSPAN_UNKNOWN_OPTION',
+    );
     assert.throws(
       () => init({ exporter: 'memory', userIdHashing: 'replace' }),
-      (e) => e.constructor === Error && e.code === 'USERSPAN_CONFIG' && e.field === null,
+      (e) =>
+        e instanceof api.ConfigError &&
+        !(e instanceof TypeError) &&
+        !(e instanceof RangeError) &&
+        e.code === 'USERSPAN_CONFIG' &&
+        e.field === null,
     );
+  });
+
+  test('errors are one class family: UserspanError, UserspanTypeError, UserspanValueError, ConfigError, with .code', () => {
+    const { UserspanError, UserspanTypeError, UserspanValueError, ConfigError } = api;
+    const thrown = (fn) => {
+      try {
+        fn();
+      } catch (e) {
+        return e;
+      }
+      assert.fail('expected a throw');
+    };
+    const check = (e, cls, builtin, code, field) => {
+      assert.ok(e instanceof cls, `${e?.constructor?.name}: ${e?.message}`);
+      assert.ok(e instanceof UserspanError, 'every userspan error is a UserspanError');
+      assert.ok(e instanceof builtin, `still a ${builtin.name}`);
+      for (const other of [UserspanTypeError, UserspanValueError, ConfigError]) {
+        if (other !== cls) assert.ok(!(e instanceof other), `not a ${other.name}`);
+      }
+      assert.equal(e.name, cls.name);
+      assert.equal(e.code, code);
+      assert.equal(e.field, field);
+      assert.match(e.message, /^userspan: /);
+      assert.match(e.stack, new RegExp(cls.name));
+    };
+    // From the core (the message is the core's, unchanged).
+    check(
+      thrown(() => capture('never', () => {}, { userid: 'u' })),
+      UserspanTypeError,
+      TypeError,
+      'USERSPAN_UNKNOWN_OPTION',
+      'userid',
+    );
+    check(
+      thrown(() => withAttributes({ userId: 42 }, () => {})),
+      UserspanTypeError,
+      TypeError,
+      'USERSPAN_INVALID_TYPE',
+      'userId',
+    );
+    check(
+      thrown(() => startCapture('never', { userIdType: 'phone-number' })),
+      UserspanValueError,
+      RangeError,
+      'USERSPAN_INVALID_VALUE',
+      'userIdType',
+    );
+    check(
+      thrown(() => init({ exporter: 'file' })),
+      UserspanValueError,
+      RangeError,
+      'USERSPAN_INVALID_VALUE',
+      'exporter',
+    );
+    check(
+      thrown(() => init({ exporter: 'memory', userIdHashing: 'replace' })),
+      ConfigError,
+      Error,
+      'USERSPAN_CONFIG',
+      null,
+    );
+    const h = startCapture('manual');
+    check(
+      thrown(() => h.setAttribute('bad', { nested: 1 })),
+      UserspanTypeError,
+      TypeError,
+      'USERSPAN_INVALID_TYPE',
+      'attributes.bad',
+    );
+    h.end();
+    // From the JS layer's own argument checks.
+    check(
+      thrown(() => capture(42, () => {})),
+      UserspanTypeError,
+      TypeError,
+      'USERSPAN_INVALID_TYPE',
+      'name',
+    );
+    check(
+      thrown(() => withUser(7, () => {})),
+      UserspanTypeError,
+      TypeError,
+      'USERSPAN_INVALID_TYPE',
+      'user',
+    );
+    // Other errors are not userspan's; the classes are usable by apps (e.g. in their own tests).
+    assert.ok(!(new Error('x') instanceof UserspanError));
+    assert.ok(!(new TypeError('x') instanceof UserspanError));
+    assert.ok(!(new RangeError('x') instanceof UserspanTypeError));
+    const own = new UserspanValueError('userspan: made here', 'USERSPAN_INVALID_VALUE', 'f');
+    assert.ok(own instanceof UserspanError && own instanceof RangeError && own.field === 'f');
+    assert.ok(new ConfigError('userspan: made here') instanceof UserspanError);
   });
 
   test('over-long ids are truncated to 256 characters and counted, never thrown', () => {
@@ -528,7 +701,10 @@ export function behaviourSuite(api) {
     assert.equal(m.spanId, h.spanId);
     const ok = startCapture('manual-ok');
     assert.equal(ok.setAttribute('gen_ai.usage.input_tokens', 12).setAttribute('gen_ai.response.model', 'm'), ok);
-    assert.throws(() => ok.setAttribute('bad', { nested: 1 }), (e) => e instanceof TypeError && e.field === 'attributes.bad');
+    assert.throws(
+      () => ok.setAttribute('bad', { nested: 1 }),
+      (e) => e instanceof TypeError && e.field === 'attributes.bad',
+    );
     ok.end();
     assert.equal(spanNamed('manual-ok').status.code, 'UNSET');
     assert.equal(spanNamed('manual-ok').attributes['gen_ai.usage.input_tokens'], 12);
@@ -553,7 +729,10 @@ export function behaviourSuite(api) {
     await shutdown(1000);
     await shutdown(1000);
     // After shutdown, captures still work (spans go nowhere).
-    assert.equal(capture('after', () => 5), 5);
+    assert.equal(
+      capture('after', () => 5),
+      5,
+    );
   });
 
   test('strings of every UTF-8 width arrive intact across the native boundary', () => {

@@ -17,7 +17,8 @@ export function conformanceSuite(api) {
 
   function run(steps) {
     for (const step of steps ?? []) {
-      if ('capture' in step) capture(step.capture, () => run(step.do), step.options ? camelKeys(step.options) : undefined);
+      if ('capture' in step)
+        capture(step.capture, () => run(step.do), step.options ? camelKeys(step.options) : undefined);
       else if ('scope' in step) withAttributes(camelKeys(step.scope), () => run(step.do));
       else if ('span' in step) capture(step.span, () => {});
       else if ('fail' in step) throw new Error(step.fail);
@@ -46,6 +47,8 @@ export function conformanceSuite(api) {
         assert.ok(raised, 'expected an error');
         const cls = expect.error.kind === 'value' ? RangeError : TypeError;
         assert.ok(raised instanceof cls, `expected ${cls.name}, got ${raised?.constructor?.name}: ${raised?.message}`);
+        assert.ok(raised instanceof (expect.error.kind === 'value' ? api.UserspanValueError : api.UserspanTypeError));
+        assert.ok(raised instanceof api.UserspanError);
         assert.equal(raised.field, camelField(expect.error.field));
         assert.match(raised.code, /^USERSPAN_/);
         assert.deepEqual(spans, [], 'the function must not run and no span may be produced');
@@ -56,14 +59,10 @@ export function conformanceSuite(api) {
         if (!failing) assert.equal(raised, undefined, `unexpected error: ${raised?.stack}`);
       }
       const byId = new Map(spans.map((s) => [s.spanId, s]));
-      assert.deepEqual(
-        spans.map((s) => s.name).sort(),
-        (expect.spans ?? []).map((s) => s.name).sort(),
-        'span names',
-      );
+      assert.deepEqual(spans.map((s) => s.name).sort(), (expect.spans ?? []).map((s) => s.name).sort(), 'span names');
       for (const want of expect.spans ?? []) {
         const got = spans.find((s) => s.name === want.name);
-        const parent = got.parentSpanId ? byId.get(got.parentSpanId)?.name ?? '<foreign>' : null;
+        const parent = got.parentSpanId ? (byId.get(got.parentSpanId)?.name ?? '<foreign>') : null;
         assert.equal(parent, want.parent, `${want.name}: parent`);
         const attrs = { ...got.attributes };
         delete attrs['error.type'];

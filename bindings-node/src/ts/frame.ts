@@ -1,6 +1,7 @@
 // The TypeScript half of a frame: what the context storage holds for a capture or an attribute
 // scope. The native half (a slab slot or an External) is described in ../frame.rs.
 import { native, type NativeFrame, type NativeRef } from './native';
+import type { OtelContext, OtelContextManager } from './otel';
 
 const ids = native.ids;
 
@@ -27,6 +28,11 @@ export class Frame {
   i4 = 0;
   i5 = 0;
   i6 = 0;
+  /**
+   * For a capture started under an OTel JS context manager that could not be wrapped (see
+   * `otel.ts`): the manager and the context to activate with the frame. Undefined otherwise.
+   */
+  otel: [OtelContextManager, OtelContext] | undefined = undefined;
   constructor(public ref: NativeRef) {}
 }
 
@@ -48,7 +54,29 @@ export function nativeOf(f: Frame | undefined): NativeRef {
 function revive(f: Frame): NativeFrame {
   const v = f.vals ?? [];
   const outer = nativeOf(f.outer);
-  const ref = native.revive(outer, f.i0, f.i1, f.i2, f.i3, f.i4, f.i5, f.i6, f.mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  const ref = native.revive(
+    outer,
+    f.i0,
+    f.i1,
+    f.i2,
+    f.i3,
+    f.i4,
+    f.i5,
+    f.i6,
+    f.mask,
+    v[0],
+    v[1],
+    v[2],
+    v[3],
+    v[4],
+    v[5],
+    v[6],
+    v[7],
+    v[8],
+    v[9],
+    v[10],
+    v[11],
+  );
   f.ref = ref;
   return ref;
 }

@@ -1,6 +1,7 @@
 // Loader and types of the private native addon (built from ../../src/*.rs into
 // native/userspan.node). Nothing here is public API.
 import { join } from 'node:path';
+import type { UserspanErrorCode } from './shared/errors';
 
 /** A native frame kept by V8: an External owning the merged scope and the current span. */
 export type NativeFrame = object & { readonly __userspanFrame: unique symbol };
@@ -27,14 +28,37 @@ type Id = string | undefined;
 
 export interface NativeModule {
   /** Starts a capture span; `traceId`/`spanId` (hex) name an OTel JS parent, else `outer`'s span is. */
-  start(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, options: unknown): NativeFrame;
+  start(
+    name: string,
+    outer: NativeRef,
+    traceId: Id,
+    spanId: Id,
+    sampled: boolean | undefined,
+    options: unknown,
+  ): NativeFrame;
   /**
    * `start` with the options' values by position: `values[i]` is option `optionNames()[i]`,
    * present when bit `i` of `mask` is set.
    */
-  startIdx(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): NativeFrame;
+  startIdx(
+    name: string,
+    outer: NativeRef,
+    traceId: Id,
+    spanId: Id,
+    sampled: boolean | undefined,
+    mask?: number,
+    ...values: unknown[]
+  ): NativeFrame;
   /** `startIdx` into a slot of the native slab: for a sync capture, freed by `endSlot`. */
-  startSlot(name: string, outer: NativeRef, traceId: Id, spanId: Id, sampled: boolean | undefined, mask?: number, ...values: unknown[]): number;
+  startSlot(
+    name: string,
+    outer: NativeRef,
+    traceId: Id,
+    spanId: Id,
+    sampled: boolean | undefined,
+    mask?: number,
+    ...values: unknown[]
+  ): number;
   /** An attribute scope (no span of its own). */
   scope(outer: NativeRef, options: unknown): NativeFrame;
   scopeIdx(outer: NativeRef, mask?: number, ...values: unknown[]): NativeFrame;
@@ -50,7 +74,18 @@ export interface NativeModule {
   /** The slot's frame moved into an External (its capture outlives the call that started it). */
   detach(slot: number): NativeFrame;
   /** An ended slot capture again: its outer frame, the 7 id words `endSlot` wrote, its options. */
-  revive(outer: NativeRef, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, i6: number, mask: number, ...values: unknown[]): NativeFrame;
+  revive(
+    outer: NativeRef,
+    i0: number,
+    i1: number,
+    i2: number,
+    i3: number,
+    i4: number,
+    i5: number,
+    i6: number,
+    mask: number,
+    ...values: unknown[]
+  ): NativeFrame;
   /** Sync captures holding a slot on this thread now (diagnostics: no way out leaks one). */
   openSlots(): number;
   /** Where `endSlot` writes: trace id (4 big-endian words), span id (2), trace flags. */
@@ -65,7 +100,14 @@ export interface NativeModule {
   stats(): NativeStats;
   finishedSpans(): unknown[];
   clearFinishedSpans(): void;
+  /** The classes the addon throws core errors as: `new C(message, code, field)` (see ../errors.rs). */
+  registerErrorClasses(typeError: ErrorClass, valueError: ErrorClass, configError: ErrorClass): void;
+  /** The core's `DEFAULT_FLUSH_TIMEOUT`, ms. */
+  defaultFlushTimeoutMs(): number;
 }
+
+/** A userspan error class as the addon constructs it. */
+export type ErrorClass = new (message: string, code: UserspanErrorCode, field: string | null) => Error;
 
 function load(): NativeModule {
   const path = join(__dirname, '..', 'native', 'userspan.node');

@@ -59,12 +59,17 @@ export function wrapContextManager(cm: OtelContextManager, currentCapture: () =>
 function tryWrap(cm: OtelContextManager, currentCapture: () => Frame | undefined): boolean {
   try {
     const active = cm.active;
-    const withFn = cm.with as (context: OtelContext, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown;
+    const withFn = cm.with as (
+      context: OtelContext,
+      fn: (...a: unknown[]) => unknown,
+      thisArg?: unknown,
+      ...args: unknown[]
+    ) => unknown;
     if (typeof active !== 'function' || typeof withFn !== 'function') return false;
     let lastBase: OtelContext | undefined;
     let lastFrame: Frame | undefined;
     let lastView: OtelContext | undefined;
-    const lazyActive = function (): OtelContext {
+    const lazyActive = (): OtelContext => {
       const base = active.call(cm);
       const frame = currentCapture();
       if (frame === undefined || base.getValue(ANCHOR_KEY) === frame) return base;
@@ -75,10 +80,18 @@ function tryWrap(cm: OtelContextManager, currentCapture: () => Frame | undefined
       }
       return lastView as OtelContext;
     };
-    const lazyWith = function (context: OtelContext, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]): unknown {
+    const lazyWith = (
+      context: OtelContext,
+      fn: (...a: unknown[]) => unknown,
+      thisArg?: unknown,
+      ...args: unknown[]
+    ): unknown => {
       const frame = currentCapture();
       const anchored =
-        context === undefined || context === null || typeof context.getValue !== 'function' || context.getValue(ANCHOR_KEY) === frame
+        context === undefined ||
+        context === null ||
+        typeof context.getValue !== 'function' ||
+        context.getValue(ANCHOR_KEY) === frame
           ? context
           : context.setValue(ANCHOR_KEY, frame);
       return withFn.call(cm, anchored, fn, thisArg, ...args);

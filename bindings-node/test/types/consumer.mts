@@ -11,7 +11,10 @@ import {
   getFinishedSpans,
   UserAttributesSpanProcessor,
   type CaptureOptions,
-  type UserspanError,
+  ConfigError,
+  UserspanError,
+  UserspanTypeError,
+  UserspanValueError,
 } from 'userspan';
 import userspan from 'userspan';
 
@@ -30,6 +33,14 @@ h.setAttribute('k', 1).end(new Error('x'));
 const id: string | null | undefined = withUser('u', () => getAttributes().userId);
 const e = new Error() as UserspanError;
 const code: 'USERSPAN_INVALID_TYPE' | 'USERSPAN_UNKNOWN_OPTION' | 'USERSPAN_INVALID_VALUE' | 'USERSPAN_CONFIG' = e.code;
+try {
+  init({ exporter: 'memory', userIdHashing: 'replace' });
+} catch (err) {
+  if (err instanceof UserspanError) void [err.code, err.field];
+  if (err instanceof UserspanTypeError || err instanceof UserspanValueError || err instanceof ConfigError)
+    void err.code;
+}
+const viaCtx: Promise<string> = capture('ctx', async (ctx) => ctx.spanId);
 const started: number = stats().spansStarted;
 const traceId: string = getFinishedSpans()[0]?.traceId ?? '';
 new UserAttributesSpanProcessor({ userIdHashing: 'off' });
@@ -38,4 +49,4 @@ await shutdown();
 userspan.capture('default-import', () => 1);
 // @ts-expect-error userIdType is an enum
 capture('bad', () => 1, { userIdType: 'phone-number' });
-void [n, p, id, code, started, traceId];
+void [n, p, id, code, started, traceId, viaCtx];
