@@ -87,8 +87,61 @@ export interface InitOptions {
   scheduledDelayMs?: number;
   /** Spans per export request (default 512). */
   maxExportBatchSize?: number;
-  /** Deadline of one export including retries, ms (default 10000). */
+  /**
+   * Deadline of one export including retries, ms (default 10000). Node: env
+   * `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT`, then `OTEL_BSP_EXPORT_TIMEOUT`.
+   */
   exportTimeoutMs?: number;
+  /**
+   * Request compression, default `"none"`. `"gzip"`: the body gzip-compressed (`Content-Encoding: gzip`;
+   * gRPC's `gzip` encoding). Node: env `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, then
+   * `OTEL_EXPORTER_OTLP_COMPRESSION`. WASM: accepted but not applied (the `fetch` sender sends uncompressed).
+   */
+  compression?: 'gzip' | 'none';
+  /**
+   * Path of a PEM CA bundle trusted for an `https://` endpoint instead of the default roots (the platform's
+   * trust store plus Mozilla's). Read at `init`: a missing or unparsable file is a `ConfigError` naming the
+   * option and the path; a server certificate it does not verify is a counted export error, never thrown.
+   * Node: env `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, then `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+   * WASM: not available (no file system; TLS is the runtime's `fetch`).
+   */
+  certificate?: string;
+  /**
+   * Path of a PEM client certificate chain for mTLS (give `clientKey` too). Node: env
+   * `OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_CERTIFICATE`. WASM: not available.
+   */
+  clientCertificate?: string;
+  /** Path of the PEM private key of `clientCertificate`. Node: env `OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_KEY`. WASM: not available. */
+  clientKey?: string;
+  /**
+   * The OpenTelemetry SDK sampler, default `"parentbased_always_on"`. A sampled-out span is neither stamped,
+   * counted nor exported: per-user numbers count what is sampled in. Node: env `OTEL_TRACES_SAMPLER`.
+   */
+  sampler?:
+    | 'always_on'
+    | 'always_off'
+    | 'traceidratio'
+    | 'parentbased_always_on'
+    | 'parentbased_always_off'
+    | 'parentbased_traceidratio';
+  /** Ratio of the `traceidratio` samplers, 0.0 to 1.0 (default 1.0). Node: env `OTEL_TRACES_SAMPLER_ARG`. */
+  samplerArg?: number;
+  /**
+   * Extra resource attributes, merged over `OTEL_RESOURCE_ATTRIBUTES` (Node; a key given here wins);
+   * `serviceName` wins over a `service.name` here.
+   */
+  resourceAttributes?: Record<string, string>;
+  /**
+   * `true`: nothing is recorded or sent; `capture` still runs the function and returns its result.
+   * Node: env `OTEL_SDK_DISABLED` (`true` / `false`).
+   */
+  disabled?: boolean;
+  /**
+   * Back ends whose own attribute keys are emitted beside the OTel ones: `"langfuse"` (also
+   * `langfuse.user.id`, `langfuse.session.id`, `langfuse.trace.tags`, `langfuse.trace.metadata.<key>`).
+   * Node: env `USERSPAN_COMPAT` (comma separated). Default none.
+   */
+  compat?: 'langfuse'[];
 }
 
 /** Counters since the core was loaded (they survive a new `init`). */
