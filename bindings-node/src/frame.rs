@@ -16,7 +16,8 @@
 //! - `startIdx(name, outer, traceId, spanId, sampled, mask, v0, v1, ...)` → External: options'
 //!   values by position (`vi` is option `optionNames()[i]`, present when bit `i` of `mask` is
 //!   set), so no key strings and no property enumeration cross the FFI;
-//!   `startSlot(...)` → slot number, with the same arguments;
+//!   `startSlot(...)` → slot id (see [`slot_id`]: slot index and generation), with the same
+//!   arguments;
 //!   `start(name, outer, traceId, spanId, sampled, options)` → External (any options value)
 //! - `scope(outer, options)` / `scopeIdx(outer, mask, v0, v1, ...)` → External (no span of its own)
 //! - `end(frame)`; `endError(frame, typeName, message, stacktrace)` (Externals)
@@ -27,7 +28,7 @@
 //!   the ids `endSlot` wrote and the option values it started with
 //! - `ids`: an `Int32Array(8)`: trace id as 4 big-endian 32-bit words, span id as 2, trace flags
 //!
-//! `outer` (a frame: slot number, External, or null) is where the scope merges and the parent
+//! `outer` (a frame: slot id, External, or null) is where the scope merges and the parent
 //! comes from; `traceId`/`spanId` (hex) are an OpenTelemetry JS parent or undefined (then the
 //! parent is `outer`'s span). Options go through the core's `Attributes`; its errors are thrown as
 //! mapped in `errors.rs`.
@@ -112,16 +113,82 @@ impl FrameInner {
     }
 }
 
+/// This thread's slab of open sync capture frames. Each entry keeps the generation it was
+/// taken with: a slot index is reused as soon as its capture ends, so an id the JS side kept
+/// from an earlier capture (a stale id) must not resolve to the frame that took its index later.
+struct Slots {
+    slab: Slab<(u32, FrameInner)>,
+    /// Generation of the next slot taken (wraps at `GEN_MASK`).
+    next_gen: u32,
+}
+
 thread_local! {
     /// Frames of this thread's synchronous captures whose span is open, by slot (each Node
     /// worker runs on its own thread).
-    static SLOTS: RefCell<Slab<FrameInner>> = const { RefCell::new(Slab::new()) };
+    static SLOTS: RefCell<Slots> = const { RefCell::new(Slots { slab: Slab::new(), next_gen: 0 }) };
+}
+
+/// Bits of a slot id that are the slab index; the bits above them (up to bit 29) are the
+/// generation. 2^14 = 16384 sync captures open at once (nested) on one thread, far past the
+/// depth a JS stack reaches; a capture beyond it gets an External instead of a slot.
+const INDEX_BITS: u32 = 14;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+/// Generations wrap after 2^16: an id kept stale across exactly a multiple of 65536 slot
+/// captures started on one thread would alias (the TypeScript layer never keeps one at all: it
+/// forgets a slot id when the capture ends; this check makes a slip there harmless instead of a
+/// frame of another capture, and another user).
+const GEN_MASK: u32 = (1 << 16) - 1;
+
+/// The id JS gets for slab index `index` taken with generation `gen`: below 2^30, so V8 keeps it
+/// as a small integer (no heap number).
+fn slot_id(index: usize, gen: u32) -> u32 {
+    (gen << INDEX_BITS) | index as u32
+}
+
+/// `(index, generation)` of a slot id.
+fn slot_parts(id: u32) -> (usize, u32) {
+    ((id & INDEX_MASK) as usize, (id >> INDEX_BITS) & GEN_MASK)
+}
+
+impl Slots {
+    /// The live frame of slot id `id` (none when its capture ended, even if its index was
+    /// taken again since).
+    fn get(&self, id: u32) -> Option<&FrameInner> {
+        let (index, gen) = slot_parts(id);
+        match self.slab.get(index) {
+            Some((g, f)) if *g == gen => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Takes slot id `id`'s frame out (none for a stale id: the slot's present frame stays).
+    fn remove(&mut self, id: u32) -> Option<FrameInner> {
+        let (index, gen) = slot_parts(id);
+        match self.slab.get(index) {
+            Some((g, _)) if *g == gen => self.slab.try_remove(index).map(|(_, f)| f),
+            _ => None,
+        }
+    }
+
+    /// Puts `frame` in a free slot and returns its id, or gives `frame` back when every index
+    /// is taken.
+    fn insert(&mut self, frame: FrameInner) -> Result<u32, FrameInner> {
+        let entry = self.slab.vacant_entry();
+        if entry.key() > INDEX_MASK as usize {
+            return Err(frame);
+        }
+        let gen = self.next_gen;
+        self.next_gen = (gen + 1) & GEN_MASK;
+        let id = slot_id(entry.key(), gen);
+        entry.insert((gen, frame));
+        Ok(id)
+    }
 }
 
 /// How many slots are taken: sync captures running on this thread (the tests check that every
 /// way out of a capture frees its slot).
 pub(crate) fn open_slots() -> usize {
-    SLOTS.with(|s| s.borrow().len())
+    SLOTS.with(|s| s.borrow().slab.len())
 }
 
 /// Frees a frame once V8 collected its External. A span never ended (an abandoned `startCapture`
@@ -170,8 +237,8 @@ unsafe fn new_frame(env: sys::napi_env, inner: FrameInner) -> sys::napi_value {
     out
 }
 
-/// Calls `f` with the frame behind a JS value: a slot number, an External from [`new_frame`], or
-/// anything else (null/undefined: `None`). `f` must not start or end slot frames (the slab is
+/// Calls `f` with the frame behind a JS value: a slot id (`None` once its capture ended), an
+/// External from [`new_frame`], or anything else (null/undefined: `None`). `f` must not start or end slot frames (the slab is
 /// borrowed meanwhile) and must not call into JS.
 ///
 /// # Safety
@@ -188,7 +255,7 @@ pub(crate) unsafe fn with_frame<R>(
             let mut slot = 0u32;
             // SAFETY: `env` and `v` (a number) per this fn's contract; `slot` is a local out-slot.
             unsafe { sys::napi_get_value_uint32(env, v, &mut slot) };
-            SLOTS.with(|s| f(s.borrow().get(slot as usize)))
+            SLOTS.with(|s| f(s.borrow().get(slot)))
         }
         Ok(sys::ValueType::napi_external) => {
             let mut data: *mut c_void = ptr::null_mut();
@@ -413,11 +480,17 @@ unsafe fn start_slot(env: sys::napi_env, info: sys::napi_callback_info) -> sys::
     let attrs = unsafe { attrs_from_indexed(env, argv[5], &argv[6..]) };
     // SAFETY: as above.
     let Some(frame) = (unsafe { started(env, &argv, attrs) }) else { return ptr::null_mut() };
-    let slot = SLOTS.with(|s| s.borrow_mut().insert(frame));
-    let mut out = ptr::null_mut();
     // Slots are reused, so the slab is as long as the deepest nesting of open sync captures.
+    let id = match SLOTS.with(|s| s.borrow_mut().insert(frame)) {
+        Ok(id) => id,
+        // Every slot index taken: the frame lives in an External (the TypeScript layer treats
+        // it as any External frame).
+        // SAFETY: `env` is the running callback's.
+        Err(frame) => return unsafe { new_frame(env, frame) },
+    };
+    let mut out = ptr::null_mut();
     // SAFETY: `env` is the running callback's; `out` is a local out-slot.
-    unsafe { sys::napi_create_uint32(env, slot as u32, &mut out) };
+    unsafe { sys::napi_create_uint32(env, id, &mut out) };
     out
 }
 
@@ -486,14 +559,15 @@ unsafe fn end_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::n
     ptr::null_mut()
 }
 
-/// Takes slot `v` out of the slab (module contract for `env` and `v`).
+/// Takes slot id `v`'s frame out of the slab; none when that capture already ended (module
+/// contract for `env` and `v`).
 unsafe fn take_slot(env: sys::napi_env, v: sys::napi_value) -> Option<FrameInner> {
     let mut slot = 0u32;
     // SAFETY: `env` and `v` per this fn's contract; `slot` is a local out-slot.
     if unsafe { sys::napi_get_value_uint32(env, v, &mut slot) } != sys::Status::napi_ok {
         return None;
     }
-    SLOTS.with(|s| s.borrow_mut().try_remove(slot as usize))
+    SLOTS.with(|s| s.borrow_mut().remove(slot))
 }
 
 /// The `ids` layout: the trace id as 4 big-endian 32-bit words, the span id as 2, the trace flags.
