@@ -42,6 +42,22 @@ pub struct BenchArgs {
     /// Database file (deleted first).
     #[arg(long, default_value = "userspan-bench.db")]
     pub db: std::path::PathBuf,
+    /// What the LLM spans carry: `reported` (GenAI usage and a `gen_ai.usage.total_cost`, so
+    /// nothing is priced at ingest) or `realistic` (what instrumentations send: OpenInference or
+    /// OTel GenAI usage, cache and reasoning tokens, a model and provider, no cost, so every LLM
+    /// span is priced at ingest from the genai-prices table; 1 trace in 20 uses a model the table
+    /// does not know).
+    #[arg(long, value_enum, default_value_t = Workload::Reported)]
+    pub workload: Workload,
+}
+
+/// The span attributes of `userspan bench` (`--workload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// GenAI usage with the cost reported on the span.
+    Reported,
+    /// OpenInference / OTel GenAI usage without cost: priced at ingest.
+    Realistic,
 }
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
@@ -74,10 +90,14 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
                 sv(conv::USER_ID_TYPE, conv::USER_ID_TYPE_EMAIL.into()),
                 sv(conv::SESSION_ID, format!("session-{session}")),
             ];
-            if k > 0 {
+            if k > 0 && args.workload == Workload::Realistic {
+                realistic_llm_attrs(&mut attrs, trace, n);
+            } else if k > 0 {
                 attrs.push(sv(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT.into()));
-                attrs
-                    .push(sv(conv::GEN_AI_REQUEST_MODEL, if trace.is_multiple_of(3) { "gpt-4o" } else { "gpt-4o-mini" }.into()));
+                attrs.push(sv(
+                    conv::GEN_AI_REQUEST_MODEL,
+                    if trace.is_multiple_of(3) { "gpt-4o" } else { "gpt-4o-mini" }.into(),
+                ));
                 attrs.push(sv(conv::GEN_AI_PROVIDER_NAME, "openai".into()));
                 attrs.push(kv(conv::GEN_AI_USAGE_INPUT_TOKENS, any_value::Value::IntValue(500 + (n % 700) as i64)));
                 attrs.push(kv(conv::GEN_AI_USAGE_OUTPUT_TOKENS, any_value::Value::IntValue(50 + (n % 300) as i64)));
@@ -105,6 +125,47 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
         }],
     }
     .encode_to_vec()
+}
+
+/// The attributes of an LLM span as the instrumentations send them (no cost): OpenInference
+/// (`llm.*`, as `openinference-instrumentation-openai` / `-anthropic`) on even traces, OTel GenAI
+/// (`gen_ai.*`, as `opentelemetry-instrumentation-openai-v2`) on odd ones.
+fn realistic_llm_attrs(attrs: &mut Vec<KeyValue>, trace: usize, n: usize) {
+    let int = |k: &str, v: i64| kv(k, any_value::Value::IntValue(v));
+    let (provider, model) = match trace % 20 {
+        0 => ("openai", "acme-internal-llm-v1"),
+        t if t % 3 == 0 => ("anthropic", "claude-3-5-sonnet-20241022"),
+        t if t % 3 == 1 => ("openai", "gpt-4o-2024-08-06"),
+        _ => ("openai", "gpt-4o-mini"),
+    };
+    let input = 500 + (n % 700) as i64;
+    let output = 50 + (n % 300) as i64;
+    let cached = if n.is_multiple_of(4) { input / 2 } else { 0 };
+    if trace.is_multiple_of(2) {
+        attrs.push(sv(conv::OPENINFERENCE_SPAN_KIND, "LLM".into()));
+        attrs.push(sv(conv::LLM_SYSTEM, provider.into()));
+        attrs.push(sv(conv::LLM_PROVIDER, provider.into()));
+        attrs.push(sv(conv::LLM_MODEL_NAME, model.into()));
+        attrs.push(int(conv::LLM_TOKEN_COUNT_PROMPT, input));
+        attrs.push(int(conv::LLM_TOKEN_COUNT_COMPLETION, output));
+        attrs.push(int("llm.token_count.total", input + output));
+        if cached > 0 {
+            attrs.push(int(conv::LLM_TOKEN_COUNT_PROMPT_CACHE_READ, cached));
+        }
+    } else {
+        attrs.push(sv(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT.into()));
+        attrs.push(sv(conv::GEN_AI_SYSTEM, provider.into()));
+        attrs.push(sv(conv::GEN_AI_REQUEST_MODEL, model.into()));
+        attrs.push(sv(conv::GEN_AI_RESPONSE_MODEL, model.into()));
+        attrs.push(int(conv::GEN_AI_USAGE_INPUT_TOKENS, input));
+        attrs.push(int(conv::GEN_AI_USAGE_OUTPUT_TOKENS, output));
+        if cached > 0 {
+            attrs.push(int(conv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached));
+        }
+        if provider == "openai" {
+            attrs.push(sv(conv::OPENAI_RESPONSE_SERVICE_TIER, "default".into()));
+        }
+    }
 }
 
 /// CPU seconds (user + system) of each thread of this process by thread id, with the thread's
@@ -155,11 +216,13 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         queue_requests: DEFAULT_QUEUE_REQUESTS,
         // Load goes over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,
+        prices: None,
     })?;
     let url = running.url();
     println!(
-        "ingest: {} spans, {} users, {} connections -> {url}/v1/traces (SQLite {}, WAL, synchronous=FULL)",
+        "ingest: {} spans ({:?} workload), {} users, {} connections -> {url}/v1/traces (SQLite {}, WAL, synchronous=FULL)",
         args.spans,
+        args.workload,
         args.users,
         args.connections,
         args.db.display()

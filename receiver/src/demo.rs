@@ -3,7 +3,9 @@
 //!
 //! ~50 users (e-mail and UUID ids, plan/region metadata) active over the last 30 days in
 //! multi-turn sessions: each turn is a trace with an input guardrail, chat spans (OpenAI,
-//! Anthropic, Google models with tokens and cost), sometimes a tool call, sometimes a failure,
+//! Anthropic, Google models with tokens, cache reads and a model, and no cost, as instrumentations
+//! send them, so the receiver prices them at list price; one self-hosted model the price table
+//! does not know, which shows as unpriced), sometimes a tool call, sometimes a failure,
 //! and often an evaluation event. Spans get their user attributes from the SDK's stamping
 //! processor: the demo only opens a userspan scope around each session.
 
@@ -132,15 +134,16 @@ const REGIONS: &[&str] = &["us-east", "eu-west", "ap-south"];
 struct Model {
     provider: &'static str,
     name: &'static str,
-    usd_per_m_in: f64,
-    usd_per_m_out: f64,
 }
 
+/// Models the demo's users call; the last is a self-hosted fine-tune the price table does not
+/// know (its calls are unpriced until `userspan serve --prices` names it).
 const MODELS: &[Model] = &[
-    Model { provider: "openai", name: "gpt-4o-mini", usd_per_m_in: 0.15, usd_per_m_out: 0.60 },
-    Model { provider: "openai", name: "gpt-4o", usd_per_m_in: 2.50, usd_per_m_out: 10.0 },
-    Model { provider: "anthropic", name: "claude-sonnet-4", usd_per_m_in: 3.0, usd_per_m_out: 15.0 },
-    Model { provider: "gcp.gemini", name: "gemini-2.0-flash", usd_per_m_in: 0.10, usd_per_m_out: 0.40 },
+    Model { provider: "openai", name: "gpt-4o-mini" },
+    Model { provider: "openai", name: "gpt-4o" },
+    Model { provider: "anthropic", name: "claude-sonnet-4" },
+    Model { provider: "gcp.gemini", name: "gemini-2.0-flash" },
+    Model { provider: "openai", name: "acme-support-ft-v2" },
 ];
 const TOOLS: &[&str] = &["search_kb", "get_order_status", "create_ticket", "refund_order"];
 const ERRORS: &[&str] = &["rate_limit_exceeded", "timeout", "context_length_exceeded", "upstream_503"];
@@ -269,8 +272,7 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
         for call in 0..calls {
             let input = rng.range(300, 3000) as i64;
             let output = rng.range(40, 700) as i64;
-            let cost_in = input as f64 * m.usd_per_m_in / 1e6;
-            let cost_out = output as f64 * m.usd_per_m_out / 1e6;
+            let cached = if rng.chance(0.3) { input / 2 } else { 0 };
             t += ms(rng.range(2, 20));
             let mut c = tracer
                 .span_builder(format!("{} {}", conv::OPERATION_CHAT, m.name))
@@ -295,9 +297,9 @@ fn send_turn(tracer: &BoxedTracer, rng: &mut Rng, scope_cx: &Context, u: &DemoUs
             c.set_attribute(KeyValue::new(conv::GEN_AI_RESPONSE_MODEL, m.name));
             c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_INPUT_TOKENS, input));
             c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_OUTPUT_TOKENS, output));
-            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_INPUT_COST, cost_in));
-            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_OUTPUT_COST, cost_out));
-            c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_TOTAL_COST, cost_in + cost_out));
+            if cached > 0 {
+                c.set_attribute(KeyValue::new(conv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached));
+            }
             c.end_with_timestamp(ts(t));
             spans += 1;
             if call == 0 && calls == 2 {
@@ -370,6 +372,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         queue_requests: DEFAULT_QUEUE_REQUESTS,
         // The SDK exports over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,
+        prices: None,
     };
     let running = match spawn(cfg.clone()) {
         Ok(r) => r,

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod pricing;
 pub mod server;
 pub mod store;
 pub mod table;

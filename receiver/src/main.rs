@@ -39,6 +39,12 @@ enum Command {
         /// Requests that may wait for the database writer before ingest answers 503.
         #[arg(long, default_value_t = DEFAULT_QUEUE_REQUESTS)]
         queue: usize,
+        /// Model prices (TOML, or JSON for a .json file) taking precedence over the bundled
+        /// genai-prices table: `[[price]]` entries with `model` (exact) or `model_prefix`, an
+        /// optional `provider`, and USD per million tokens for `input`, `output` and optionally
+        /// `cache_read`, `cache_write`, `reasoning`. A bad file stops the server at start.
+        #[arg(long, value_name = "FILE")]
+        prices: Option<std::path::PathBuf>,
     },
     /// Print the users table of a database.
     Users(table::UsersArgs),
@@ -52,13 +58,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, grpc_listen, db, api_keys, queue } => serve(ServerConfig {
+        Command::Serve { listen, grpc_listen, db, api_keys, queue, prices } => serve(ServerConfig {
             listen,
             db: DbPath::parse(&db),
             api_keys,
             queue_requests: queue,
             grpc: grpc_listen
                 .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
+            prices,
         }),
         Command::Users(args) => table::run(&args),
         Command::Demo(args) => demo::run(&args),
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
 
 fn serve(cfg: ServerConfig) -> Result<(), String> {
     let keys = cfg.api_keys.len();
+    let prices = cfg.prices.clone();
     let db = cfg.db.clone();
     let running = spawn(cfg)?;
     // Never die on a closed stdout (a supervisor that stopped reading): ignore write errors.
@@ -95,6 +103,17 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
     say(match db {
         DbPath::File(p) => format!("  database:         {}", p.display()),
         DbPath::Memory => "  database:         in memory (gone on exit)".to_string(),
+    });
+    say(match prices {
+        Some(p) => format!(
+            "  prices:           {} over genai-prices {}",
+            p.display(),
+            userspan_receiver::pricing::GENAI_PRICES_VERSION
+        ),
+        None => format!(
+            "  prices:           genai-prices {} (list prices)",
+            userspan_receiver::pricing::GENAI_PRICES_VERSION
+        ),
     });
     if keys > 0 {
         say(format!("  {keys} API key(s) configured: requests need `Authorization: Bearer <key>`"));

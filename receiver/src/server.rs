@@ -1,6 +1,8 @@
 //! Starting and stopping the receiver: store, writer thread, HTTP server and OTLP/gRPC server.
 
 use crate::api::{router, AppState};
+use crate::ingest::IngestContext;
+use crate::pricing::Pricer;
 use crate::store::schema::DbPath;
 use crate::store::{Store, DEFAULT_QUEUE_REQUESTS};
 use std::collections::HashMap;
@@ -34,6 +36,9 @@ pub struct ServerConfig {
     pub queue_requests: usize,
     /// OTLP/gRPC listener (`TraceService/Export`, the same pipeline as `/v1/traces`).
     pub grpc: GrpcListen,
+    /// `--prices FILE`: model prices that take precedence over the bundled `genai-prices`
+    /// table ([`crate::pricing::parse_prices`]); a bad file stops [`spawn`].
+    pub prices: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -45,6 +50,7 @@ impl ServerConfig {
             api_keys: Vec::new(),
             queue_requests: DEFAULT_QUEUE_REQUESTS,
             grpc: GrpcListen::On("127.0.0.1:0".parse().expect("valid address")),
+            prices: None,
         }
     }
 }
@@ -122,9 +128,19 @@ impl Drop for Running {
 /// Opens the store, binds, and serves on a new thread with its own runtime. Returns once the
 /// socket is bound.
 pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
+    // Prices first: a bad --prices file refuses to start before anything is opened or bound.
+    let pricer = match &cfg.prices {
+        Some(p) => Pricer::from_file(p)?,
+        None => Pricer::bundled(),
+    };
     let store = Store::open(&cfg.db, cfg.queue_requests)?;
     let keys: HashMap<String, String> = cfg.api_keys.iter().cloned().collect();
-    let state = AppState { writer: store.tx.clone(), index: store.index.clone(), keys: Arc::new(keys) };
+    let state = AppState {
+        writer: store.tx.clone(),
+        index: store.index.clone(),
+        keys: Arc::new(keys),
+        ingest: Arc::new(IngestContext::new(pricer)),
+    };
     let std_listener =
         std::net::TcpListener::bind(cfg.listen).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     std_listener.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -270,7 +270,12 @@ fn a_full_writer_queue_is_unavailable_with_retry_info() {
     let (tx, _rx) = tokio::sync::mpsc::channel::<WriteJob>(1);
     let (reply, _) = tokio::sync::oneshot::channel();
     tx.try_send(WriteJob { rows: vec![], reply }).unwrap();
-    let state = AppState { writer: tx, index: Arc::new(Default::default()), keys: Arc::new(Default::default()) };
+    let state = AppState {
+        writer: tx,
+        index: Arc::new(Default::default()),
+        keys: Arc::new(Default::default()),
+        ingest: Arc::new(Default::default()),
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -13,7 +13,9 @@
 //! [`RETRY_AFTER`].
 
 use super::{bearer, AppState};
-use crate::ingest::{decode_request, gunzip_capped, map_request, DecodeError, Encoding, MAX_BODY_BYTES};
+use crate::ingest::{
+    decode_request, gunzip_capped, map_request_with, DecodeError, Encoding, IngestContext, MAX_BODY_BYTES,
+};
 use crate::store::writer::WriteJob;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -179,6 +181,7 @@ pub async fn export(
     enc: Encoding,
     project: Option<String>,
 ) -> Result<Accepted, ExportError> {
+    let ingest = st.ingest.clone();
     let mapped = tokio::task::spawn_blocking(move || {
         let unzipped;
         let plain: &[u8] = if gzip {
@@ -188,7 +191,7 @@ pub async fn export(
             &payload
         };
         let req = decode_request(plain, enc)?;
-        Ok::<_, DecodeError>(map_request(req, project.as_deref()))
+        Ok::<_, DecodeError>(map_request_with(req, project.as_deref(), &ingest.pricer))
     })
     .await
     .map_err(|e| ExportError::Invalid(format!("decoder failed: {e}")))??;
@@ -196,6 +199,7 @@ pub async fn export(
     if mapped.rows.is_empty() {
         return Ok(accepted);
     }
+    let tally = IngestContext::tally(&mapped.rows);
     let (reply, wait) = oneshot::channel();
     match st.writer.try_send(WriteJob { rows: mapped.rows, reply }) {
         Ok(()) => {}
@@ -203,7 +207,10 @@ pub async fn export(
         Err(TrySendError::Closed(_)) => return Err(ExportError::ShuttingDown),
     }
     match wait.await {
-        Ok(Ok(_)) => Ok(accepted),
+        Ok(Ok(_)) => {
+            st.ingest.record(tally);
+            Ok(accepted)
+        }
         Ok(Err(msg)) => Err(ExportError::WriteFailed(msg)),
         Err(_) => Err(ExportError::WriteFailed("the writer stopped".into())),
     }

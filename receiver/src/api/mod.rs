@@ -29,6 +29,8 @@ pub struct AppState {
     pub index: Arc<Index>,
     /// API key → project; empty when keys are not configured.
     pub keys: Arc<HashMap<String, String>>,
+    /// The pricer and the per-project ingest counts (`GET /api/stats`).
+    pub ingest: Arc<crate::ingest::IngestContext>,
 }
 
 /// A JSON API error: `{"error": message}` with a 4xx status.
@@ -100,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{user_id}/sessions", get(users::sessions))
         .route("/api/users/{user_id}/traces", get(users::traces))
         .route("/api/cohorts", get(cohorts::list))
+        .route("/api/stats", get(users::stats))
         .merge(crate::web::routes())
         .merge(otlp)
         .fallback(|| async {

@@ -157,3 +157,21 @@ pub async fn traces(
     })
     .await
 }
+
+/// `GET /api/stats?project` → `{project, ingest, prices}`: what ingest stored since the receiver
+/// started (`ingest`: spans, spans per cost source, invalid token counts and reported costs, see
+/// [`crate::ingest::IngestCounts`]) and the price table in use (`prices`: `source`
+/// `genai-prices`, its `version`, and the number of `--prices` `overrides`).
+pub async fn stats(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiResult {
+    let p = Params::new(q, &["project"])?;
+    let project = project(&st, &headers, &p)?;
+    Ok(Json(json!({
+        "project": project,
+        "ingest": st.ingest.counts(&project),
+        "prices": {
+            "source": "genai-prices",
+            "version": crate::pricing::GENAI_PRICES_VERSION,
+            "overrides": st.ingest.pricer.overrides().len(),
+        },
+    })))
+}

@@ -25,6 +25,10 @@ pub struct Cohort {
     pub error_rate: f64,
     /// Total cost, USD.
     pub cost_usd: f64,
+    /// The estimated (list price) part of `cost_usd`, USD.
+    pub estimated_cost_usd: f64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: i64,
     /// cost_usd / users, USD.
     pub cost_per_user_usd: f64,
     /// Total tokens.
@@ -86,6 +90,8 @@ pub fn cohorts(rows: &[UserRow], key: &str) -> Vec<Cohort> {
                 errored_sessions,
                 error_rate: if sessions > 0 { errored_sessions as f64 / sessions as f64 } else { 0.0 },
                 cost_usd,
+                estimated_cost_usd: users.iter().map(|u| u.totals.estimated_cost_usd).sum(),
+                unpriced_llm_calls: sum(&|u| u.totals.unpriced_llm_calls),
                 cost_per_user_usd: cost_usd / n as f64,
                 total_tokens,
                 tokens_per_user: total_tokens as f64 / n as f64,

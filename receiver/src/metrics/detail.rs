@@ -53,8 +53,14 @@ pub struct ModelRow {
     pub output_tokens: i64,
     /// Input + output.
     pub total_tokens: i64,
-    /// Cost of its spans, USD.
+    /// Cost of its spans, USD (reported + estimated).
     pub cost_usd: f64,
+    /// The estimated (list price) part of `cost_usd`, USD.
+    pub estimated_cost_usd: f64,
+    /// Its LLM calls with usage but no known price.
+    pub unpriced_calls: i64,
+    /// Every call of it with usage was unpriced (no price known for this model).
+    pub unpriced: bool,
 }
 
 /// Traces per provider or tool.
@@ -112,7 +118,7 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     let mut day_sessions: HashSet<(usize, SessKey<'_>)> = HashSet::new();
     // Cost summed in integer micro-USD, converted once: the sum does not depend on the order the
     // traces are visited in (a float sum did, in its last bits).
-    let mut models: HashMap<String, (ModelRow, i64)> = HashMap::new();
+    let mut models: HashMap<String, (ModelRow, i64, i64)> = HashMap::new();
     let mut providers: HashMap<String, i64> = HashMap::new();
     let mut tools: HashMap<String, i64> = HashMap::new();
     for t in &traces {
@@ -126,7 +132,7 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
             day_sessions.insert((d, SessKey::of(t)));
         }
         for m in &t.breakdown.models {
-            let (r, cost) = models.entry(m.model.clone()).or_insert_with(|| {
+            let (r, cost, est) = models.entry(m.model.clone()).or_insert_with(|| {
                 let row = ModelRow {
                     model: m.model.clone(),
                     traces: 0,
@@ -134,14 +140,19 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
                     output_tokens: 0,
                     total_tokens: 0,
                     cost_usd: 0.0,
+                    estimated_cost_usd: 0.0,
+                    unpriced_calls: 0,
+                    unpriced: false,
                 };
-                (row, 0)
+                (row, 0, 0)
             });
             r.traces += 1;
             r.input_tokens += m.input_tokens;
             r.output_tokens += m.output_tokens;
             r.total_tokens += m.input_tokens + m.output_tokens;
+            r.unpriced_calls += m.unpriced_calls;
             *cost += m.cost_micros;
+            *est += m.estimated_cost_micros;
         }
         for p in &t.breakdown.providers {
             *providers.entry(p.clone()).or_default() += 1;
@@ -154,7 +165,15 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     for (d, _) in &day_sessions {
         sessions_per_day[*d] += 1;
     }
-    let mut models: Vec<ModelRow> = models.into_values().map(|(r, c)| ModelRow { cost_usd: usd(c), ..r }).collect();
+    let mut models: Vec<ModelRow> = models
+        .into_values()
+        .map(|(r, c, e)| ModelRow {
+            cost_usd: usd(c),
+            estimated_cost_usd: usd(e),
+            unpriced: r.unpriced_calls > 0 && c == 0,
+            ..r
+        })
+        .collect();
     models.sort_by(|a, b| b.traces.cmp(&a.traces).then_with(|| a.model.cmp(&b.model)));
     let seen = (u.first_ns != i64::MAX).then(|| fmt_time(u.first_ns));
     Detail {
@@ -199,8 +218,12 @@ pub struct SessionRow {
     pub errored_traces: i64,
     /// At least one errored trace.
     pub errored: bool,
-    /// Cost, USD.
+    /// Cost, USD (reported + estimated).
     pub cost_usd: f64,
+    /// The estimated (list price) part of `cost_usd`, USD.
+    pub estimated_cost_usd: f64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: i64,
     /// Input tokens.
     pub input_tokens: i64,
     /// Output tokens.
@@ -237,6 +260,8 @@ pub fn sessions(pd: &ProjectData, u: &UserRec, period: &Period, errors_only: boo
                 errored_traces,
                 errored: errored_traces > 0,
                 cost_usd: usd(ts.iter().map(|t| t.cost_micros).sum()),
+                estimated_cost_usd: usd(ts.iter().map(|t| t.estimated_cost_micros).sum()),
+                unpriced_llm_calls: ts.iter().map(|t| t.unpriced_llm_calls).sum(),
                 input_tokens,
                 output_tokens,
                 total_tokens: input_tokens + output_tokens,
@@ -274,8 +299,12 @@ pub struct TraceRow {
     pub output_tokens: i64,
     /// Input + output.
     pub total_tokens: i64,
-    /// Cost, USD.
+    /// Cost, USD (reported + estimated).
     pub cost_usd: f64,
+    /// The estimated (list price) part of `cost_usd`, USD.
+    pub estimated_cost_usd: f64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: i64,
 }
 
 /// The user's traces, most recent first, optionally only one session's and/or only errored ones.
@@ -300,6 +329,8 @@ pub fn traces(pd: &ProjectData, u: &UserRec, session_id: Option<&str>, errors_on
             output_tokens: t.output_tokens,
             total_tokens: t.total_tokens(),
             cost_usd: usd(t.cost_micros),
+            estimated_cost_usd: usd(t.estimated_cost_micros),
+            unpriced_llm_calls: t.unpriced_llm_calls,
         })
         .collect()
 }

@@ -87,6 +87,20 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX traces_by_start;
     ALTER TABLE users DROP COLUMN first_ns;
     ALTER TABLE users DROP COLUMN last_ns;",
+    // 3: list prices (docs/design.md, "Cost"): each span's cost source, its estimated part, what
+    // it was priced as and its cache/reasoning tokens; each trace's estimated cost and unpriced
+    // LLM calls. Spans stored before carry the cost they reported: those with a cost are
+    // `reported`; nothing stored before is re-priced.
+    "ALTER TABLE spans ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE spans ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE spans ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE spans ADD COLUMN estimated_cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE spans ADD COLUMN cost_source TEXT;
+    ALTER TABLE spans ADD COLUMN price_provider TEXT;
+    ALTER TABLE spans ADD COLUMN price_model TEXT;
+    UPDATE spans SET cost_source = 'reported' WHERE cost_micros > 0;
+    ALTER TABLE traces ADD COLUMN estimated_cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE traces ADD COLUMN unpriced_llm_calls INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Current schema version.

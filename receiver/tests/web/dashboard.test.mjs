@@ -184,6 +184,36 @@ test('sorting by cost reorders the rows, both ways', async () => {
   );
 });
 
+test('list-price costs are marked ~ with the price table, and unpriced calls are shown, not $0', async () => {
+  const q = `from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&sort=unpriced_llm_calls&order=desc&limit=25`;
+  const data = await api(`/api/users?${q}`);
+  const stats = await api('/api/stats');
+  assert.ok(data.users[0].unpriced_llm_calls > 0, 'the demo has calls of a model the price table does not know');
+  await open(`#/?${RANGE}&sort=unpriced_llm_calls&order=desc`);
+  assert.deepEqual(
+    await rowIds(),
+    data.users.map((u) => u.user_id),
+  );
+  const cells = await page.$$eval('#users tbody td[data-col="cost"]', (tds) =>
+    tds.map((td) => ({
+      text: td.textContent,
+      tip: td.querySelector('.est')?.getAttribute('title') ?? '',
+      badge: td.querySelector('.badge.unpriced')?.textContent ?? '',
+    })),
+  );
+  cells.forEach((c, i) => {
+    const u = data.users[i];
+    if (u.estimated_cost_usd > 0) {
+      assert.ok(c.text.startsWith('~$'), `${u.user_id}: ${c.text}`);
+      assert.ok(c.tip.includes(`genai-prices ${stats.prices.version}`), c.tip);
+    }
+    if (u.unpriced_llm_calls > 0) assert.equal(c.badge, `${u.unpriced_llm_calls} unpriced`, u.user_id);
+    else assert.equal(c.badge, '');
+    if (u.cost_usd === 0 && u.unpriced_llm_calls > 0) assert.ok(c.text.startsWith('unpriced'), c.text);
+  });
+  await open(`#/?${RANGE}`);
+});
+
 test("the cost rollup cycles SUM → AVG → MED with the API's values", async () => {
   await open(`#/?${RANGE}`);
   const data = await api(`/api/users?from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&limit=25`);

@@ -1,0 +1,432 @@
+//! List prices of LLM calls: a span with token usage and a model but no reported cost is priced
+//! at ingest with the [`genai_prices`] crate (pydantic's maintained price database, MIT, data
+//! bundled at its release), or with a `userspan serve --prices FILE` override, which wins.
+//!
+//! Nothing here is a price table or a model matcher of the receiver's own: the bundled prices,
+//! the model matching (aliases, dated snapshots, fallbacks), historic prices and service-tier
+//! variants are the crate's. The only mapping kept here is [`PROVIDER_IDS`]: the provider names
+//! instrumentations send (OTel GenAI `gen_ai.provider.name` values, OpenInference
+//! `llm.provider` / `llm.system` values) to the crate's provider ids where they differ.
+//!
+//! Rounding (docs/design.md, "Cost"): a span's cost in USD becomes integer micro-USD once, per
+//! span, rounding half up ([`usd_to_micros`]).
+
+use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The version of the bundled price data: the `genai-prices` crate's (its data is bundled at its
+/// release). Shown beside estimated costs ("list price, genai-prices 0.2.1"); a test checks it
+/// against Cargo.lock.
+pub const GENAI_PRICES_VERSION: &str = "0.2.1";
+
+/// Longest model name priced, in bytes; a longer one is stored but left unpriced (no real model
+/// id comes near it, and the crate's regex rules would run over all of it).
+pub const MAX_PRICED_MODEL_BYTES: usize = 256;
+
+/// Largest token count accepted for one usage kind of one span (10^12); a larger, negative or
+/// non-numeric count makes the span's usage invalid: stored as 0, the span unpriced and counted.
+pub const MAX_TOKEN_COUNT: i64 = 1_000_000_000_000;
+
+/// Provider names sent by instrumentations → `genai-prices` provider ids, where they differ.
+/// Any other name is passed to the crate as is (it matches ids and its own aliases, e.g.
+/// `azure.ai.openai` contains `openai`). Sources: OTel GenAI `gen_ai.provider.name` well-known
+/// values (`aws.bedrock`, `azure.ai.inference`, `azure.ai.openai`, `gcp.gemini`, `gcp.vertex_ai`,
+/// `gcp.gen_ai`, `mistral_ai`, `x_ai`), OpenInference `llm.provider` (`azure`, `google`, `aws`,
+/// `xai`, `mistralai`) and `llm.system` (`vertexai`, `mistralai`) values.
+pub const PROVIDER_IDS: &[(&str, &str)] = &[
+    ("aws.bedrock", "aws"),
+    ("azure.ai.inference", "azure"),
+    ("azure.ai.openai", "azure"),
+    ("gcp.gemini", "google"),
+    ("gcp.vertex_ai", "google"),
+    ("gcp.gen_ai", "google"),
+    ("vertexai", "google"),
+    ("mistral_ai", "mistral"),
+    ("mistralai", "mistral"),
+    ("x_ai", "x-ai"),
+    ("xai", "x-ai"),
+];
+
+/// The `genai-prices` provider id for a provider name a span sent.
+pub fn provider_id(name: &str) -> &str {
+    let n = name.trim();
+    PROVIDER_IDS.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map_or(n, |(_, v)| v)
+}
+
+/// USD → integer micro-USD, rounding half up (the one rounding rule of costs). `None` for a
+/// negative, non-finite or absurd (≥ 10^9 USD) amount.
+pub fn usd_to_micros(usd: f64) -> Option<i64> {
+    if !(0.0..1e9).contains(&usd) {
+        return None;
+    }
+    Some((usd * 1e6 + 0.5).floor() as i64)
+}
+
+/// The token usage of one span, by kind. `input` includes cache reads and writes, `output`
+/// includes reasoning (as OTel GenAI, OpenInference and OpenLLMetry report them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Input (prompt) tokens, all of them.
+    pub input: i64,
+    /// Output (completion) tokens, all of them.
+    pub output: i64,
+    /// Of the input, read from the provider's prompt cache.
+    pub cache_read: i64,
+    /// Of the input, written to the provider's prompt cache.
+    pub cache_write: i64,
+    /// Of the output, reasoning tokens.
+    pub reasoning: i64,
+}
+
+/// What a span's model, provider and tier are priced as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// Cost, USD (before rounding to micro-USD).
+    pub usd: f64,
+    /// The provider id the price came from (`genai-prices`'s, or the override's, else `*`).
+    pub provider: String,
+    /// The model id matched (`genai-prices`'s id, or the override's name or prefix).
+    pub model: String,
+    /// From a `--prices` override rather than the bundled table.
+    pub overridden: bool,
+}
+
+/// One model price of a `--prices` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverridePrice {
+    /// Model name (exact) or prefix, matched case-sensitively.
+    pub model: String,
+    /// Whether [`Self::model`] is a prefix (`model_prefix`) rather than the exact name (`model`).
+    pub prefix: bool,
+    /// Only for spans of this provider (compared after [`provider_id`], case-insensitively).
+    pub provider: Option<String>,
+    /// USD per million uncached input tokens.
+    pub input: f64,
+    /// USD per million output tokens (reasoning included unless `reasoning` is given).
+    pub output: f64,
+    /// USD per million cache-read input tokens (default: `input`).
+    pub cache_read: Option<f64>,
+    /// USD per million cache-write input tokens (default: `input`).
+    pub cache_write: Option<f64>,
+    /// USD per million reasoning output tokens (default: `output`).
+    pub reasoning: Option<f64>,
+}
+
+impl OverridePrice {
+    fn cost(&self, u: &TokenUsage) -> f64 {
+        let cached = u.cache_read + u.cache_write;
+        let plain_in = (u.input - cached).max(0) as f64;
+        let plain_out = (u.output - u.reasoning).max(0) as f64;
+        (plain_in * self.input
+            + u.cache_read as f64 * self.cache_read.unwrap_or(self.input)
+            + u.cache_write as f64 * self.cache_write.unwrap_or(self.input)
+            + plain_out * self.output
+            + u.reasoning as f64 * self.reasoning.unwrap_or(self.output))
+            / 1e6
+    }
+
+    fn matches(&self, provider: Option<&str>, model: &str) -> bool {
+        let model_ok = if self.prefix { model.starts_with(&self.model) } else { model == self.model };
+        model_ok
+            && match &self.provider {
+                None => true,
+                Some(p) => provider.is_some_and(|sp| provider_id(sp).eq_ignore_ascii_case(p)),
+            }
+    }
+}
+
+/// Prices spans: the `--prices` overrides first, then the bundled `genai-prices` table.
+#[derive(Debug)]
+pub struct Pricer {
+    calc: &'static Calculator,
+    overrides: Vec<OverridePrice>,
+}
+
+impl Default for Pricer {
+    fn default() -> Pricer {
+        Pricer::bundled()
+    }
+}
+
+impl Pricer {
+    /// The bundled table only. Decodes it (≈ 100 ms, once per process).
+    pub fn bundled() -> Pricer {
+        Pricer { calc: Calculator::bundled(), overrides: Vec::new() }
+    }
+
+    /// The bundled table with `overrides` taking precedence.
+    pub fn with_overrides(overrides: Vec<OverridePrice>) -> Pricer {
+        Pricer { calc: Calculator::bundled(), overrides }
+    }
+
+    /// Reads a `--prices` file (TOML, or JSON when it ends in `.json`): see [`parse_prices`].
+    pub fn from_file(path: &Path) -> Result<Pricer, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        parse_prices(&text, json).map(Pricer::with_overrides).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The overrides in force.
+    pub fn overrides(&self) -> &[OverridePrice] {
+        &self.overrides
+    }
+
+    /// The list price of one call of `model` (from `provider`, when the span says) that started
+    /// at `start_ns` (unix ns; historic prices), in service `tier` (OpenAI's `service_tier`),
+    /// using `usage`. `None` when no price is known (unknown provider or model, a model name
+    /// over [`MAX_PRICED_MODEL_BYTES`], usage the crate finds inconsistent).
+    ///
+    /// An override matches by exact name before prefix, the longest prefix first, and one naming
+    /// the span's provider before one naming none.
+    pub fn price(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        start_ns: i64,
+        tier: Option<&str>,
+        usage: &TokenUsage,
+    ) -> Option<Estimate> {
+        if model.is_empty() || model.len() > MAX_PRICED_MODEL_BYTES {
+            return None;
+        }
+        if let Some(o) = self.best_override(provider, model) {
+            return Some(Estimate {
+                usd: o.cost(usage),
+                provider: o.provider.clone().unwrap_or_else(|| "*".into()),
+                model: o.model.clone(),
+                overridden: true,
+            });
+        }
+        let mut u = Usage::new();
+        u.insert(UsageKey::INPUT_TOKENS, usage.input as f64);
+        u.insert(UsageKey::OUTPUT_TOKENS, usage.output as f64);
+        if usage.cache_read > 0 {
+            u.insert(UsageKey::CACHE_READ_TOKENS, usage.cache_read as f64);
+        }
+        if usage.cache_write > 0 {
+            u.insert(UsageKey::CACHE_WRITE_TOKENS, usage.cache_write as f64);
+        }
+        if usage.reasoning > 0 {
+            u.insert(UsageKey::OUTPUT_REASONING_TOKENS, usage.reasoning as f64);
+        }
+        let at = UNIX_EPOCH + Duration::from_nanos(u64::try_from(start_ns).unwrap_or(0));
+        let mut req = PriceRequest::new(model, &u).with_timestamp(at);
+        if let Some(p) = provider.map(provider_id).filter(|p| !p.is_empty()) {
+            req = req.with_provider_id(p);
+        }
+        if let Some(t) = tier.filter(|t| !t.is_empty()) {
+            req = req.with_price_context("service_tier", t);
+        }
+        let calc = self.calc.calculate(&req).ok()?;
+        Some(Estimate { usd: calc.total_price, provider: calc.provider_id, model: calc.model_id, overridden: false })
+    }
+
+    fn best_override(&self, provider: Option<&str>, model: &str) -> Option<&OverridePrice> {
+        self.overrides
+            .iter()
+            .filter(|o| o.matches(provider, model))
+            .max_by_key(|o| (!o.prefix, o.model.len(), o.provider.is_some()))
+    }
+}
+
+/// Parses a `--prices` file: a list of model prices, in TOML
+///
+/// ```toml
+/// [[price]]
+/// model = "my-finetune"        # exact name, or: model_prefix = "ft:gpt-4o"
+/// provider = "openai"          # optional
+/// input = 3.0                  # USD per million tokens
+/// output = 12.0
+/// cache_read = 1.5             # optional (default: input)
+/// cache_write = 3.75           # optional (default: input)
+/// reasoning = 12.0             # optional (default: output)
+/// ```
+///
+/// or JSON (`json`: `{"price": [{"model": "my-finetune", "input": 3.0, "output": 12.0}]}`).
+///
+/// # Errors
+/// The message names the line (and column) and the field: bad syntax, an unknown field (usage
+/// kind), a negative or non-finite price, an entry without `model`/`model_prefix` or with both,
+/// a missing `input`/`output`, and a duplicate match (same name or prefix and provider).
+pub fn parse_prices(text: &str, json: bool) -> Result<Vec<OverridePrice>, String> {
+    if json {
+        let file: PricesFile = serde_json::from_str(text).map_err(|e| format!("invalid prices JSON: {e}"))?;
+        return Ok(file.price.0);
+    }
+    // TOML: each entry with its span, so entry-level errors name the entry's line.
+    let file: TomlFile = toml::from_str(text).map_err(|e| format!("invalid prices TOML: {e}"))?;
+    let mut out = Vec::with_capacity(file.price.len());
+    for e in file.price {
+        let line = 1 + text[..e.span().start.min(text.len())].matches('\n').count();
+        let p = e.into_inner().into_price().map_err(|m| format!("invalid prices TOML at line {line}: {m}"))?;
+        push_unique(&mut out, p).map_err(|m| format!("invalid prices TOML at line {line}: {m}"))?;
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PricesFile {
+    price: PriceList,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlFile {
+    price: Vec<toml::Spanned<Entry>>,
+}
+
+/// Adds `p` unless an entry with the same match (name or prefix, and provider) is there.
+fn push_unique(out: &mut Vec<OverridePrice>, p: OverridePrice) -> Result<(), String> {
+    let same = |o: &OverridePrice| {
+        o.model == p.model
+            && o.prefix == p.prefix
+            && o.provider.as_deref().map(str::to_ascii_lowercase) == p.provider.as_deref().map(str::to_ascii_lowercase)
+    };
+    if let Some(i) = out.iter().position(same) {
+        let field = if p.prefix { "model_prefix" } else { "model" };
+        return Err(format!(
+            "price {}: duplicate match: field `{field}` = {:?}{} is already priced by price {}",
+            out.len() + 1,
+            p.model,
+            p.provider.as_deref().map(|x| format!(" (provider {x:?})")).unwrap_or_default(),
+            i + 1
+        ));
+    }
+    out.push(p);
+    Ok(())
+}
+
+/// The entries, checked for duplicates as they are read, so the format's error carries the
+/// position of the duplicate.
+struct PriceList(Vec<OverridePrice>);
+
+impl<'de> Deserialize<'de> for PriceList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PriceList, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PriceList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of model prices")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PriceList, A::Error> {
+                let mut out: Vec<OverridePrice> = Vec::new();
+                while let Some(e) = seq.next_element::<Entry>()? {
+                    let p = e.into_price().map_err(de::Error::custom)?;
+                    push_unique(&mut out, p).map_err(de::Error::custom)?;
+                }
+                Ok(PriceList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A price in USD per million tokens: a finite number, not negative.
+#[derive(Debug, Clone, Copy)]
+struct Usd(f64);
+
+macro_rules! price_field {
+    ($($name:ident => $field:literal,)*) => {$(
+        fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usd>, D::Error> {
+            let v = f64::deserialize(d)?;
+            if !v.is_finite() || v < 0.0 {
+                return Err(de::Error::custom(format!(
+                    concat!("field `", $field, "`: a price must be a number of USD per million tokens, not negative; got {}"),
+                    v
+                )));
+            }
+            Ok(Some(Usd(v)))
+        }
+    )*};
+}
+
+price_field! {
+    de_input => "input",
+    de_output => "output",
+    de_cache_read => "cache_read",
+    de_cache_write => "cache_write",
+    de_reasoning => "reasoning",
+}
+
+/// One entry as written; `deny_unknown_fields` refuses an unknown usage kind by name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    model: Option<String>,
+    model_prefix: Option<String>,
+    provider: Option<String>,
+    #[serde(default, deserialize_with = "de_input")]
+    input: Option<Usd>,
+    #[serde(default, deserialize_with = "de_output")]
+    output: Option<Usd>,
+    #[serde(default, deserialize_with = "de_cache_read")]
+    cache_read: Option<Usd>,
+    #[serde(default, deserialize_with = "de_cache_write")]
+    cache_write: Option<Usd>,
+    #[serde(default, deserialize_with = "de_reasoning")]
+    reasoning: Option<Usd>,
+}
+
+impl Entry {
+    fn into_price(self) -> Result<OverridePrice, String> {
+        let (model, prefix) = match (self.model, self.model_prefix) {
+            (Some(m), None) if !m.is_empty() => (m, false),
+            (None, Some(m)) if !m.is_empty() => (m, true),
+            (Some(_), Some(_)) => return Err("give field `model` or field `model_prefix`, not both".into()),
+            _ => return Err("field `model` (or `model_prefix`) is required and not empty".into()),
+        };
+        let need =
+            |v: Option<Usd>, f: &str| v.map(|u| u.0).ok_or_else(|| format!("field `{f}` is required for {model:?}"));
+        Ok(OverridePrice {
+            input: need(self.input, "input")?,
+            output: need(self.output, "output")?,
+            cache_read: self.cache_read.map(|u| u.0),
+            cache_write: self.cache_write.map(|u| u.0),
+            reasoning: self.reasoning.map(|u| u.0),
+            provider: self.provider.filter(|p| !p.trim().is_empty()).map(|p| provider_id(&p).to_string()),
+            model,
+            prefix,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_half_up_per_span() {
+        assert_eq!(usd_to_micros(0.0000005), Some(1));
+        assert_eq!(usd_to_micros(0.0000004999), Some(0));
+        assert_eq!(usd_to_micros(1.0), Some(1_000_000));
+        assert_eq!(usd_to_micros(-0.1), None);
+        assert_eq!(usd_to_micros(f64::NAN), None);
+        assert_eq!(usd_to_micros(f64::INFINITY), None);
+    }
+
+    /// The version shown beside estimated costs is the locked crate's.
+    #[test]
+    fn version_matches_the_lock_file() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+        let at = lock.find("name = \"genai-prices\"\nversion = \"").expect("genai-prices in Cargo.lock");
+        let rest = &lock[at + "name = \"genai-prices\"\nversion = \"".len()..];
+        assert_eq!(&rest[..rest.find('"').unwrap()], GENAI_PRICES_VERSION);
+    }
+
+    #[test]
+    fn provider_names_map_to_crate_ids() {
+        for (name, id) in PROVIDER_IDS {
+            assert!(
+                Calculator::bundled().find_provider(Some(id), None).unwrap().is_some(),
+                "{name} -> {id} is a genai-prices provider"
+            );
+        }
+        assert_eq!(provider_id("gcp.vertex_ai"), "google");
+        assert_eq!(provider_id("openai"), "openai");
+    }
+}
