@@ -231,3 +231,49 @@ def first(sink: Sink, path: Optional[str] = None) -> tuple[Request, dict[str, An
     assert len(spans) == 1, spans
     resource, span = spans[0]
     return r, resource, span
+
+
+#: The app of :func:`export_in_child`: ``init(**spec["init"])`` (``spec["as_path"]`` names options
+#: passed as ``pathlib.Path``), ``spec["n"]`` captures of ``spec["name"]`` with ``spec["options"]``
+#: each returning 42, then ``flush(spec["flush"])``; prints what happened as JSON.
+_CHILD = """
+import json, pathlib, sys, time
+import userspan
+
+spec = json.loads(sys.argv[1])
+options = dict(spec["init"])
+for k in spec.get("as_path", []):
+    options[k] = pathlib.Path(options[k])
+userspan.init(**options)
+before = userspan.stats()
+started = time.monotonic()
+results = [userspan.capture(spec["name"], lambda: 42, spec.get("options")) for _ in range(spec.get("n", 1))]
+capture_secs = time.monotonic() - started
+started = time.monotonic()
+flushed = userspan.flush(spec.get("flush", 10))
+flush_secs = time.monotonic() - started
+after = userspan.stats()
+print(json.dumps({"results": results, "capture_secs": capture_secs, "flushed": flushed, "flush_secs": flush_secs,
+                  "before": before, "after": after}))
+"""
+
+
+def export_in_child(spec: dict[str, Any], env: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Runs the capture-and-flush app of ``_CHILD`` in a fresh Python process (its ``stats()`` are
+    its own: no other test's background export can touch them), with no OTEL_* / USERSPAN_*
+    variable but ``env``. Returns the app's report plus ``delta`` (after minus before, per
+    counter) and ``stderr``."""
+    import subprocess
+    import sys
+
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "USERSPAN_"))}
+    child_env.pop("PYTHONPATH", None)
+    child_env.update(env or {})
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(spec)], env=child_env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    report["delta"] = {k: report["after"][k] - report["before"][k] for k in report["after"]}
+    report["stderr"] = out.stderr
+    return report

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 import userspan
 
 from .conftest import PYTHON, python_env
-from .otlp_sink import PROTOCOL, Pki, Silent, Sink, first
+from .otlp_sink import PROTOCOL, Pki, Silent, Sink, export_in_child, first
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +70,19 @@ def test_otel_sdk_disabled_runs_captures_and_records_nothing(env: pytest.MonkeyP
     assert decorated(21) == 42
     assert userspan.flush(5)
     assert userspan.get_finished_spans() == []
-    assert userspan.stats() == before, "nothing started, exported or dropped"
+    assert userspan.stats()["spans_started"] == before["spans_started"], "nothing started"
+
+
+def test_otel_sdk_disabled_sends_nothing_to_a_live_endpoint(pki: Pki, sink: Sink) -> None:
+    # In a fresh process (its stats are its own): the OTLP exporter, a reachable endpoint, and
+    # nothing sent or counted.
+    out = export_in_child(
+        {"init": {"endpoint": sink.url, "scheduled_delay_ms": 20}, "name": "off", "n": 5, "options": {"user_id": "u"}},
+        {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_CERTIFICATE": pki.path("ca.pem")},
+    )
+    assert out["results"] == [42] * 5
+    assert out["delta"] == dict.fromkeys(out["delta"], 0), out
+    assert sink.requests() == [] and sink.handshake_failures == []
 
 
 def test_otel_sdk_disabled_false_and_the_option(env: pytest.MonkeyPatch) -> None:
@@ -279,25 +290,19 @@ def test_bad_compression_value_names_the_variable(env: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize("variable", ["OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"])
-def test_otlp_timeout_bounds_an_export_to_a_server_that_never_answers(env: pytest.MonkeyPatch, variable: str) -> None:
+def test_otlp_timeout_bounds_an_export_to_a_server_that_never_answers(variable: str) -> None:
     silent = Silent()
     try:
-        # The BSP variable says 30 s; the OTLP one, which wins, 300 ms.
-        env.setenv("OTEL_BSP_EXPORT_TIMEOUT", "30000")
-        env.setenv(variable, "300")
-        userspan.init(silent.url, scheduled_delay_ms=20)
-        before = userspan.stats()
-        userspan.capture("slow", lambda: None)
-        started = time.monotonic()
-        userspan.flush(20)
-        elapsed = time.monotonic() - started
-        after = userspan.stats()
-        assert after["export_errors"] > before["export_errors"], after
-        assert after["spans_dropped"] - before["spans_dropped"] == 1, after
-        assert elapsed < 5, f"the export gave up after {elapsed:.1f} s, not about 0.3 s"
+        # The BSP variable says 30 s; the OTLP one, which wins, 300 ms. flush waits up to 20 s.
+        out = export_in_child(
+            {"init": {"endpoint": silent.url, "scheduled_delay_ms": 20}, "name": "slow", "flush": 20},
+            {"OTEL_BSP_EXPORT_TIMEOUT": "30000", variable: "300"},
+        )
     finally:
-        userspan.shutdown(5)
         silent.stop()
+    assert out["results"] == [42]
+    assert out["delta"]["export_errors"] >= 1 and out["delta"]["spans_dropped"] == 1, out
+    assert out["flush_secs"] < 5, f"the export gave up after {out['flush_secs']:.1f} s, not about 0.3 s"
 
 
 @pytest.mark.parametrize("variable", ["OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"])

@@ -13,7 +13,6 @@ import os
 import pathlib
 import subprocess
 import textwrap
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 import userspan
 
 from .conftest import PYTHON, python_env
-from .otlp_sink import PROTOCOL, PROTOCOLS, Pki, Sink, first
+from .otlp_sink import PROTOCOL, PROTOCOLS, Pki, Sink, export_in_child, first
 
 
 @pytest.fixture(autouse=True)
@@ -54,31 +53,29 @@ def mtls_sink(pki: Pki) -> Iterator[Sink]:
     s.stop()
 
 
-def init(url: str, **options: Any) -> None:
-    userspan.init(
-        url,
-        service_name="tls-bot",
-        scheduled_delay_ms=20,
-        export_timeout_ms=2000,
-        protocol=options.pop("protocol", PROTOCOL),
+def export(url: str, name: str, n: int = 1, as_path: tuple[str, ...] = (), **options: Any) -> dict[str, Any]:
+    """``n`` captures of ``name`` then a flush, in a fresh process exporting to ``url`` with
+    ``options`` (see ``otlp_sink.export_in_child``): its ``stats()`` are its own, so exact counter
+    deltas hold whatever other tests left exporting in this process."""
+    init = {
+        "endpoint": url,
+        "service_name": "tls-bot",
+        "scheduled_delay_ms": 20,
+        "export_timeout_ms": 2000,
+        "protocol": PROTOCOL,
         **options,
-    )
-
-
-def one_capture(name: str) -> int:
-    return int(
-        userspan.capture(name, lambda: 42, {"user_id": "ada@example.com", "session_id": "conv-7", "tags": ["vip"]})
-    )
+    }
+    identity = {"user_id": "ada@example.com", "session_id": "conv-7", "tags": ["vip"]}
+    spec = {"init": init, "as_path": list(as_path), "name": name, "n": n, "options": identity, "flush": 20}
+    return export_in_child(spec)
 
 
 def test_export_over_tls_succeeds_when_the_ca_is_trusted(sink: Sink, pki: Pki) -> None:
-    init(sink.url, certificate=pathlib.Path(pki.path("ca.pem")))  # os.PathLike accepted
-    before = userspan.stats()
-    assert one_capture("tls-turn") == 42
-    assert userspan.flush(10)
-    after = userspan.stats()
-    assert after["spans_exported"] - before["spans_exported"] == 1, after
-    assert after["export_errors"] == before["export_errors"]
+    out = export(sink.url, "tls-turn", certificate=pki.path("ca.pem"), as_path=("certificate",))  # os.PathLike
+    assert out["results"] == [42]
+    assert out["flushed"] is True
+    assert out["delta"]["spans_exported"] == 1, out
+    assert out["delta"]["export_errors"] == 0 and out["delta"]["spans_dropped"] == 0, out
     r, resource, span = first(sink, "/v1/traces")
     assert "content-encoding" not in r.headers, "no compression unless asked"
     assert span["name"] == "tls-turn"
@@ -93,54 +90,45 @@ def test_export_over_tls_succeeds_when_the_ca_is_trusted(sink: Sink, pki: Pki) -
 def test_an_untrusted_server_is_a_counted_export_error_and_the_app_goes_on(sink: Sink, pki: Pki, trusted: str) -> None:
     # Neither the default roots (the platform's and Mozilla's) nor another CA's bundle include the
     # test CA.
-    certificate = None if trusted == "default roots" else pki.path("other-ca.pem")
-    init(sink.url, certificate=certificate)
-    before = userspan.stats()
-    started = time.monotonic()
-    assert sum(one_capture("untrusted") for _ in range(10)) == 420, "captures run and return their results"
-    assert time.monotonic() - started < 1, "capture never waits on export"
-    assert userspan.flush(20) is False  # returns, does not raise
-    after = userspan.stats()
-    assert after["export_errors"] > before["export_errors"], after
-    assert after["spans_dropped"] - before["spans_dropped"] == 10, after
-    assert after["spans_exported"] == before["spans_exported"]
+    options = {} if trusted == "default roots" else {"certificate": pki.path("other-ca.pem")}
+    out = export(sink.url, "untrusted", n=10, **options)
+    assert out["results"] == [42] * 10, "captures run and return their results"
+    assert out["capture_secs"] < 1, "capture never waits on export"
+    assert out["delta"]["export_errors"] >= 1, out
+    assert out["delta"]["spans_dropped"] == 10, out
+    assert out["delta"]["spans_exported"] == 0, out
+    assert "exporting spans failed" in out["stderr"], "warned about (once), not raised"
     assert sink.requests() == [], "no request got past the handshake"
     assert sink.handshake_failures, "the client reached the sink and the handshake failed"
 
 
 def test_an_mtls_sink_requires_the_client_certificate(mtls_sink: Sink, pki: Pki) -> None:
     # Without a client certificate: the sink refuses the handshake; counted.
-    init(mtls_sink.url, certificate=pki.path("ca.pem"))
-    before = userspan.stats()
-    assert one_capture("no-client-cert") == 42
-    userspan.flush(20)
-    after = userspan.stats()
-    assert after["export_errors"] > before["export_errors"], after
-    assert after["spans_exported"] == before["spans_exported"]
+    out = export(mtls_sink.url, "no-client-cert", certificate=pki.path("ca.pem"))
+    assert out["results"] == [42]
+    assert out["delta"]["export_errors"] >= 1 and out["delta"]["spans_dropped"] == 1, out
+    assert out["delta"]["spans_exported"] == 0, out
     assert mtls_sink.requests() == []
     assert mtls_sink.handshake_failures
-    userspan.shutdown(5)
 
     # With it.
-    init(
+    out = export(
         mtls_sink.url,
+        "client-cert",
         certificate=pki.path("ca.pem"),
         client_certificate=pki.path("client.pem"),
-        client_key=pathlib.Path(pki.path("client.key")),
+        client_key=pki.path("client.key"),
+        as_path=("client_key",),
     )
-    before = userspan.stats()
-    one_capture("client-cert")
-    assert userspan.flush(10)
-    assert userspan.stats()["spans_exported"] - before["spans_exported"] == 1
+    assert out["delta"]["spans_exported"] == 1 and out["delta"]["export_errors"] == 0, out
     _, _, span = first(mtls_sink, "/v1/traces")
     assert span["name"] == "client-cert" and span["attributes"]["user.id"] == "ada@example.com"
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_gzip_over_tls_when_asked(sink: Sink, pki: Pki, protocol: str) -> None:
-    init(sink.url, certificate=pki.path("ca.pem"), compression="gzip", protocol=protocol)
-    one_capture("gzipped")
-    assert userspan.flush(10)
+    out = export(sink.url, "gzipped", certificate=pki.path("ca.pem"), compression="gzip", protocol=protocol)
+    assert out["delta"]["spans_exported"] == 1, out
     r, _, span = first(sink)
     assert r.headers.get("content-encoding") == "gzip"
     assert r.raw[:2] == b"\x1f\x8b", "the body is a gzip stream"
