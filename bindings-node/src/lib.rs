@@ -10,6 +10,7 @@ mod convert;
 mod errors;
 mod frame;
 
+pub use errors::register_error_classes;
 use errors::OrThrow;
 use frame::{with_frame, FrameInner};
 use napi::bindgen_prelude::{AsyncTask, Object, Unknown};

@@ -54,29 +54,8 @@ export function nativeOf(f: Frame | undefined): NativeRef {
 function revive(f: Frame): NativeFrame {
   const v = f.vals ?? [];
   const outer = nativeOf(f.outer);
-  const ref = native.revive(
-    outer,
-    f.i0,
-    f.i1,
-    f.i2,
-    f.i3,
-    f.i4,
-    f.i5,
-    f.i6,
-    f.mask,
-    v[0],
-    v[1],
-    v[2],
-    v[3],
-    v[4],
-    v[5],
-    v[6],
-    v[7],
-    v[8],
-    v[9],
-    v[10],
-    v[11],
-  );
+  // biome-ignore format: the values by position stay on one line, as the native side reads them
+  const ref = native.revive(outer, f.i0, f.i1, f.i2, f.i3, f.i4, f.i5, f.i6, f.mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
   f.ref = ref;
   return ref;
 }

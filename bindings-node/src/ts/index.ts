@@ -122,50 +122,12 @@ function startFrame(
   const mask = typeof options === 'object' ? indexOptions(options, v) : -1;
   if (mask < 0) return new Frame(native.start(name, o, traceId, spanId, sampled, options));
   if (slot && revivable) {
-    const ref = native.startSlot(
-      name,
-      o,
-      traceId,
-      spanId,
-      sampled,
-      mask,
-      v[0],
-      v[1],
-      v[2],
-      v[3],
-      v[4],
-      v[5],
-      v[6],
-      v[7],
-      v[8],
-      v[9],
-      v[10],
-      v[11],
-    );
+    // biome-ignore format: the values by position stay on one line, as the native side reads them
+    const ref = native.startSlot(name, o, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
     return slotFrame(ref, outer, mask, v);
   }
-  return new Frame(
-    native.startIdx(
-      name,
-      o,
-      traceId,
-      spanId,
-      sampled,
-      mask,
-      v[0],
-      v[1],
-      v[2],
-      v[3],
-      v[4],
-      v[5],
-      v[6],
-      v[7],
-      v[8],
-      v[9],
-      v[10],
-      v[11],
-    ),
-  );
+  // biome-ignore format: as above
+  return new Frame(native.startIdx(name, o, traceId, spanId, sampled, mask, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]));
 }
 
 /** {@link startFrame} for an attribute scope (always an External). */

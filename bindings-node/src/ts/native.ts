@@ -26,6 +26,21 @@ export interface NativeStats {
 
 type Id = string | undefined;
 
+/**
+ * Arguments of the indexed start calls: name, outer frame, OTel parent ids (hex) and sampled flag,
+ * the presence mask, then the options' values by position (`values[i]` is option
+ * `optionNames()[i]`, present when bit `i` of `mask` is set).
+ */
+type StartArgs = [
+  name: string,
+  outer: NativeRef,
+  traceId: Id,
+  spanId: Id,
+  sampled: boolean | undefined,
+  mask?: number,
+  ...values: unknown[],
+];
+
 export interface NativeModule {
   /** Starts a capture span; `traceId`/`spanId` (hex) name an OTel JS parent, else `outer`'s span is. */
   start(
@@ -40,25 +55,9 @@ export interface NativeModule {
    * `start` with the options' values by position: `values[i]` is option `optionNames()[i]`,
    * present when bit `i` of `mask` is set.
    */
-  startIdx(
-    name: string,
-    outer: NativeRef,
-    traceId: Id,
-    spanId: Id,
-    sampled: boolean | undefined,
-    mask?: number,
-    ...values: unknown[]
-  ): NativeFrame;
+  startIdx(...args: StartArgs): NativeFrame;
   /** `startIdx` into a slot of the native slab: for a sync capture, freed by `endSlot`. */
-  startSlot(
-    name: string,
-    outer: NativeRef,
-    traceId: Id,
-    spanId: Id,
-    sampled: boolean | undefined,
-    mask?: number,
-    ...values: unknown[]
-  ): number;
+  startSlot(...args: StartArgs): number;
   /** An attribute scope (no span of its own). */
   scope(outer: NativeRef, options: unknown): NativeFrame;
   scopeIdx(outer: NativeRef, mask?: number, ...values: unknown[]): NativeFrame;
