@@ -48,11 +48,19 @@ await Promise.all(
         await sleep(i);
         return fakeLlm(`Where is my order #${1000 + i}?`);
       },
-      { userId: user.id, userEmail: user.email, userIdType: user.type, userMetadata: { plan: user.plan }, sessionId: `conv-${user.id}` },
+      {
+        userId: user.id,
+        userEmail: user.email,
+        userIdType: user.type,
+        userMetadata: { plan: user.plan },
+        sessionId: `conv-${user.id}`,
+      },
     ),
   ),
 );
 
 await shutdown(10000); // sends what is buffered
 const s = stats();
-console.log(`sent ${s.spansExported} spans for ${USERS.length} users to ${endpoint} (dropped ${s.spansDropped}, errors ${s.exportErrors})`);
+console.log(
+  `sent ${s.spansExported} spans for ${USERS.length} users to ${endpoint} (dropped ${s.spansDropped}, errors ${s.exportErrors})`,
+);
