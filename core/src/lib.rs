@@ -45,7 +45,6 @@ pub mod tls;
 pub use attributes::{Attributes, KeyStyle, OptionValue, UserIdType};
 pub use capture::{capture, capture_async, record_error, try_capture, try_capture_async, ErrorInfo};
 pub use config::{Compat, Compression, Config, ExporterKind, Protocol, ResolvedConfig};
-pub use sampler::SamplerKind;
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
 #[cfg(feature = "otlp")]
@@ -58,6 +57,7 @@ pub use privacy::{Privacy, UserIdHashing};
 #[allow(deprecated)]
 pub use processor::UserAttributesProcessor;
 pub use processor::{Stamping, UserAttributesSpanProcessor};
+pub use sampler::SamplerKind;
 pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};
 pub use spans::{parent_context, start_span, SpanHandle};
 pub use stats::{stats, Stats};
