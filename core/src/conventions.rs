@@ -11,8 +11,8 @@
 //!
 //! Sources of the names:
 //! - **OTel semconv** — [OpenTelemetry semantic
-//!   conventions](https://opentelemetry.io/docs/specs/semconv/): `user.id`, `user.email`,
-//!   `session.id`, `enduser.id` (deprecated for `user.id`), `error.type`, the `exception` event and
+//!   conventions](https://opentelemetry.io/docs/specs/semconv/): `user.id`, `user.email`, `user.hash`,
+//!   `session.id`, `enduser.id`, `error.type`, the `exception` event and
 //!   `exception.*`, `service.name`.
 //! - **OTel GenAI** — the [GenAI semantic
 //!   conventions](https://opentelemetry.io/docs/specs/semconv/gen-ai/): `gen_ai.*` (operation,
@@ -29,7 +29,19 @@
 //!   mapping](https://langfuse.com/integrations/native/opentelemetry): `langfuse.user.id`,
 //!   `langfuse.session.id` (read by the receiver; emitted too, with `langfuse.trace.tags` and
 //!   `langfuse.trace.metadata.<key>`, when the `compat` option names Langfuse).
-//! - **Latitude** — the cost keys `gen_ai.usage.*_cost` (OTel defines none).
+//! - **Latitude** — the cost keys `gen_ai.usage.*_cost` (OTel defines none); OpenLIT's
+//!   `gen_ai.usage.cost`; OpenInference's `llm.cost.*`.
+//! - **OpenLLMetry** — `opentelemetry-semantic-conventions-ai`'s cache and reasoning token keys
+//!   (`gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`,
+//!   `gen_ai.usage.reasoning_tokens`).
+//! - **Vercel AI SDK** — its [telemetry
+//!   spans](https://ai-sdk.dev/docs/ai-sdk-core/telemetry): `ai.operationId`, `ai.model.id`,
+//!   `ai.model.provider`, `ai.response.model`, `ai.usage.*`, `ai.toolCall.name`, and
+//!   `experimental_telemetry.metadata` as `ai.telemetry.metadata.<key>`.
+//! - **LangSmith** — its OpenTelemetry mapping: `langsmith.metadata.user_id`,
+//!   `langsmith.trace.session_id`.
+//! - **OpenLLMetry** also: `llm.request.type`, `llm.usage.total_tokens`, `llm.user` (the OpenAI
+//!   request's `user`); **OpenLIT**: `gen_ai.request.user`.
 //! - **userspan** — the project's own, in the namespace of the nearest convention: `user.id.type`,
 //!   `user.id.hash`, `user.metadata`, `guardrail.triggered`, `userspan.project`.
 //!
@@ -48,6 +60,11 @@ pub const USER_ID: &str = "user.id";
 pub const USER_ID_TYPE: &str = "user.id.type";
 /// Hex digest of the end-user id, set by the app or by the hashing mode (userspan).
 pub const USER_ID_HASH: &str = "user.id.hash";
+/// The same digest under the OTel semconv key `user.hash` ("unique user hash to correlate
+/// information for a user in anonymized form", [user
+/// attributes](https://opentelemetry.io/docs/specs/semconv/registry/attributes/user/)): emitted
+/// with the same value whenever [`USER_ID_HASH`] is.
+pub const USER_HASH: &str = "user.hash";
 /// End-user e-mail (OTel semconv `user.email`).
 pub const USER_EMAIL: &str = "user.email";
 /// End-user metadata (userspan): JSON object text (plan, tier, region, ...), at most
@@ -67,7 +84,7 @@ pub const ERROR_TYPE: &str = "error.type";
 // Identity aliases
 // ---------------------------------------------------------------------------------------------
 
-/// Deprecated end-user id (OTel semconv `enduser.id`, replaced by [`USER_ID`]).
+/// End-user id (OTel semconv `enduser.id`; read after [`USER_ID`]).
 pub const ENDUSER_ID: &str = "enduser.id";
 /// Langfuse's end-user id.
 pub const LANGFUSE_USER_ID: &str = "langfuse.user.id";
@@ -79,11 +96,46 @@ pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 pub const LANGFUSE_SESSION_ID: &str = "langfuse.session.id";
 /// OpenLLMetry / Traceloop's session id (association property `session_id`).
 pub const TRACELOOP_SESSION_ID: &str = "traceloop.association.properties.session_id";
+/// Vercel AI SDK's end-user id: `experimental_telemetry.metadata.userId`, recorded as
+/// `ai.telemetry.metadata.userId` on every span of the call.
+pub const AI_TELEMETRY_USER_ID: &str = "ai.telemetry.metadata.userId";
+/// Vercel AI SDK's session id (`experimental_telemetry.metadata.sessionId`).
+pub const AI_TELEMETRY_SESSION_ID: &str = "ai.telemetry.metadata.sessionId";
+/// Vercel AI SDK's thread id (`experimental_telemetry.metadata.threadId`), read as a session id.
+pub const AI_TELEMETRY_THREAD_ID: &str = "ai.telemetry.metadata.threadId";
+/// LangSmith's end-user id (run metadata `user_id`, as its OpenTelemetry export names it).
+pub const LANGSMITH_USER_ID: &str = "langsmith.metadata.user_id";
+/// LangSmith's session id (its OpenTelemetry mapping's `langsmith.trace.session_id`).
+pub const LANGSMITH_SESSION_ID: &str = "langsmith.trace.session_id";
+/// The OpenAI request's `user` field (the API documents it as "a unique identifier representing
+/// your end-user"), as OpenLLMetry / Traceloop records it (`SpanAttributes.LLM_USER`). Only read
+/// when no dedicated user key is present: an app may put anything there.
+pub const LLM_USER: &str = "llm.user";
+/// The request's `user` field as OpenLIT and other GenAI instrumentations record it (not in the
+/// OTel GenAI conventions). Read last, like [`LLM_USER`].
+pub const GEN_AI_REQUEST_USER: &str = "gen_ai.request.user";
 
 /// Keys the receiver reads the end-user id from, in precedence order: [`USER_ID`] (OTel semconv,
-/// userspan's own), [`ENDUSER_ID`] (deprecated OTel semconv), [`LANGFUSE_USER_ID`] (Langfuse),
-/// [`TRACELOOP_USER_ID`] (OpenLLMetry / Traceloop).
-pub const USER_ID_ALIASES: &[&str] = &[USER_ID, ENDUSER_ID, LANGFUSE_USER_ID, TRACELOOP_USER_ID];
+/// userspan's own), [`ENDUSER_ID`] (OTel semconv), [`LANGFUSE_USER_ID`] (Langfuse),
+/// [`TRACELOOP_USER_ID`] (OpenLLMetry / Traceloop), [`AI_TELEMETRY_USER_ID`] (Vercel AI SDK),
+/// [`LANGSMITH_USER_ID`] (LangSmith), then the OpenAI request's `user` field: [`LLM_USER`]
+/// (OpenLLMetry), [`GEN_AI_REQUEST_USER`] (OpenLIT). `opentelemetry-instrumentation-openai-v2`
+/// does not record the request's `user`; OpenInference records it only inside its
+/// `llm.invocation_parameters` JSON, which is not read.
+pub const USER_ID_ALIASES: &[&str] = &[
+    USER_ID,
+    ENDUSER_ID,
+    LANGFUSE_USER_ID,
+    TRACELOOP_USER_ID,
+    AI_TELEMETRY_USER_ID,
+    LANGSMITH_USER_ID,
+    LLM_USER,
+    GEN_AI_REQUEST_USER,
+];
+/// Keys the receiver reads the hash of the end-user id from: [`USER_ID_HASH`] (userspan), then
+/// [`USER_HASH`] (OTel semconv). A span with no key of [`USER_ID_ALIASES`] is attributed to its
+/// hash (the identity in anonymized form, as the `replace` hashing mode sends it as `user.id`).
+pub const USER_ID_HASH_ALIASES: &[&str] = &[USER_ID_HASH, USER_HASH];
 /// Keys the receiver reads the id type from: [`USER_ID_TYPE`] only (no other SDK sends one; a
 /// missing or unknown type reads as [`USER_ID_TYPE_CUSTOM`]).
 pub const USER_ID_TYPE_ALIASES: &[&str] = &[USER_ID_TYPE];
@@ -93,9 +145,17 @@ pub const USER_EMAIL_ALIASES: &[&str] = &[USER_EMAIL];
 pub const USER_METADATA_ALIASES: &[&str] = &[USER_METADATA];
 /// Keys the receiver reads the session id from, in precedence order: [`SESSION_ID`] (OTel
 /// semconv, userspan's own), [`GEN_AI_CONVERSATION_ID`] (OTel GenAI), [`LANGFUSE_SESSION_ID`]
-/// (Langfuse), [`TRACELOOP_SESSION_ID`] (OpenLLMetry / Traceloop).
-pub const SESSION_ID_ALIASES: &[&str] =
-    &[SESSION_ID, GEN_AI_CONVERSATION_ID, LANGFUSE_SESSION_ID, TRACELOOP_SESSION_ID];
+/// (Langfuse), [`TRACELOOP_SESSION_ID`] (OpenLLMetry / Traceloop), [`AI_TELEMETRY_SESSION_ID`]
+/// then [`AI_TELEMETRY_THREAD_ID`] (Vercel AI SDK), [`LANGSMITH_SESSION_ID`] (LangSmith).
+pub const SESSION_ID_ALIASES: &[&str] = &[
+    SESSION_ID,
+    GEN_AI_CONVERSATION_ID,
+    LANGFUSE_SESSION_ID,
+    TRACELOOP_SESSION_ID,
+    AI_TELEMETRY_SESSION_ID,
+    AI_TELEMETRY_THREAD_ID,
+    LANGSMITH_SESSION_ID,
+];
 
 /// Langfuse's trace tags (string array), emitted beside [`TAGS`] when the `compat` option names
 /// Langfuse.
@@ -118,6 +178,16 @@ pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
 pub const GEN_AI_SYSTEM: &str = "gen_ai.system";
 /// LLM provider (OpenInference `llm.provider`).
 pub const LLM_PROVIDER: &str = "llm.provider";
+/// LLM system (OpenInference `llm.system`: the vendor API, `openai`, `anthropic`, ...; sent by
+/// OpenInference instrumentations where `llm.provider` names the host, or alone).
+pub const LLM_SYSTEM: &str = "llm.system";
+/// Vercel AI SDK's provider (`ai.model.provider`), `<provider>.<api>` such as `openai.chat` or
+/// `anthropic.messages`: the receiver keeps the part before the first `.`.
+pub const AI_MODEL_PROVIDER: &str = "ai.model.provider";
+/// Vercel AI SDK's requested model id (`ai.model.id`).
+pub const AI_MODEL_ID: &str = "ai.model.id";
+/// Vercel AI SDK's answering model (`ai.response.model`, on provider-call spans).
+pub const AI_RESPONSE_MODEL: &str = "ai.response.model";
 /// Model requested (OTel GenAI).
 pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 /// Model that answered (OTel GenAI).
@@ -138,25 +208,116 @@ pub const GEN_AI_USAGE_COMPLETION_TOKENS: &str = "gen_ai.usage.completion_tokens
 pub const LLM_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
 /// Completion tokens (OpenInference `llm.token_count.completion`; integer, tokens).
 pub const LLM_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
+/// Total tokens (OpenInference `llm.token_count.total`; integer, tokens).
+pub const LLM_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
+/// Total tokens (OpenLLMetry / Traceloop `llm.usage.total_tokens`; integer, tokens).
+pub const LLM_USAGE_TOTAL_TOKENS: &str = "llm.usage.total_tokens";
+/// Input tokens (Vercel AI SDK 5+ `ai.usage.inputTokens`; integer, tokens).
+pub const AI_USAGE_INPUT_TOKENS: &str = "ai.usage.inputTokens";
+/// Input tokens (Vercel AI SDK 4 and earlier `ai.usage.promptTokens`; integer, tokens).
+pub const AI_USAGE_PROMPT_TOKENS: &str = "ai.usage.promptTokens";
+/// Output tokens (Vercel AI SDK 5+ `ai.usage.outputTokens`; integer, tokens).
+pub const AI_USAGE_OUTPUT_TOKENS: &str = "ai.usage.outputTokens";
+/// Output tokens (Vercel AI SDK 4 and earlier `ai.usage.completionTokens`; integer, tokens).
+pub const AI_USAGE_COMPLETION_TOKENS: &str = "ai.usage.completionTokens";
+/// Total tokens (Vercel AI SDK 5+ `ai.usage.totalTokens`; integer, tokens).
+pub const AI_USAGE_TOTAL_TOKENS: &str = "ai.usage.totalTokens";
+/// Langfuse SDK v3+ usage: JSON object text of token counts per usage kind
+/// (`{"input": 12, "output": 3, ...}`); `input` and `output` are read as input and output tokens.
+pub const LANGFUSE_USAGE_DETAILS: &str = "langfuse.observation.usage_details";
+/// Langfuse SDK v3+ reported cost: JSON object text of USD per usage kind
+/// (`{"input": 0.001, "output": 0.002, "total": 0.003}`); `total`, else the sum of the other
+/// kinds, is the span's reported cost.
+pub const LANGFUSE_COST_DETAILS: &str = "langfuse.observation.cost_details";
 
 /// Keys the receiver reads the provider from, in precedence order: [`GEN_AI_PROVIDER_NAME`] (OTel
-/// GenAI), [`GEN_AI_SYSTEM`] (deprecated OTel GenAI, OpenLLMetry), [`LLM_PROVIDER`]
-/// (OpenInference).
-pub const PROVIDER_ALIASES: &[&str] = &[GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, LLM_PROVIDER];
+/// GenAI), [`GEN_AI_SYSTEM`] (deprecated OTel GenAI, OpenLLMetry, Vercel AI SDK), [`LLM_PROVIDER`]
+/// then [`LLM_SYSTEM`] (OpenInference), [`AI_MODEL_PROVIDER`] (Vercel AI SDK; the part before the
+/// first `.`). Values are lower-cased (ASCII), so `OpenAI` and `openai` are one provider.
+pub const PROVIDER_ALIASES: &[&str] =
+    &[GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, LLM_PROVIDER, LLM_SYSTEM, AI_MODEL_PROVIDER];
 /// Keys the receiver reads the model from, in precedence order: [`GEN_AI_RESPONSE_MODEL`] (OTel
 /// GenAI; the model that answered), [`GEN_AI_REQUEST_MODEL`] (OTel GenAI), [`LLM_MODEL_NAME`]
-/// (OpenInference).
-pub const MODEL_ALIASES: &[&str] = &[GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL, LLM_MODEL_NAME];
+/// (OpenInference), [`AI_RESPONSE_MODEL`] then [`AI_MODEL_ID`] (Vercel AI SDK).
+pub const MODEL_ALIASES: &[&str] =
+    &[GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL, LLM_MODEL_NAME, AI_RESPONSE_MODEL, AI_MODEL_ID];
 /// Keys the receiver reads input tokens from, in precedence order: [`GEN_AI_USAGE_INPUT_TOKENS`]
 /// (OTel GenAI), [`GEN_AI_USAGE_PROMPT_TOKENS`] (deprecated OTel GenAI, OpenLLMetry),
-/// [`LLM_TOKEN_COUNT_PROMPT`] (OpenInference).
-pub const INPUT_TOKENS_ALIASES: &[&str] =
-    &[GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_USAGE_PROMPT_TOKENS, LLM_TOKEN_COUNT_PROMPT];
+/// [`LLM_TOKEN_COUNT_PROMPT`] (OpenInference), [`AI_USAGE_INPUT_TOKENS`] then
+/// [`AI_USAGE_PROMPT_TOKENS`] (Vercel AI SDK); after them, `input` of [`LANGFUSE_USAGE_DETAILS`].
+pub const INPUT_TOKENS_ALIASES: &[&str] = &[
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_PROMPT_TOKENS,
+    LLM_TOKEN_COUNT_PROMPT,
+    AI_USAGE_INPUT_TOKENS,
+    AI_USAGE_PROMPT_TOKENS,
+];
 /// Keys the receiver reads output tokens from, in precedence order: [`GEN_AI_USAGE_OUTPUT_TOKENS`]
 /// (OTel GenAI), [`GEN_AI_USAGE_COMPLETION_TOKENS`] (deprecated OTel GenAI, OpenLLMetry),
-/// [`LLM_TOKEN_COUNT_COMPLETION`] (OpenInference).
-pub const OUTPUT_TOKENS_ALIASES: &[&str] =
-    &[GEN_AI_USAGE_OUTPUT_TOKENS, GEN_AI_USAGE_COMPLETION_TOKENS, LLM_TOKEN_COUNT_COMPLETION];
+/// [`LLM_TOKEN_COUNT_COMPLETION`] (OpenInference), [`AI_USAGE_OUTPUT_TOKENS`] then
+/// [`AI_USAGE_COMPLETION_TOKENS`] (Vercel AI SDK); after them, `output` of
+/// [`LANGFUSE_USAGE_DETAILS`].
+pub const OUTPUT_TOKENS_ALIASES: &[&str] = &[
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_COMPLETION_TOKENS,
+    LLM_TOKEN_COUNT_COMPLETION,
+    AI_USAGE_OUTPUT_TOKENS,
+    AI_USAGE_COMPLETION_TOKENS,
+];
+/// Keys the receiver reads a total token count from: [`LLM_TOKEN_COUNT_TOTAL`] (OpenInference),
+/// [`LLM_USAGE_TOTAL_TOKENS`] (OpenLLMetry), [`AI_USAGE_TOTAL_TOKENS`] (Vercel AI SDK). A total
+/// marks the span as carrying usage (an LLM call) but adds no tokens of its own: input and output
+/// come from their keys (every instrumentation above sends them beside the total).
+pub const TOTAL_TOKENS_ALIASES: &[&str] = &[LLM_TOKEN_COUNT_TOTAL, LLM_USAGE_TOTAL_TOKENS, AI_USAGE_TOTAL_TOKENS];
+
+/// Input tokens read from the provider's prompt cache (OTel GenAI
+/// `gen_ai.usage.cache_read.input_tokens`; integer, tokens, included in the input tokens).
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// Input tokens written to the provider's prompt cache (OTel GenAI
+/// `gen_ai.usage.cache_creation.input_tokens`; integer, tokens, included in the input tokens).
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// OpenLLMetry's cache-read input tokens (`SpanAttributes.LLM_USAGE_CACHE_READ_INPUT_TOKENS` of
+/// `opentelemetry-semantic-conventions-ai`).
+pub const OPENLLMETRY_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read_input_tokens";
+/// OpenLLMetry's cache-write input tokens (`SpanAttributes.LLM_USAGE_CACHE_CREATION_INPUT_TOKENS`).
+pub const OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation_input_tokens";
+/// OpenLLMetry's reasoning tokens (`SpanAttributes.LLM_USAGE_REASONING_TOKENS`; included in the
+/// output tokens).
+pub const OPENLLMETRY_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
+/// Cache-read prompt tokens (OpenInference `llm.token_count.prompt_details.cache_read`).
+pub const LLM_TOKEN_COUNT_PROMPT_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
+/// Cache-write prompt tokens (OpenInference `llm.token_count.prompt_details.cache_write`).
+pub const LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
+/// Reasoning completion tokens (OpenInference `llm.token_count.completion_details.reasoning`).
+pub const LLM_TOKEN_COUNT_COMPLETION_REASONING: &str = "llm.token_count.completion_details.reasoning";
+/// OpenAI service tier that served the request (OTel GenAI OpenAI conventions
+/// `openai.response.service_tier`: `default`, `flex`, `priority`, ...).
+pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
+/// Deprecated OpenAI service tier (OTel GenAI `gen_ai.openai.response.service_tier`, replaced by
+/// [`OPENAI_RESPONSE_SERVICE_TIER`]).
+pub const GEN_AI_OPENAI_RESPONSE_SERVICE_TIER: &str = "gen_ai.openai.response.service_tier";
+
+/// Keys the receiver reads cache-read input tokens from, in precedence order:
+/// [`GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS`] (OTel GenAI), [`OPENLLMETRY_CACHE_READ_INPUT_TOKENS`]
+/// (OpenLLMetry), [`LLM_TOKEN_COUNT_PROMPT_CACHE_READ`] (OpenInference).
+pub const CACHE_READ_TOKENS_ALIASES: &[&str] =
+    &[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, OPENLLMETRY_CACHE_READ_INPUT_TOKENS, LLM_TOKEN_COUNT_PROMPT_CACHE_READ];
+/// Keys the receiver reads cache-write input tokens from, in precedence order:
+/// [`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`] (OTel GenAI),
+/// [`OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS`] (OpenLLMetry), [`LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE`]
+/// (OpenInference).
+pub const CACHE_WRITE_TOKENS_ALIASES: &[&str] = &[
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS,
+    LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+];
+/// Keys the receiver reads reasoning output tokens from, in precedence order:
+/// [`LLM_TOKEN_COUNT_COMPLETION_REASONING`] (OpenInference), [`OPENLLMETRY_REASONING_TOKENS`]
+/// (OpenLLMetry).
+pub const REASONING_TOKENS_ALIASES: &[&str] = &[LLM_TOKEN_COUNT_COMPLETION_REASONING, OPENLLMETRY_REASONING_TOKENS];
+/// Keys the receiver reads the service tier from (the price variant of a call), in precedence
+/// order: [`OPENAI_RESPONSE_SERVICE_TIER`], [`GEN_AI_OPENAI_RESPONSE_SERVICE_TIER`] (OTel GenAI).
+pub const SERVICE_TIER_ALIASES: &[&str] = &[OPENAI_RESPONSE_SERVICE_TIER, GEN_AI_OPENAI_RESPONSE_SERVICE_TIER];
 
 // ---------------------------------------------------------------------------------------------
 // Id types
@@ -188,10 +349,35 @@ pub const OPERATION_GENERATE_CONTENT: &str = "generate_content";
 pub const OPERATION_EMBEDDINGS: &str = "embeddings";
 /// [`GEN_AI_OPERATION_NAME`] of a tool execution (OTel GenAI `execute_tool`).
 pub const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+/// OpenLLMetry / Traceloop's request type (`llm.request.type`: `chat`, `completion`, `embedding`,
+/// `rerank`, ...), read as an operation.
+pub const LLM_REQUEST_TYPE: &str = "llm.request.type";
+/// [`LLM_REQUEST_TYPE`] of a legacy completion (OpenLLMetry `completion`).
+pub const REQUEST_TYPE_COMPLETION: &str = "completion";
+/// [`LLM_REQUEST_TYPE`] of an embeddings request (OpenLLMetry `embedding`).
+pub const REQUEST_TYPE_EMBEDDING: &str = "embedding";
+/// Vercel AI SDK's operation (`ai.operationId`: `ai.generateText` for the call's wrapper span,
+/// `ai.generateText.doGenerate` for each provider call, `ai.toolCall`, ...), read as an operation.
+pub const AI_OPERATION_ID: &str = "ai.operationId";
+/// Keys the receiver reads the operation from, in precedence order: [`GEN_AI_OPERATION_NAME`]
+/// (OTel GenAI), [`LLM_REQUEST_TYPE`] (OpenLLMetry), [`AI_OPERATION_ID`] (Vercel AI SDK).
+pub const OPERATION_ALIASES: &[&str] = &[GEN_AI_OPERATION_NAME, LLM_REQUEST_TYPE, AI_OPERATION_ID];
 /// Operations the receiver counts as an LLM call even when the span carries no token usage (a span
-/// with any usage key is one too): chat, text completion, content generation, embeddings.
-pub const LLM_CALL_OPERATIONS: &[&str] =
-    &[OPERATION_CHAT, OPERATION_TEXT_COMPLETION, OPERATION_GENERATE_CONTENT, OPERATION_EMBEDDINGS];
+/// with any usage key is one too): chat, text completion, content generation, embeddings (OTel
+/// GenAI), and OpenLLMetry's `completion` and `embedding`.
+pub const LLM_CALL_OPERATIONS: &[&str] = &[
+    OPERATION_CHAT,
+    OPERATION_TEXT_COMPLETION,
+    OPERATION_GENERATE_CONTENT,
+    OPERATION_EMBEDDINGS,
+    REQUEST_TYPE_COMPLETION,
+    REQUEST_TYPE_EMBEDDING,
+];
+/// Endings of a Vercel AI SDK [`AI_OPERATION_ID`] that mark a provider call (an LLM call):
+/// `ai.generateText.doGenerate`, `ai.streamText.doStream`, `ai.embed.doEmbed`, ... The wrapper
+/// (`ai.generateText`) is not one; its usage repeats its provider calls' (see the nesting rule
+/// in `docs/design.md`).
+pub const AI_LLM_CALL_OPERATION_SUFFIXES: &[&str] = &[".doGenerate", ".doStream", ".doEmbed"];
 
 // ---------------------------------------------------------------------------------------------
 // Other keys the receiver reads: cost, tools, guardrails
@@ -204,10 +390,50 @@ pub const GEN_AI_USAGE_OUTPUT_COST: &str = "gen_ai.usage.output_cost";
 /// Total cost (double, USD; Latitude's key). When present it is the span's cost; otherwise input
 /// plus output cost.
 pub const GEN_AI_USAGE_TOTAL_COST: &str = "gen_ai.usage.total_cost";
+/// Total cost (double, USD; OpenLIT's `gen_ai.usage.cost`).
+pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
+/// Total cost (double, USD; OpenInference `llm.cost.total`).
+pub const LLM_COST_TOTAL: &str = "llm.cost.total";
+/// Prompt (input) cost (double, USD; OpenInference `llm.cost.prompt`).
+pub const LLM_COST_PROMPT: &str = "llm.cost.prompt";
+/// Completion (output) cost (double, USD; OpenInference `llm.cost.completion`).
+pub const LLM_COST_COMPLETION: &str = "llm.cost.completion";
+/// Keys a span's reported total cost is read from, in precedence order:
+/// [`GEN_AI_USAGE_TOTAL_COST`] (Latitude, OpenLLMetry), [`GEN_AI_USAGE_COST`] (OpenLIT),
+/// [`LLM_COST_TOTAL`] (OpenInference). A total wins over input + output cost.
+pub const TOTAL_COST_ALIASES: &[&str] = &[GEN_AI_USAGE_TOTAL_COST, GEN_AI_USAGE_COST, LLM_COST_TOTAL];
+/// Keys a span's reported input cost is read from: [`GEN_AI_USAGE_INPUT_COST`] (Latitude),
+/// [`LLM_COST_PROMPT`] (OpenInference).
+pub const INPUT_COST_ALIASES: &[&str] = &[GEN_AI_USAGE_INPUT_COST, LLM_COST_PROMPT];
+/// Keys a span's reported output cost is read from: [`GEN_AI_USAGE_OUTPUT_COST`] (Latitude),
+/// [`LLM_COST_COMPLETION`] (OpenInference).
+pub const OUTPUT_COST_ALIASES: &[&str] = &[GEN_AI_USAGE_OUTPUT_COST, LLM_COST_COMPLETION];
+/// Cost sources of a priced span (the receiver's `cost_source`): the span reported its cost.
+pub const COST_SOURCE_REPORTED: &str = "reported";
+/// Cost source: list price from the price table (genai-prices, or a `--prices` override).
+pub const COST_SOURCE_ESTIMATED: &str = "estimated";
+/// Cost source: the span has usage but no known price (unknown model or provider, bad counts).
+pub const COST_SOURCE_UNPRICED: &str = "unpriced";
 /// Tool name for tool spans (OTel GenAI).
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
-/// OpenInference span kind (`LLM`, `TOOL`, [`SPAN_KIND_GUARDRAIL`], ...).
+/// Tool name for tool spans (OpenInference `tool.name`, on `TOOL` spans).
+pub const TOOL_NAME: &str = "tool.name";
+/// Tool name for tool spans (Vercel AI SDK `ai.toolCall.name`, on `ai.toolCall` spans).
+pub const AI_TOOL_CALL_NAME: &str = "ai.toolCall.name";
+/// Keys the receiver reads the tool name from, in precedence order: [`GEN_AI_TOOL_NAME`] (OTel
+/// GenAI), [`TOOL_NAME`] (OpenInference), [`AI_TOOL_CALL_NAME`] (Vercel AI SDK).
+pub const TOOL_NAME_ALIASES: &[&str] = &[GEN_AI_TOOL_NAME, TOOL_NAME, AI_TOOL_CALL_NAME];
+/// OpenInference span kind (`LLM`, `EMBEDDING`, `TOOL`, `CHAIN`, `EVALUATOR`,
+/// [`SPAN_KIND_GUARDRAIL`], ...; compared case-insensitively). [`LLM_CALL_SPAN_KINDS`] mark an
+/// LLM operation; `TOOL` spans name their tool in [`TOOL_NAME`]; `EVALUATOR` and `CHAIN` spans
+/// count by their usage only, under the nesting rule.
 pub const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
+/// [`OPENINFERENCE_SPAN_KIND`] of a model call (OpenInference `LLM`).
+pub const SPAN_KIND_LLM: &str = "LLM";
+/// [`OPENINFERENCE_SPAN_KIND`] of an embeddings call (OpenInference `EMBEDDING`).
+pub const SPAN_KIND_EMBEDDING: &str = "EMBEDDING";
+/// [`OPENINFERENCE_SPAN_KIND`]s counted as an LLM call even without token usage.
+pub const LLM_CALL_SPAN_KINDS: &[&str] = &[SPAN_KIND_LLM, SPAN_KIND_EMBEDDING];
 /// [`OPENINFERENCE_SPAN_KIND`] of a guardrail span (OpenInference; compared case-insensitively).
 /// Without [`GUARDRAIL_TRIGGERED`], such a span counts as a guardrail trigger.
 pub const SPAN_KIND_GUARDRAIL: &str = "GUARDRAIL";

@@ -43,6 +43,29 @@ const fmt = {
   date: (iso) => (iso ? `${new Date(iso).toISOString().replace('T', ' ').slice(0, 16)} UTC` : '—'),
 };
 
+// ---------- cost: reported + list price (estimated, marked ~) + unpriced calls ----------
+// The receiver prices LLM calls that report usage but no cost at list price (genai-prices); those
+// costs are estimates, marked with a ~ and the price table in a tooltip. Calls with usage but no
+// known price are shown as such, never as a silent $0.
+let PRICES = 'genai-prices';
+const pricesReady = api('/api/stats')
+  .then((s) => {
+    PRICES = `${s.prices.source} ${s.prices.version}`;
+  })
+  .catch(() => {});
+function cost(usd, estimated, unpriced) {
+  let html;
+  if (!usd && unpriced) html = '<span class="muted unpriced-cost">unpriced</span>';
+  else if (estimated > 0) {
+    const all = Math.abs(estimated - usd) < 1e-9;
+    const tip = all ? `list price, ${PRICES}` : `includes ${fmt.usd(estimated)} at list price, ${PRICES}`;
+    html = `<span class="est" title="${esc(tip)}">~${fmt.usd(usd)}</span>`;
+  } else html = fmt.usd(usd);
+  if (unpriced)
+    html += ` <span class="badge unpriced" title="${esc(`${unpriced} LLM call(s) with usage but no known price; price the model with userspan serve --prices FILE`)}">${fmt.int(unpriced)} unpriced</span>`;
+  return html;
+}
+
 function esc(s) {
   return String(s ?? '').replace(
     /[&<>"']/g,
@@ -73,7 +96,15 @@ const COLUMNS = [
     cell: (u) =>
       `<span class="${u.errored_sessions ? 'err' : 'muted'}">${fmt.pct(u.error_rate)} (${u.errored_sessions})</span>`,
   },
-  { key: 'cost', label: 'Cost', sort: 'cost_usd', num: true, rollup: 'cost_usd', f: fmt.usd },
+  {
+    key: 'cost',
+    label: 'Cost',
+    sort: 'cost_usd',
+    num: true,
+    rollup: 'cost_usd',
+    f: fmt.usd,
+    cell: (u) => cost(u.cost_usd, u.estimated_cost_usd, u.unpriced_llm_calls),
+  },
   {
     key: 'cost_avg',
     nonAdditive: true,
@@ -105,6 +136,7 @@ const COLUMNS = [
     f: fmt.ms,
   },
   { key: 'llm_calls', label: 'LLM calls', sort: 'llm_calls', num: true, rollup: 'llm_calls', f: fmt.int },
+  { key: 'spans', label: 'Spans', sort: 'spans', num: true, rollup: 'spans', f: fmt.int, hidden: true },
   {
     key: 'eval',
     nonAdditive: true,
@@ -443,7 +475,7 @@ async function renderCohorts(st, from, to) {
     data.cohorts
       .map(
         (c) =>
-          `<tr><td>${c.value == null ? '<span class="muted">(not set)</span>' : esc(c.value)}</td><td class="num">${fmt.int(c.users)}</td><td class="num">${fmt.int(c.traces)}</td><td class="num">${fmt.dec(c.traces_per_user)}</td><td class="num">${fmt.int(c.sessions)}</td><td class="num">${fmt.pct(c.error_rate)}</td><td class="num">${fmt.usd(c.cost_usd)}</td><td class="num">${fmt.usd(c.cost_per_user_usd)}</td><td class="num">${fmt.tokens(c.tokens_per_user)}</td><td class="num">${fmt.ms(c.avg_latency_ms)}</td><td class="num">${fmt.pct(c.eval_pass_rate)}</td><td class="num">${fmt.int(c.guardrail_triggers)}</td></tr>`,
+          `<tr><td>${c.value == null ? '<span class="muted">(not set)</span>' : esc(c.value)}</td><td class="num">${fmt.int(c.users)}</td><td class="num">${fmt.int(c.traces)}</td><td class="num">${fmt.dec(c.traces_per_user)}</td><td class="num">${fmt.int(c.sessions)}</td><td class="num">${fmt.pct(c.error_rate)}</td><td class="num">${cost(c.cost_usd, c.estimated_cost_usd, c.unpriced_llm_calls)}</td><td class="num">${fmt.usd(c.cost_per_user_usd)}</td><td class="num">${fmt.tokens(c.tokens_per_user)}</td><td class="num">${fmt.ms(c.avg_latency_ms)}</td><td class="num">${fmt.pct(c.eval_pass_rate)}</td><td class="num">${fmt.int(c.guardrail_triggers)}</td></tr>`,
       )
       .join('') +
     `</tbody></table></div>`;
@@ -499,7 +531,7 @@ async function renderUser(id, p) {
   <section class="cards" aria-label="Lifetime">
     ${card('Traces', fmt.int(d.traces), `${fmt.int(d.errored_traces)} errored`)}
     ${card('Sessions', fmt.int(d.sessions), `${fmt.int(d.errored_sessions)} errored (${fmt.pct(d.error_rate)})`)}
-    ${card('Cost', fmt.usd(d.cost_usd), `avg ${fmt.usd(d.cost_avg_usd)} / trace`)}
+    ${card('Cost', cost(d.cost_usd, d.estimated_cost_usd, d.unpriced_llm_calls), `avg ${fmt.usd(d.cost_avg_usd)} / trace`)}
     ${card('Tokens', fmt.tokens(d.total_tokens), `${fmt.tokens(d.input_tokens)} in · ${fmt.tokens(d.output_tokens)} out`)}
     ${card('Avg trace duration', fmt.ms(d.avg_latency_ms), `${fmt.int(d.llm_calls)} LLM calls`)}
     ${card('Active days', fmt.int(d.active_days), `first ${fmt.date(d.first_seen)}`)}
@@ -510,7 +542,12 @@ async function renderUser(id, p) {
     <section class="panel" aria-label="Models"><h2 style="margin-top:0">Models</h2>${miniTable(
       'models',
       ['Model', 'Traces', 'Tokens', 'Cost'],
-      d.models.map((m) => [esc(m.model), fmt.int(m.traces), fmt.tokens(m.total_tokens), fmt.usd(m.cost_usd)]),
+      d.models.map((m) => [
+        esc(m.model),
+        fmt.int(m.traces),
+        fmt.tokens(m.total_tokens),
+        cost(m.cost_usd, m.estimated_cost_usd, m.unpriced_calls),
+      ]),
     )}</section>
     <section class="panel" aria-label="Providers"><h2 style="margin-top:0">Providers</h2>${miniTable(
       'providers',
@@ -533,7 +570,7 @@ async function renderUser(id, p) {
       sessions.sessions
         .map(
           (s) =>
-            `<tr class="${s.session_id === session ? 'selected' : ''}"><td><a href="${esc(self({ session: s.session_id }))}" data-session="${esc(s.session_id)}">${esc(s.session_id)}</a>${s.errored ? ' <span class="badge err">errored</span>' : ''}</td><td>${esc(fmt.date(s.first_seen))}</td><td>${esc(fmt.date(s.last_seen))}</td><td class="num">${fmt.int(s.traces)}</td><td class="num ${s.errored_traces ? 'err' : ''}">${fmt.int(s.errored_traces)}</td><td class="num">${fmt.tokens(s.total_tokens)}</td><td class="num">${fmt.usd(s.cost_usd)}</td></tr>`,
+            `<tr class="${s.session_id === session ? 'selected' : ''}"><td><a href="${esc(self({ session: s.session_id }))}" data-session="${esc(s.session_id)}">${esc(s.session_id)}</a>${s.errored ? ' <span class="badge err">errored</span>' : ''}</td><td>${esc(fmt.date(s.first_seen))}</td><td>${esc(fmt.date(s.last_seen))}</td><td class="num">${fmt.int(s.traces)}</td><td class="num ${s.errored_traces ? 'err' : ''}">${fmt.int(s.errored_traces)}</td><td class="num">${fmt.tokens(s.total_tokens)}</td><td class="num">${cost(s.cost_usd, s.estimated_cost_usd, s.unpriced_llm_calls)}</td></tr>`,
         )
         .join('') +
       `</tbody></table></div>`;
@@ -546,7 +583,7 @@ async function renderUser(id, p) {
       traces.traces
         .map(
           (t) =>
-            `<tr><td><code title="${esc(t.trace_id)}">${esc(t.trace_id.slice(0, 12))}…</code></td><td>${esc(t.session_id)}</td><td>${esc(t.name)}</td><td>${esc(fmt.date(t.start))}</td><td class="num">${fmt.ms(t.duration_ms)}</td><td class="${t.status === 'error' ? 'err' : ''}">${esc(t.status)}</td><td class="num">${fmt.tokens(t.total_tokens)}</td><td class="num">${fmt.usd(t.cost_usd)}</td></tr>`,
+            `<tr><td><code title="${esc(t.trace_id)}">${esc(t.trace_id.slice(0, 12))}…</code></td><td>${esc(t.session_id)}</td><td>${esc(t.name)}</td><td>${esc(fmt.date(t.start))}</td><td class="num">${fmt.ms(t.duration_ms)}</td><td class="${t.status === 'error' ? 'err' : ''}">${esc(t.status)}</td><td class="num">${fmt.tokens(t.total_tokens)}</td><td class="num">${cost(t.cost_usd, t.estimated_cost_usd, t.unpriced_llm_calls)}</td></tr>`,
         )
         .join('') +
       `</tbody></table></div>`;
@@ -567,6 +604,7 @@ let renderSeq = 0;
 async function render() {
   const seq = ++renderSeq;
   const hash = location.hash;
+  await pricesReady;
   const { path, params } = route();
   const m = path.match(/^\/users\/(.+)$/);
   document.getElementById('app').setAttribute('aria-busy', 'true');

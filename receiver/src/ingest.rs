@@ -2,14 +2,16 @@
 //! first, then other SDKs'), GenAI usage, cost in micro-USD, evaluations and guardrails. Every key
 //! read is one of [`userspan::conventions`]; [`RESOLVED_KEYS`] lists the span attributes resolved.
 
-use crate::model::{SpanRow, UserIdent};
+use crate::model::{CostSource, SpanRow, UserIdent};
+use crate::pricing::{usd_to_micros, Pricer, TokenUsage, MAX_TOKEN_COUNT};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::Value as Json;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use userspan::conventions as conv;
 
 /// Largest request body accepted, after decompression (64 MiB).
@@ -90,9 +92,106 @@ pub struct Mapped {
     pub reject_reason: Option<String>,
 }
 
-/// Maps a decoded request to rows. `project_override` is the API key's project, when keys are
-/// configured; otherwise each resource's `userspan.project`, else `default`.
+/// Counts of what ingest stored but could not use, per project (`GET /api/stats`). The spans are
+/// stored either way; these say why some cost or usage is missing from the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestCounts {
+    /// Spans stored.
+    pub spans: i64,
+    /// Spans whose cost was reported by the span (`cost_source` = `reported`).
+    pub reported_cost_spans: i64,
+    /// Spans priced at list price (`estimated`).
+    pub estimated_cost_spans: i64,
+    /// Spans with usage but no known price (`unpriced`): unknown model or provider, a model name
+    /// over 256 bytes, bad token counts, no model.
+    pub unpriced_spans: i64,
+    /// Spans with a token count that is negative, not a number, or over 10^12: their usage is
+    /// stored as 0 and they are unpriced.
+    pub invalid_token_counts: i64,
+    /// Reported costs ignored because negative, not a number (NaN, text) or ≥ 10^9 USD; the span
+    /// is then priced as if it reported none.
+    pub invalid_reported_costs: i64,
+}
+
+impl IngestCounts {
+    fn add(&mut self, o: &IngestCounts) {
+        self.spans += o.spans;
+        self.reported_cost_spans += o.reported_cost_spans;
+        self.estimated_cost_spans += o.estimated_cost_spans;
+        self.unpriced_spans += o.unpriced_spans;
+        self.invalid_token_counts += o.invalid_token_counts;
+        self.invalid_reported_costs += o.invalid_reported_costs;
+    }
+}
+
+/// What mapping needs besides the request: the pricer, and the per-project counts since start.
+#[derive(Debug, Default)]
+pub struct IngestContext {
+    /// Prices spans that report usage but no cost.
+    pub pricer: Pricer,
+    counts: Mutex<HashMap<String, IngestCounts>>,
+}
+
+impl IngestContext {
+    /// With `pricer`.
+    pub fn new(pricer: Pricer) -> IngestContext {
+        IngestContext { pricer, counts: Mutex::default() }
+    }
+
+    /// The counts of `rows`, per project, for [`IngestContext::record`] once they are committed.
+    pub fn tally(rows: &[SpanRow]) -> Vec<(Arc<str>, IngestCounts)> {
+        let mut per: Vec<(Arc<str>, IngestCounts)> = Vec::new();
+        for r in rows {
+            let i = match per.iter().position(|(p, _)| Arc::ptr_eq(p, &r.project) || **p == *r.project) {
+                Some(i) => i,
+                None => {
+                    per.push((r.project.clone(), IngestCounts::default()));
+                    per.len() - 1
+                }
+            };
+            let c = &mut per[i].1;
+            c.spans += 1;
+            match r.cost_source {
+                Some(CostSource::Reported) => c.reported_cost_spans += 1,
+                Some(CostSource::Estimated) => c.estimated_cost_spans += 1,
+                Some(CostSource::Unpriced) => c.unpriced_spans += 1,
+                None => {}
+            }
+            c.invalid_token_counts += i64::from(r.issues.invalid_tokens);
+            c.invalid_reported_costs += i64::from(r.issues.invalid_cost);
+        }
+        per
+    }
+
+    /// Adds the counts of committed rows (from [`IngestContext::tally`]).
+    pub fn record(&self, tally: Vec<(Arc<str>, IngestCounts)>) {
+        let mut g = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        for (p, c) in tally {
+            match g.get_mut(&*p) {
+                Some(x) => x.add(&c),
+                None => {
+                    g.insert(p.to_string(), c);
+                }
+            }
+        }
+    }
+
+    /// The counts of `project` since the receiver started.
+    pub fn counts(&self, project: &str) -> IngestCounts {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).get(project).copied().unwrap_or_default()
+    }
+}
+
+/// Maps a decoded request to rows with the bundled prices (see [`map_request_with`]).
 pub fn map_request(req: ExportTraceServiceRequest, project_override: Option<&str>) -> Mapped {
+    static BUNDLED: std::sync::OnceLock<Pricer> = std::sync::OnceLock::new();
+    map_request_with(req, project_override, BUNDLED.get_or_init(Pricer::bundled))
+}
+
+/// Maps a decoded request to rows, pricing spans with `pricer`. `project_override` is the API
+/// key's project, when keys are configured; otherwise each resource's `userspan.project`, else
+/// `default`.
+pub fn map_request_with(req: ExportTraceServiceRequest, project_override: Option<&str>, pricer: &Pricer) -> Mapped {
     let mut out = Mapped::default();
     let mut projects: Vec<Arc<str>> = Vec::new();
     let mut intern = |p: &str| -> Arc<str> {
@@ -118,7 +217,7 @@ pub fn map_request(req: ExportTraceServiceRequest, project_override: Option<&str
         let project = intern(project_override.or(res_project.as_deref()).unwrap_or(conv::DEFAULT_PROJECT));
         for ss in rs.scope_spans {
             for span in ss.spans {
-                match map_span(span, &res, &project, &service) {
+                match map_span(span, &res, &project, &service, pricer) {
                     Ok(row) => out.rows.push(row),
                     Err(reason) => {
                         out.rejected += 1;
@@ -139,7 +238,13 @@ fn id_array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String>
     Ok(arr)
 }
 
-fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc<str>>) -> Result<SpanRow, String> {
+fn map_span(
+    span: Span,
+    res: &Resolved,
+    project: &Arc<str>,
+    service: &Option<Arc<str>>,
+    pricer: &Pricer,
+) -> Result<SpanRow, String> {
     let trace_id: [u8; 16] = id_array(&span.trace_id, "trace_id")?;
     let span_id: [u8; 8] = id_array(&span.span_id, "span_id")?;
     let parent_span_id = if span.parent_span_id.is_empty() || span.parent_span_id.iter().all(|b| *b == 0) {
@@ -181,28 +286,84 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
     let pick = |own: &mut Option<(u8, String)>, fallback: &Option<(u8, String)>| {
         own.take().or_else(|| fallback.clone()).map(|(_, v)| v).filter(|v| !v.is_empty())
     };
-    let user = pick(&mut r.user_id, &res.user_id).map(|id| UserIdent {
-        id,
-        id_type: match pick(&mut r.user_id_type, &res.user_id_type) {
-            Some(t) if conv::USER_ID_TYPES.contains(&t.as_str()) => t,
-            _ => conv::USER_ID_TYPE_CUSTOM.to_string(),
-        },
+    // No id key (span or resource): the id's hash is the user, as `replace` hashing sends it.
+    let user = pick(&mut r.user_id, &res.user_id).or_else(|| pick(&mut r.user_id_hash, &res.user_id_hash)).map(|id| {
+        UserIdent {
+            id,
+            id_type: match pick(&mut r.user_id_type, &res.user_id_type) {
+                Some(t) if conv::USER_ID_TYPES.contains(&t.as_str()) => t,
+                _ => conv::USER_ID_TYPE_CUSTOM.to_string(),
+            },
+        }
     });
-    let input_tokens = r.input_tokens.map(|(_, v)| v).unwrap_or(0).max(0);
-    let output_tokens = r.output_tokens.map(|(_, v)| v).unwrap_or(0).max(0);
-    let has_usage = r.input_tokens.is_some() || r.output_tokens.is_some();
-    let cost_usd = match r.total_cost {
-        Some(t) => t,
-        None => r.input_cost.unwrap_or(0.0) + r.output_cost.unwrap_or(0.0),
+    // Token counts: a count that is negative, not a number or over 10^12 makes the span's usage
+    // invalid (all of it stored as 0, the span unpriced, counted).
+    r.apply_langfuse_details();
+    let counts = [r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens];
+    // A total token count alone marks usage too (an LLM call) but adds no tokens.
+    let has_usage = counts.iter().any(Option::is_some) || r.total_tokens.is_some_and(|(_, v)| v.is_some());
+    let invalid_tokens =
+        counts.iter().flatten().any(|(_, v)| !matches!(v, Some(n) if (0..=MAX_TOKEN_COUNT).contains(n)));
+    let count = |c: Option<(u8, Option<i64>)>| if invalid_tokens { 0 } else { c.and_then(|(_, v)| v).unwrap_or(0) };
+    let usage = TokenUsage {
+        input: count(r.input_tokens),
+        output: count(r.output_tokens),
+        cache_read: count(r.cache_read_tokens),
+        cache_write: count(r.cache_write_tokens),
+        reasoning: count(r.reasoning_tokens),
     };
-    let cost_micros = if cost_usd.is_finite() { (cost_usd * 1e6).round().clamp(0.0, 9e15) as i64 } else { 0 };
-    let operation = r.operation.take();
-    let llm_call = has_usage || operation.as_deref().is_some_and(|o| conv::LLM_CALL_OPERATIONS.contains(&o));
+    // A reported cost wins: the total, else input + output; a bad one is ignored and counted.
+    let reported = |c: Option<(u8, Option<f64>)>, bad: &mut bool| match c {
+        Some((_, Some(v))) if (0.0..1e9).contains(&v) => Some(v),
+        Some(_) => {
+            *bad = true;
+            None
+        }
+        None => None,
+    };
+    let mut invalid_cost = false;
+    let total = reported(r.total_cost, &mut invalid_cost);
+    let (cin, cout) = (reported(r.input_cost, &mut invalid_cost), reported(r.output_cost, &mut invalid_cost));
+    let reported_usd = total.or(match (cin, cout) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    });
+    r.normalize_provider();
+    let provider = pick(&mut r.provider, &None);
+    let model = pick(&mut r.model, &None);
+    let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
+    let (mut cost_micros, mut estimated_cost_micros, mut price_provider, mut price_model) = (0, 0, None, None);
+    let cost_source = match reported_usd.and_then(usd_to_micros) {
+        Some(m) => {
+            cost_micros = m;
+            Some(CostSource::Reported)
+        }
+        None if has_usage => {
+            let est = match (&model, invalid_tokens) {
+                (Some(m), false) => {
+                    let tier = r.service_tier.as_ref().map(|(_, t)| t.as_str());
+                    pricer.price(provider.as_deref(), m, start_ns, tier, &usage)
+                }
+                _ => None,
+            };
+            match est.and_then(|e| usd_to_micros(e.usd).map(|m| (m, e))) {
+                Some((m, e)) => {
+                    (cost_micros, estimated_cost_micros) = (m, m);
+                    (price_provider, price_model) = (Some(e.provider), Some(e.model));
+                    Some(CostSource::Estimated)
+                }
+                None => Some(CostSource::Unpriced),
+            }
+        }
+        None => None,
+    };
+    let (input_tokens, output_tokens) = (usage.input, usage.output);
+    let operation = r.operation.take().map(|(_, v)| v);
+    let llm_call = has_usage || r.span_kind_llm || operation.as_deref().is_some_and(is_llm_operation);
     let guardrail = match r.guardrail_triggered {
         Some(b) => b,
         None => r.span_kind_guardrail,
     };
-    let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
     let end_ns = i64::try_from(span.end_time_unix_nano).unwrap_or(i64::MAX).max(start_ns);
     let (status, status_message) = span.status.map(|s| (s.code, s.message)).unwrap_or((0, String::new()));
     Ok(SpanRow {
@@ -222,12 +383,20 @@ fn map_span(span: Span, res: &Resolved, project: &Arc<str>, service: &Option<Arc
         user_metadata: pick(&mut r.user_metadata, &res.user_metadata),
         session_id: pick(&mut r.session_id, &res.session_id),
         operation,
-        provider: pick(&mut r.provider, &None),
-        model: pick(&mut r.model, &None),
+        provider,
+        model,
         tool: pick(&mut r.tool, &None),
         input_tokens,
         output_tokens,
+        cache_read_tokens: usage.cache_read,
+        cache_write_tokens: usage.cache_write,
+        reasoning_tokens: usage.reasoning,
         cost_micros,
+        estimated_cost_micros,
+        cost_source,
+        price_provider,
+        price_model,
+        issues: crate::model::SpanIssues { invalid_tokens, invalid_cost },
         llm_call,
         eval_pass,
         eval_total,
@@ -244,6 +413,9 @@ pub enum Field {
     UserId,
     /// The id's type (one of `userspan::conventions::USER_ID_TYPES`, else `custom`).
     UserIdType,
+    /// The hash of the id (`user.id.hash` or OTel semconv `user.hash`): the span's user when no
+    /// id key is present (the identity in anonymized form).
+    UserIdHash,
     /// The end user's e-mail.
     UserEmail,
     /// The end user's metadata (JSON object text).
@@ -262,15 +434,32 @@ pub enum Field {
     InputTokens,
     /// Output tokens (integer; numeric strings accepted, rounded).
     OutputTokens,
-    /// Input cost, USD (the last value of the span wins).
+    /// Cache-read input tokens (integer; included in the input tokens).
+    CacheReadTokens,
+    /// Cache-write input tokens (integer; included in the input tokens).
+    CacheWriteTokens,
+    /// Reasoning output tokens (integer; included in the output tokens).
+    ReasoningTokens,
+    /// The service tier of the call (OpenAI `service_tier`; selects a price variant).
+    ServiceTier,
+    /// Input cost, USD.
     InputCost,
-    /// Output cost, USD (the last value of the span wins).
+    /// Output cost, USD.
     OutputCost,
-    /// Total cost, USD (the last value of the span wins; replaces input + output cost).
+    /// Total cost, USD (replaces input + output cost).
     TotalCost,
+    /// Total tokens (integer): marks the span as carrying usage; adds no tokens.
+    TotalTokens,
+    /// Langfuse's usage details (JSON object text): `input` / `output` fill the input / output
+    /// tokens when no token key gave them.
+    UsageDetails,
+    /// Langfuse's cost details (JSON object text, USD): `total`, else `input` / `output`, are the
+    /// reported cost when no cost key gave one.
+    CostDetails,
     /// A guardrail fired (boolean; the last value of the span wins).
     GuardrailTriggered,
-    /// The OpenInference span kind (`GUARDRAIL` marks a guardrail span; the last value wins).
+    /// The OpenInference span kind (`GUARDRAIL` marks a guardrail span, `LLM` and `EMBEDDING` an
+    /// LLM operation; the last value wins).
     SpanKind,
 }
 
@@ -303,11 +492,15 @@ macro_rules! resolver {
             $(pub mod $field {
                 use super::*;
                 const LIST: &[&str] = $list;
-                const _: () = assert!(!LIST.is_empty() && LIST.len() <= 4, "resolve_key matches up to 4 keys a field");
+                const _: () = assert!(!LIST.is_empty() && LIST.len() <= 8, "resolve_key matches up to 8 keys a field");
                 pub const K0: &str = nth_key(LIST, 0);
                 pub const K1: &str = nth_key(LIST, 1);
                 pub const K2: &str = nth_key(LIST, 2);
                 pub const K3: &str = nth_key(LIST, 3);
+                pub const K4: &str = nth_key(LIST, 4);
+                pub const K5: &str = nth_key(LIST, 5);
+                pub const K6: &str = nth_key(LIST, 6);
+                pub const K7: &str = nth_key(LIST, 7);
             })*
         }
 
@@ -321,7 +514,11 @@ macro_rules! resolver {
                 $(patterns::$field::K0 => Some((Field::$field, 0)),
                   patterns::$field::K1 => Some((Field::$field, 1)),
                   patterns::$field::K2 => Some((Field::$field, 2)),
-                  patterns::$field::K3 => Some((Field::$field, 3)),)*
+                  patterns::$field::K3 => Some((Field::$field, 3)),
+                  patterns::$field::K4 => Some((Field::$field, 4)),
+                  patterns::$field::K5 => Some((Field::$field, 5)),
+                  patterns::$field::K6 => Some((Field::$field, 6)),
+                  patterns::$field::K7 => Some((Field::$field, 7)),)*
                 _ => None,
             }
         }
@@ -331,18 +528,26 @@ macro_rules! resolver {
 resolver! {
     UserId => conv::USER_ID_ALIASES,
     UserIdType => conv::USER_ID_TYPE_ALIASES,
+    UserIdHash => conv::USER_ID_HASH_ALIASES,
     UserEmail => conv::USER_EMAIL_ALIASES,
     UserMetadata => conv::USER_METADATA_ALIASES,
     SessionId => conv::SESSION_ID_ALIASES,
     Provider => conv::PROVIDER_ALIASES,
     Model => conv::MODEL_ALIASES,
-    Tool => &[conv::GEN_AI_TOOL_NAME],
-    Operation => &[conv::GEN_AI_OPERATION_NAME],
+    Tool => conv::TOOL_NAME_ALIASES,
+    Operation => conv::OPERATION_ALIASES,
     InputTokens => conv::INPUT_TOKENS_ALIASES,
     OutputTokens => conv::OUTPUT_TOKENS_ALIASES,
-    InputCost => &[conv::GEN_AI_USAGE_INPUT_COST],
-    OutputCost => &[conv::GEN_AI_USAGE_OUTPUT_COST],
-    TotalCost => &[conv::GEN_AI_USAGE_TOTAL_COST],
+    CacheReadTokens => conv::CACHE_READ_TOKENS_ALIASES,
+    CacheWriteTokens => conv::CACHE_WRITE_TOKENS_ALIASES,
+    ReasoningTokens => conv::REASONING_TOKENS_ALIASES,
+    ServiceTier => conv::SERVICE_TIER_ALIASES,
+    InputCost => conv::INPUT_COST_ALIASES,
+    OutputCost => conv::OUTPUT_COST_ALIASES,
+    TotalCost => conv::TOTAL_COST_ALIASES,
+    TotalTokens => conv::TOTAL_TOKENS_ALIASES,
+    UsageDetails => &[conv::LANGFUSE_USAGE_DETAILS],
+    CostDetails => &[conv::LANGFUSE_COST_DETAILS],
     GuardrailTriggered => &[conv::GUARDRAIL_TRIGGERED],
     SpanKind => &[conv::OPENINFERENCE_SPAN_KIND],
 }
@@ -352,18 +557,30 @@ resolver! {
 struct Resolved {
     user_id: Option<(u8, String)>,
     user_id_type: Option<(u8, String)>,
+    user_id_hash: Option<(u8, String)>,
     user_email: Option<(u8, String)>,
     user_metadata: Option<(u8, String)>,
     session_id: Option<(u8, String)>,
     provider: Option<(u8, String)>,
     model: Option<(u8, String)>,
     tool: Option<(u8, String)>,
-    operation: Option<String>,
-    input_tokens: Option<(u8, i64)>,
-    output_tokens: Option<(u8, i64)>,
-    input_cost: Option<f64>,
-    output_cost: Option<f64>,
-    total_cost: Option<f64>,
+    operation: Option<(u8, String)>,
+    total_tokens: Option<(u8, Option<i64>)>,
+    usage_details: Option<String>,
+    cost_details: Option<String>,
+    span_kind_llm: bool,
+    /// A Vercel AI SDK span (it has an `ai.operationId`).
+    ai_sdk: bool,
+    // Numbers: `Some((prio, None))` when the key is present with an unusable value.
+    input_tokens: Option<(u8, Option<i64>)>,
+    output_tokens: Option<(u8, Option<i64>)>,
+    cache_read_tokens: Option<(u8, Option<i64>)>,
+    cache_write_tokens: Option<(u8, Option<i64>)>,
+    reasoning_tokens: Option<(u8, Option<i64>)>,
+    service_tier: Option<(u8, String)>,
+    input_cost: Option<(u8, Option<f64>)>,
+    output_cost: Option<(u8, Option<f64>)>,
+    total_cost: Option<(u8, Option<f64>)>,
     guardrail_triggered: Option<bool>,
     span_kind_guardrail: bool,
 }
@@ -377,13 +594,32 @@ fn put_str(slot: &mut Option<(u8, String)>, prio: u8, v: Option<&AnyValue>) {
     }
 }
 
-fn put_int(slot: &mut Option<(u8, i64)>, prio: u8, v: Option<&AnyValue>) {
+/// A token count: the value rounded, or `None` inside when it is not a finite number (it counts
+/// as present and invalid). Values beyond `i64` saturate (and are out of range for usage).
+fn put_int(slot: &mut Option<(u8, Option<i64>)>, prio: u8, v: Option<&AnyValue>) {
     if slot.as_ref().is_some_and(|(p, _)| *p <= prio) {
         return;
     }
-    if let Some(n) = f64_value(v) {
-        *slot = Some((prio, n.round() as i64));
+    *slot = Some((prio, num_value(v).map(|n| n.round() as i64)));
+}
+
+/// A cost: the value, or `None` inside when it is not a number (NaN, text).
+fn put_f64(slot: &mut Option<(u8, Option<f64>)>, prio: u8, v: Option<&AnyValue>) {
+    if slot.as_ref().is_some_and(|(p, _)| *p <= prio) {
+        return;
     }
+    *slot = Some((prio, num_value(v)));
+}
+
+/// A number attribute, NaN and infinities kept (the callers refuse them and count it).
+fn num_value(v: Option<&AnyValue>) -> Option<f64> {
+    match v?.value.as_ref()? {
+        Value::IntValue(i) => Some(*i as f64),
+        Value::DoubleValue(d) => Some(*d),
+        Value::StringValue(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|d| !d.is_nan())
 }
 
 impl Resolved {
@@ -393,25 +629,94 @@ impl Resolved {
         match field {
             Field::UserId => put_str(&mut self.user_id, prio, v),
             Field::UserIdType => put_str(&mut self.user_id_type, prio, v),
+            Field::UserIdHash => put_str(&mut self.user_id_hash, prio, v),
             Field::UserEmail => put_str(&mut self.user_email, prio, v),
             Field::UserMetadata => put_str(&mut self.user_metadata, prio, v),
             Field::SessionId => put_str(&mut self.session_id, prio, v),
             Field::Provider => put_str(&mut self.provider, prio, v),
             Field::Model => put_str(&mut self.model, prio, v),
             Field::Tool => put_str(&mut self.tool, prio, v),
-            Field::Operation => self.operation = str_value(v).filter(|s| !s.is_empty()),
+            Field::Operation => {
+                put_str(&mut self.operation, prio, v);
+                self.ai_sdk |= kv.key == conv::AI_OPERATION_ID;
+            }
             Field::InputTokens => put_int(&mut self.input_tokens, prio, v),
             Field::OutputTokens => put_int(&mut self.output_tokens, prio, v),
-            Field::InputCost => self.input_cost = f64_value(v),
-            Field::OutputCost => self.output_cost = f64_value(v),
-            Field::TotalCost => self.total_cost = f64_value(v),
+            Field::CacheReadTokens => put_int(&mut self.cache_read_tokens, prio, v),
+            Field::CacheWriteTokens => put_int(&mut self.cache_write_tokens, prio, v),
+            Field::ReasoningTokens => put_int(&mut self.reasoning_tokens, prio, v),
+            Field::ServiceTier => put_str(&mut self.service_tier, prio, v),
+            Field::InputCost => put_f64(&mut self.input_cost, prio, v),
+            Field::OutputCost => put_f64(&mut self.output_cost, prio, v),
+            Field::TotalCost => put_f64(&mut self.total_cost, prio, v),
+            Field::TotalTokens => put_int(&mut self.total_tokens, prio, v),
+            Field::UsageDetails => self.usage_details = str_value(v),
+            Field::CostDetails => self.cost_details = str_value(v),
             Field::GuardrailTriggered => self.guardrail_triggered = bool_value(v),
             Field::SpanKind => {
-                self.span_kind_guardrail =
-                    str_value(v).is_some_and(|s| s.eq_ignore_ascii_case(conv::SPAN_KIND_GUARDRAIL))
+                let kind = str_value(v);
+                let is = |k: &str| kind.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(k));
+                self.span_kind_guardrail = is(conv::SPAN_KIND_GUARDRAIL);
+                self.span_kind_llm = conv::LLM_CALL_SPAN_KINDS.iter().any(|k| is(k));
             }
         }
     }
+
+    /// Fills what no dedicated key gave from Langfuse's JSON details: input / output tokens from
+    /// `usage_details` (`input`, `output`), the reported cost from `cost_details` (`total`, else
+    /// `input` / `output`). A present non-numeric value counts as an invalid count or cost.
+    fn apply_langfuse_details(&mut self) {
+        fn num(obj: &serde_json::Map<String, Json>, k: &str) -> Option<Option<f64>> {
+            obj.get(k).map(|v| match v {
+                Json::Number(n) => n.as_f64(),
+                Json::String(s) => s.trim().parse::<f64>().ok().filter(|d| !d.is_nan()),
+                _ => None,
+            })
+        }
+        let parse = |t: &Option<String>| match t.as_deref().map(serde_json::from_str::<Json>) {
+            Some(Ok(Json::Object(m))) => Some(m),
+            _ => None,
+        };
+        const LAST: u8 = u8::MAX;
+        if let Some(m) = parse(&self.usage_details) {
+            let tokens = |k| num(&m, k).map(|v| (LAST, v.map(|n| n.round() as i64)));
+            self.input_tokens = self.input_tokens.or_else(|| tokens("input"));
+            self.output_tokens = self.output_tokens.or_else(|| tokens("output"));
+        }
+        if self.total_cost.is_none() && self.input_cost.is_none() && self.output_cost.is_none() {
+            if let Some(m) = parse(&self.cost_details) {
+                match num(&m, "total") {
+                    Some(t) => self.total_cost = Some((LAST, t)),
+                    None => {
+                        self.input_cost = num(&m, "input").map(|v| (LAST, v));
+                        self.output_cost = num(&m, "output").map(|v| (LAST, v));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Resolved {
+    /// Lower-cases the provider (ASCII). The Vercel AI SDK's provider (`ai.model.provider`, and
+    /// `gen_ai.system` on its spans, both `<provider>.<api>` such as `openai.chat`) keeps the part
+    /// before the first `.`; OTel provider names keep theirs (`aws.bedrock`).
+    fn normalize_provider(&mut self) {
+        let Some((prio, name)) = &mut self.provider else { return };
+        let key = conv::PROVIDER_ALIASES[usize::from(*prio)];
+        if key == conv::AI_MODEL_PROVIDER || (self.ai_sdk && key == conv::GEN_AI_SYSTEM) {
+            if let Some(dot) = name.find('.') {
+                name.truncate(dot);
+            }
+        }
+        name.make_ascii_lowercase();
+    }
+}
+
+/// An operation that is an LLM call: one of [`conv::LLM_CALL_OPERATIONS`], or a Vercel AI SDK
+/// provider call (an `ai.operationId` ending in one of [`conv::AI_LLM_CALL_OPERATION_SUFFIXES`]).
+fn is_llm_operation(op: &str) -> bool {
+    conv::LLM_CALL_OPERATIONS.contains(&op) || conv::AI_LLM_CALL_OPERATION_SUFFIXES.iter().any(|s| op.ends_with(s))
 }
 
 /// A string attribute (numbers and booleans are rendered as text).

@@ -20,6 +20,39 @@ pub struct UserIdent {
     pub id_type: String,
 }
 
+/// Where a span's cost came from (`cost_source`; `None` for a span with neither usage nor a
+/// reported cost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    /// The span reported its cost (`gen_ai.usage.total_cost`, `llm.cost.total`, ...).
+    Reported,
+    /// List price: the bundled `genai-prices` table or a `--prices` override.
+    Estimated,
+    /// Usage but no known price.
+    Unpriced,
+}
+
+impl CostSource {
+    /// The stored text: `reported`, `estimated`, `unpriced` (`userspan::conventions::COST_SOURCE_*`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Reported => userspan::conventions::COST_SOURCE_REPORTED,
+            CostSource::Estimated => userspan::conventions::COST_SOURCE_ESTIMATED,
+            CostSource::Unpriced => userspan::conventions::COST_SOURCE_UNPRICED,
+        }
+    }
+}
+
+/// What ingest could not use in a span (counted in `GET /api/stats`, not stored).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpanIssues {
+    /// A token count was negative, not a number or over 10^12 (usage stored as 0, unpriced).
+    pub invalid_tokens: bool,
+    /// A reported cost was negative, not a number or absurd (ignored).
+    pub invalid_cost: bool,
+}
+
 /// One span as stored, with everything the metrics need already resolved from its attributes.
 #[derive(Debug, Clone)]
 pub struct SpanRow {
@@ -65,8 +98,24 @@ pub struct SpanRow {
     pub input_tokens: i64,
     /// Output tokens.
     pub output_tokens: i64,
-    /// Cost, micro-USD.
+    /// Of the input tokens, read from the prompt cache.
+    pub cache_read_tokens: i64,
+    /// Of the input tokens, written to the prompt cache.
+    pub cache_write_tokens: i64,
+    /// Of the output tokens, reasoning.
+    pub reasoning_tokens: i64,
+    /// Cost, micro-USD: reported or estimated (0 when unpriced).
     pub cost_micros: i64,
+    /// The estimated part of `cost_micros` (equal to it when estimated, else 0).
+    pub estimated_cost_micros: i64,
+    /// Where the cost came from.
+    pub cost_source: Option<CostSource>,
+    /// The provider id an estimate was priced as.
+    pub price_provider: Option<String>,
+    /// The model id an estimate was priced as.
+    pub price_model: Option<String>,
+    /// What ingest could not use (counted, not stored).
+    pub issues: SpanIssues,
     /// Counts as an LLM call.
     pub llm_call: bool,
     /// Evaluations that passed, on this span.
@@ -90,6 +139,12 @@ pub struct ModelUse {
     pub output_tokens: i64,
     /// Cost of this model's spans, micro-USD.
     pub cost_micros: i64,
+    /// The estimated (list price) part of it, micro-USD.
+    #[serde(default)]
+    pub estimated_cost_micros: i64,
+    /// LLM calls of this model with usage but no known price.
+    #[serde(default)]
+    pub unpriced_calls: i64,
 }
 
 /// What a trace used, for the user detail breakdowns (each listed once per trace).
@@ -128,6 +183,76 @@ fn pick_min<T>(slot: &mut Option<Pick<T>>, rank: u8, start_ns: i64, span_id: [u8
     }
 }
 
+/// What a trace counts of one of its spans, by the nesting rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Its usage (tokens, cost): it carries usage and no descendant does.
+    pub usage: bool,
+    /// Its LLM call: it is one and no descendant is.
+    pub llm: bool,
+}
+
+impl SpanRow {
+    /// Carries usage, for the nesting rule: a cost source (usage or a reported cost at ingest), or
+    /// stored tokens or cost (spans stored before cost sources were recorded).
+    pub fn carries_usage(&self) -> bool {
+        self.cost_source.is_some() || self.input_tokens > 0 || self.output_tokens > 0 || self.cost_micros > 0
+    }
+}
+
+/// The nesting rule (`docs/design.md`, "Metric definitions") over the spans of one trace, in their
+/// order: a span's usage counts only when no descendant in the trace carries usage (a LangChain
+/// chain span or the Vercel AI SDK's `ai.generateText` wrapper repeats its children's usage), and
+/// a span is an LLM call only when it is one (usage or an LLM operation) and no descendant is.
+/// Descendants are found through `parent_span_id` among these spans (a parent not among them ends
+/// the chain; a cycle is walked at most once round). It depends only on the set of spans, so a
+/// trace re-resolved when a late span arrives gives the numbers it would have had in one request.
+pub fn nesting(spans: &[&SpanRow]) -> Vec<Counted> {
+    let n = spans.len();
+    let mut usage_below = vec![false; n];
+    let mut llm_below = vec![false; n];
+    let marks = |s: &SpanRow| (s.carries_usage(), s.llm_call);
+    if spans.iter().filter(|s| marks(s) != (false, false)).count() > 1 {
+        let index: Option<std::collections::HashMap<[u8; 8], usize>> = (n > 16).then(|| {
+            let mut m = std::collections::HashMap::with_capacity(n);
+            for (i, s) in spans.iter().enumerate() {
+                m.entry(s.span_id).or_insert(i);
+            }
+            m
+        });
+        let find = |id: &[u8; 8]| match &index {
+            Some(m) => m.get(id).copied(),
+            None => spans.iter().position(|s| &s.span_id == id),
+        };
+        for (i, s) in spans.iter().enumerate() {
+            let (u, l) = marks(s);
+            if !u && !l {
+                continue;
+            }
+            let mut parent = s.parent_span_id;
+            let mut steps = 0;
+            while let Some(j) = parent.as_ref().and_then(find) {
+                // Marks already there were carried up from `j` by an earlier walk.
+                if (!u || usage_below[j]) && (!l || llm_below[j]) || j == i || steps > n {
+                    break;
+                }
+                usage_below[j] |= u;
+                llm_below[j] |= l;
+                parent = spans[j].parent_span_id;
+                steps += 1;
+            }
+        }
+    }
+    spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (u, l) = marks(s);
+            Counted { usage: u && !usage_below[i], llm: l && !llm_below[i] }
+        })
+        .collect()
+}
+
 /// Per-trace rollup, folded from the trace's spans.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceRec {
@@ -155,8 +280,12 @@ pub struct TraceRec {
     pub input_tokens: i64,
     /// Output tokens.
     pub output_tokens: i64,
-    /// Cost, micro-USD.
+    /// Cost, micro-USD (reported + estimated).
     pub cost_micros: i64,
+    /// The estimated part of the cost, micro-USD.
+    pub estimated_cost_micros: i64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: i64,
     /// Evaluations passed.
     pub eval_pass: i64,
     /// Evaluations with a result.
@@ -184,6 +313,8 @@ impl TraceRec {
             input_tokens: 0,
             output_tokens: 0,
             cost_micros: 0,
+            estimated_cost_micros: 0,
+            unpriced_llm_calls: 0,
             eval_pass: 0,
             eval_total: 0,
             guardrail: false,
@@ -191,16 +322,35 @@ impl TraceRec {
         }
     }
 
-    /// Folds one (newly stored) span into the rollup.
-    pub fn add_span(&mut self, s: &SpanRow) {
+    /// The rollup of a trace's stored spans (each once, any order), by the nesting rule
+    /// ([`nesting`]): the same spans give the same record however they arrived.
+    pub fn from_spans(trace_id: [u8; 16], spans: &[&SpanRow]) -> TraceRec {
+        let mut t = TraceRec::new(trace_id);
+        for (s, c) in spans.iter().zip(nesting(spans)) {
+            t.add_span(s, c);
+        }
+        t
+    }
+
+    /// Folds one span into the rollup, counting its usage (tokens, cost) and its LLM call only as
+    /// `c` says (see [`nesting`]); everything else of it counts always.
+    fn add_span(&mut self, s: &SpanRow, c: Counted) {
+        let (input_tokens, output_tokens, cost_micros, estimated_cost_micros) = if c.usage {
+            (s.input_tokens, s.output_tokens, s.cost_micros, s.estimated_cost_micros)
+        } else {
+            (0, 0, 0, 0)
+        };
         self.start_ns = self.start_ns.min(s.start_ns);
         self.end_ns = self.end_ns.max(s.end_ns);
         self.span_count += 1;
         self.errored |= s.status == STATUS_ERROR;
-        self.llm_calls += i64::from(s.llm_call);
-        self.input_tokens += s.input_tokens;
-        self.output_tokens += s.output_tokens;
-        self.cost_micros += s.cost_micros;
+        self.llm_calls += i64::from(c.llm);
+        self.input_tokens += input_tokens;
+        self.output_tokens += output_tokens;
+        self.cost_micros += cost_micros;
+        self.estimated_cost_micros += estimated_cost_micros;
+        let unpriced = i64::from(c.llm && s.cost_source == Some(CostSource::Unpriced));
+        self.unpriced_llm_calls += unpriced;
         self.eval_pass += s.eval_pass;
         self.eval_total += s.eval_total;
         self.guardrail |= s.guardrail;
@@ -213,18 +363,23 @@ impl TraceRec {
         let rank = u8::from(s.parent_span_id.is_some());
         pick_min(&mut self.name, rank, s.start_ns, s.span_id, || s.name.clone());
         let b = &mut self.breakdown;
-        if let Some(m) = &s.model {
+        // A span whose usage a descendant's repeats (a wrapper) lists no model of its own.
+        if let Some(m) = s.model.as_ref().filter(|_| c.usage || !s.carries_usage()) {
             match b.models.iter_mut().find(|x| &x.model == m) {
                 Some(x) => {
-                    x.input_tokens += s.input_tokens;
-                    x.output_tokens += s.output_tokens;
-                    x.cost_micros += s.cost_micros;
+                    x.input_tokens += input_tokens;
+                    x.output_tokens += output_tokens;
+                    x.cost_micros += cost_micros;
+                    x.estimated_cost_micros += estimated_cost_micros;
+                    x.unpriced_calls += unpriced;
                 }
                 None => b.models.push(ModelUse {
                     model: m.clone(),
-                    input_tokens: s.input_tokens,
-                    output_tokens: s.output_tokens,
-                    cost_micros: s.cost_micros,
+                    input_tokens,
+                    output_tokens,
+                    cost_micros,
+                    estimated_cost_micros,
+                    unpriced_calls: unpriced,
                 }),
             }
         }

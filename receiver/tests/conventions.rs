@@ -13,26 +13,86 @@ use userspan_receiver::ingest::{resolve_key, Field, RESOLVED_KEYS};
 /// Every attribute key the receiver resolves, per field and in precedence order, written out: a
 /// change to what the receiver reads must show here.
 const EXPECTED: &[(Field, &[&str])] = &[
-    (Field::UserId, &["user.id", "enduser.id", "langfuse.user.id", "traceloop.association.properties.user_id"]),
+    (
+        Field::UserId,
+        &[
+            "user.id",
+            "enduser.id",
+            "langfuse.user.id",
+            "traceloop.association.properties.user_id",
+            "ai.telemetry.metadata.userId",
+            "langsmith.metadata.user_id",
+            "llm.user",
+            "gen_ai.request.user",
+        ],
+    ),
     (Field::UserIdType, &["user.id.type"]),
+    (Field::UserIdHash, &["user.id.hash", "user.hash"]),
     (Field::UserEmail, &["user.email"]),
     (Field::UserMetadata, &["user.metadata"]),
     (
         Field::SessionId,
-        &["session.id", "gen_ai.conversation.id", "langfuse.session.id", "traceloop.association.properties.session_id"],
+        &[
+            "session.id",
+            "gen_ai.conversation.id",
+            "langfuse.session.id",
+            "traceloop.association.properties.session_id",
+            "ai.telemetry.metadata.sessionId",
+            "ai.telemetry.metadata.threadId",
+            "langsmith.trace.session_id",
+        ],
     ),
-    (Field::Provider, &["gen_ai.provider.name", "gen_ai.system", "llm.provider"]),
-    (Field::Model, &["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"]),
-    (Field::Tool, &["gen_ai.tool.name"]),
-    (Field::Operation, &["gen_ai.operation.name"]),
-    (Field::InputTokens, &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"]),
+    (Field::Provider, &["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"]),
+    (
+        Field::Model,
+        &["gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "ai.response.model", "ai.model.id"],
+    ),
+    (Field::Tool, &["gen_ai.tool.name", "tool.name", "ai.toolCall.name"]),
+    (Field::Operation, &["gen_ai.operation.name", "llm.request.type", "ai.operationId"]),
+    (
+        Field::InputTokens,
+        &[
+            "gen_ai.usage.input_tokens",
+            "gen_ai.usage.prompt_tokens",
+            "llm.token_count.prompt",
+            "ai.usage.inputTokens",
+            "ai.usage.promptTokens",
+        ],
+    ),
     (
         Field::OutputTokens,
-        &["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"],
+        &[
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.completion_tokens",
+            "llm.token_count.completion",
+            "ai.usage.outputTokens",
+            "ai.usage.completionTokens",
+        ],
     ),
-    (Field::InputCost, &["gen_ai.usage.input_cost"]),
-    (Field::OutputCost, &["gen_ai.usage.output_cost"]),
-    (Field::TotalCost, &["gen_ai.usage.total_cost"]),
+    (
+        Field::CacheReadTokens,
+        &[
+            "gen_ai.usage.cache_read.input_tokens",
+            "gen_ai.usage.cache_read_input_tokens",
+            "llm.token_count.prompt_details.cache_read",
+        ],
+    ),
+    (
+        Field::CacheWriteTokens,
+        &[
+            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_creation_input_tokens",
+            "llm.token_count.prompt_details.cache_write",
+        ],
+    ),
+    (Field::ReasoningTokens, &["llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning_tokens"]),
+    (Field::ServiceTier, &["openai.response.service_tier", "gen_ai.openai.response.service_tier"]),
+    (Field::InputCost, &["gen_ai.usage.input_cost", "llm.cost.prompt"]),
+    (Field::OutputCost, &["gen_ai.usage.output_cost", "llm.cost.completion"]),
+    (Field::TotalCost, &["gen_ai.usage.total_cost", "gen_ai.usage.cost", "llm.cost.total"]),
+    (Field::TotalTokens, &["llm.token_count.total", "llm.usage.total_tokens", "ai.usage.totalTokens"]),
+    (Field::UsageDetails, &["langfuse.observation.usage_details"]),
+    (Field::CostDetails, &["langfuse.observation.cost_details"]),
     (Field::GuardrailTriggered, &["guardrail.triggered"]),
     (Field::SpanKind, &["openinference.span.kind"]),
 ];
@@ -44,8 +104,10 @@ const NOT_IN_CONVENTIONS: &[&str] = &[
     "User.Id",
     "USER.ID",
     "user.id ",
-    "llm.user",
     "gen_ai.user.id",
+    "ai.telemetry.metadata.user_id",
+    "langsmith.user_id",
+    "langsmith.metadata.userId",
     "langfuse.userId",
     "traceloop.association.properties.userId",
     "enduser.email",
@@ -55,19 +117,19 @@ const NOT_IN_CONVENTIONS: &[&str] = &[
     "session_id",
     "conversation.id",
     "langfuse.sessionId",
-    "llm.system",
+    "ai.provider",
     "provider",
     "gen_ai.provider",
     "model",
     "llm.model",
     "gen_ai.model",
     "gen_ai.usage.total_tokens",
-    "llm.token_count.total",
-    "llm.usage.total_tokens",
+    "ai.usage.tokens",
     "prompt_tokens",
-    "gen_ai.usage.cost",
+    "langfuse.observation.usage",
     "llm.cost",
-    "tool.name",
+    "tool",
+    "ai.toolCall.id",
     "guardrail",
     "span.kind",
 ];
@@ -78,18 +140,26 @@ fn the_resolver_reads_the_conventions_lists_and_nothing_else() {
     let from_conventions: &[(Field, &[&str])] = &[
         (Field::UserId, conv::USER_ID_ALIASES),
         (Field::UserIdType, conv::USER_ID_TYPE_ALIASES),
+        (Field::UserIdHash, conv::USER_ID_HASH_ALIASES),
         (Field::UserEmail, conv::USER_EMAIL_ALIASES),
         (Field::UserMetadata, conv::USER_METADATA_ALIASES),
         (Field::SessionId, conv::SESSION_ID_ALIASES),
         (Field::Provider, conv::PROVIDER_ALIASES),
         (Field::Model, conv::MODEL_ALIASES),
-        (Field::Tool, &[conv::GEN_AI_TOOL_NAME]),
-        (Field::Operation, &[conv::GEN_AI_OPERATION_NAME]),
+        (Field::Tool, conv::TOOL_NAME_ALIASES),
+        (Field::Operation, conv::OPERATION_ALIASES),
         (Field::InputTokens, conv::INPUT_TOKENS_ALIASES),
         (Field::OutputTokens, conv::OUTPUT_TOKENS_ALIASES),
-        (Field::InputCost, &[conv::GEN_AI_USAGE_INPUT_COST]),
-        (Field::OutputCost, &[conv::GEN_AI_USAGE_OUTPUT_COST]),
-        (Field::TotalCost, &[conv::GEN_AI_USAGE_TOTAL_COST]),
+        (Field::CacheReadTokens, conv::CACHE_READ_TOKENS_ALIASES),
+        (Field::CacheWriteTokens, conv::CACHE_WRITE_TOKENS_ALIASES),
+        (Field::ReasoningTokens, conv::REASONING_TOKENS_ALIASES),
+        (Field::ServiceTier, conv::SERVICE_TIER_ALIASES),
+        (Field::InputCost, conv::INPUT_COST_ALIASES),
+        (Field::OutputCost, conv::OUTPUT_COST_ALIASES),
+        (Field::TotalCost, conv::TOTAL_COST_ALIASES),
+        (Field::TotalTokens, conv::TOTAL_TOKENS_ALIASES),
+        (Field::UsageDetails, &[conv::LANGFUSE_USAGE_DETAILS]),
+        (Field::CostDetails, &[conv::LANGFUSE_COST_DETAILS]),
         (Field::GuardrailTriggered, &[conv::GUARDRAIL_TRIGGERED]),
         (Field::SpanKind, &[conv::OPENINFERENCE_SPAN_KIND]),
     ];
@@ -112,26 +182,53 @@ fn probe_attr(field: Field, key: &str, tag: u64) -> KeyValue {
     match field {
         Field::UserId => s(key, &format!("user-{tag}")),
         Field::UserIdType => s(key, "phone"),
+        Field::UserIdHash => s(key, &format!("hash-{tag}")),
         Field::UserEmail => s(key, &format!("m{tag}@x.io")),
         Field::UserMetadata => s(key, &format!(r#"{{"tag":{tag}}}"#)),
         Field::SessionId => s(key, &format!("session-{tag}")),
         Field::Provider => s(key, &format!("provider-{tag}")),
         Field::Model => s(key, &format!("model-{tag}")),
         Field::Tool => s(key, &format!("tool-{tag}")),
+        Field::Operation if key == conv::AI_OPERATION_ID => s(key, "ai.generateText.doGenerate"),
         Field::Operation => s(key, "chat"),
-        Field::InputTokens | Field::OutputTokens => i(key, tag as i64),
+        Field::InputTokens | Field::OutputTokens | Field::TotalTokens => i(key, tag as i64),
+        Field::UsageDetails => s(key, &format!(r#"{{"input":{tag},"output":{}}}"#, tag + 1)),
+        Field::CostDetails => s(key, &format!(r#"{{"input":0.5,"total":{}}}"#, tag as f64 / 1000.0)),
+        Field::CacheReadTokens | Field::CacheWriteTokens | Field::ReasoningTokens => i(key, tag as i64),
+        Field::ServiceTier => s(key, "priority"),
         Field::InputCost | Field::OutputCost | Field::TotalCost => f(key, tag as f64 / 1000.0),
         Field::GuardrailTriggered => b(key, true),
         Field::SpanKind => s(key, "guardrail"),
     }
 }
 
-/// The end user of a probe: the probed id itself for [`Field::UserId`], else a user of its own.
+/// Further attributes a probe of `field` needs to be visible: a service tier is seen in the price
+/// of a gpt-4o call (1M input tokens: $4.25 at OpenAI's priority rate, $2.50 standard; genai-prices
+/// 0.2.1 has the priority variant from 2026-10-12 on).
+fn probe_extra(field: Field) -> Vec<KeyValue> {
+    match field {
+        Field::ServiceTier => vec![
+            s("gen_ai.provider.name", "openai"),
+            s("gen_ai.request.model", "gpt-4o"),
+            i("gen_ai.usage.input_tokens", 1_000_000),
+            i("gen_ai.usage.output_tokens", 0),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a probe of `field` names its user itself: an id, or (no id key on the span) a hash.
+fn names_user(field: Field) -> bool {
+    matches!(field, Field::UserId | Field::UserIdHash)
+}
+
+/// The end user of a probe: the probed id (or hash) itself when [`names_user`], else a user of
+/// its own.
 fn probe_user(field: Field, tag: u64) -> String {
-    if field == Field::UserId {
-        format!("user-{tag}")
-    } else {
-        format!("probe-{tag}")
+    match field {
+        Field::UserId => format!("user-{tag}"),
+        Field::UserIdHash => format!("hash-{tag}"),
+        _ => format!("probe-{tag}"),
     }
 }
 
@@ -141,7 +238,7 @@ fn check(url: &str, field: Field, tag: u64, what: &str) {
     let d = get_ok(url, &format!("/api/users/{user}"));
     assert_eq!(d["traces"], 1, "{what}: {d}");
     let got = match field {
-        Field::UserId => d["user_id"].clone(),
+        Field::UserId | Field::UserIdHash => d["user_id"].clone(),
         Field::UserIdType => d["user_id_type"].clone(),
         Field::UserEmail => d["user_email"].clone(),
         Field::UserMetadata => d["metadata"]["tag"].clone(),
@@ -149,14 +246,17 @@ fn check(url: &str, field: Field, tag: u64, what: &str) {
         Field::Provider => d["providers"][0]["name"].clone(),
         Field::Model => d["models"][0]["model"].clone(),
         Field::Tool => d["tools"][0]["name"].clone(),
-        Field::Operation => d["llm_calls"].clone(),
-        Field::InputTokens => d["input_tokens"].clone(),
+        Field::Operation | Field::TotalTokens => d["llm_calls"].clone(),
+        Field::InputTokens | Field::UsageDetails => d["input_tokens"].clone(),
         Field::OutputTokens => d["output_tokens"].clone(),
-        Field::InputCost | Field::OutputCost | Field::TotalCost => d["cost_usd"].clone(),
+        // A span with only cache or reasoning tokens is an LLM call with usage and no model.
+        Field::CacheReadTokens | Field::CacheWriteTokens | Field::ReasoningTokens => d["unpriced_llm_calls"].clone(),
+        Field::ServiceTier => d["estimated_cost_usd"].clone(),
+        Field::InputCost | Field::OutputCost | Field::TotalCost | Field::CostDetails => d["cost_usd"].clone(),
         Field::GuardrailTriggered | Field::SpanKind => d["guardrail_triggers"].clone(),
     };
     let want = match field {
-        Field::UserId => json!(user),
+        Field::UserId | Field::UserIdHash => json!(user),
         Field::UserIdType => json!("phone"),
         Field::UserEmail => json!(format!("m{tag}@x.io")),
         Field::UserMetadata => json!(tag),
@@ -164,9 +264,11 @@ fn check(url: &str, field: Field, tag: u64, what: &str) {
         Field::Provider => json!(format!("provider-{tag}")),
         Field::Model => json!(format!("model-{tag}")),
         Field::Tool => json!(format!("tool-{tag}")),
-        Field::Operation => json!(1),
-        Field::InputTokens | Field::OutputTokens => json!(tag),
-        Field::InputCost | Field::OutputCost | Field::TotalCost => json!(tag as f64 / 1000.0),
+        Field::Operation | Field::TotalTokens => json!(1),
+        Field::InputTokens | Field::OutputTokens | Field::UsageDetails => json!(tag),
+        Field::CacheReadTokens | Field::CacheWriteTokens | Field::ReasoningTokens => json!(1),
+        Field::ServiceTier => json!(4.25),
+        Field::InputCost | Field::OutputCost | Field::TotalCost | Field::CostDetails => json!(tag as f64 / 1000.0),
         Field::GuardrailTriggered | Field::SpanKind => json!(1),
     };
     assert_eq!(got, want, "{what}: {d}");
@@ -183,7 +285,8 @@ fn every_resolved_key_is_read_through_ingest() {
         for key in keys.iter() {
             let tag = 100 + probes.len() as u64;
             let mut attrs = vec![probe_attr(*field, key, tag)];
-            if *field != Field::UserId {
+            attrs.extend(probe_extra(*field));
+            if !names_user(*field) {
                 attrs.push(s("user.id", &probe_user(*field, tag)));
             }
             let mut sp = span(tag, tag, now + tag, 10).attrs(attrs);
@@ -219,7 +322,8 @@ fn the_first_alias_of_each_list_wins() {
                 if reversed {
                     attrs.reverse();
                 }
-                if *field != Field::UserId {
+                attrs.extend(probe_extra(*field));
+                if !names_user(*field) {
                     attrs.push(s("user.id", &probe_user(*field, winner)));
                 }
                 spans.push(span(winner, winner, now + winner, 10).attrs(attrs));
@@ -263,6 +367,39 @@ fn resource_keys_are_the_fallback_of_their_spans() {
     assert_eq!((own["traces"].clone(), own["user_email"].clone()), (json!(1), json!("res@x.io")));
     let sessions = get_ok(&srv.url(), "/api/users/own-user/sessions");
     assert_eq!(sessions["sessions"][0]["session_id"], "own-session");
+}
+
+/// The hash of the id (`user.id.hash` or OTel semconv `user.hash`) is the user only when no id
+/// key is present, on the span or its resource: an id always wins over a hash.
+#[test]
+fn a_hash_is_the_user_only_without_an_id() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let spans = vec![
+        span(1, 1, now, 10).attrs(vec![s("user.hash", "h-semconv")]),
+        span(2, 2, now + 1, 10).attrs(vec![s("user.id.hash", "h-own"), s("user.hash", "h-loser")]),
+        span(3, 3, now + 2, 10).attrs(vec![s("user.hash", "h-with-id"), s("enduser.id", "id-wins")]),
+    ];
+    send(&srv.url(), &request(spans));
+    for user in ["h-semconv", "h-own", "id-wins"] {
+        assert_eq!(get_ok(&srv.url(), &format!("/api/users/{user}"))["traces"], 1, "{user}");
+    }
+    // A resource's id beats a span's hash; a resource's hash is the fallback of a span with none.
+    let resource = vec![s("service.name", "svc"), s("user.id", "res-id")];
+    send(
+        &srv.url(),
+        &request_with_resource(vec![span(4, 4, now + 3, 10).attrs(vec![s("user.hash", "h-x")])], resource),
+    );
+    let resource = vec![s("service.name", "svc"), s("user.hash", "res-hash")];
+    send(&srv.url(), &request_with_resource(vec![span(5, 5, now + 4, 10)], resource));
+    for user in ["res-id", "res-hash"] {
+        assert_eq!(get_ok(&srv.url(), &format!("/api/users/{user}"))["traces"], 1, "{user}");
+    }
+    let users = get_ok(&srv.url(), "/api/users?limit=100");
+    let mut ids: Vec<&str> =
+        users["users"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["h-own", "h-semconv", "id-wins", "res-hash", "res-id"]);
 }
 
 /// Keys the conventions do not name resolve to nothing through ingest either.

@@ -401,7 +401,8 @@ fn repeated_spans_inside_one_request_or_concurrent_requests_count_once() {
     // one (40 spans, every span sent twice), all new to the store, in one request.
     let mut spans = vec![
         span(1, 10, now, 100).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 7)]),
-        span(1, 11, now + 1, 10).parent(10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 5)]),
+        // A sibling root, so the nesting rule (a parent's usage repeats its children's) keeps both.
+        span(1, 11, now + 1, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 5)]),
         span(1, 10, now, 100).attrs(user("rep")).attrs(vec![i("gen_ai.usage.input_tokens", 1000)]),
         span(1, 12, now + 2, 10).parent(10).error(),
     ];
@@ -409,7 +410,8 @@ fn repeated_spans_inside_one_request_or_concurrent_requests_count_once() {
         let n = 100 + k % 40;
         let sp =
             span(2, n, now + HOUR_NS / 2 + n, 10).attrs(user("rep")).attrs(vec![i("gen_ai.usage.output_tokens", 1)]);
-        spans.push(if n == 100 { sp } else { sp.parent(100) });
+        // Siblings (no parent), so each one's usage counts under the nesting rule.
+        spans.push(sp);
     }
     send(&srv.url(), &request(spans));
     let check = |url: &str| {

@@ -16,6 +16,8 @@ pub struct Acc<'a> {
     pub traces: i64,
     /// Errored traces.
     pub errored_traces: i64,
+    /// Spans (observations).
+    pub spans: i64,
     /// LLM calls.
     pub llm_calls: i64,
     /// Input tokens.
@@ -24,6 +26,10 @@ pub struct Acc<'a> {
     pub output_tokens: i64,
     /// Cost per trace, micro-USD.
     pub costs: Vec<i64>,
+    /// The estimated part of the cost, micro-USD.
+    pub estimated_cost: i64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: i64,
     /// Sum of trace durations, ns.
     pub duration_ns: i128,
     /// First trace start.
@@ -49,10 +55,13 @@ impl<'a> Acc<'a> {
     pub fn add(&mut self, t: &'a TraceRec, bucket: Option<usize>) {
         self.traces += 1;
         self.errored_traces += i64::from(t.errored);
+        self.spans += t.span_count;
         self.llm_calls += t.llm_calls;
         self.input_tokens += t.input_tokens;
         self.output_tokens += t.output_tokens;
         self.costs.push(t.cost_micros);
+        self.estimated_cost += t.estimated_cost_micros;
+        self.unpriced_llm_calls += t.unpriced_llm_calls;
         self.duration_ns += i128::from(t.duration_ns());
         self.first_ns = self.first_ns.min(t.start_ns);
         self.last_ns = self.last_ns.max(t.start_ns);
@@ -82,11 +91,14 @@ impl<'a> Acc<'a> {
             errored_sessions,
             error_rate: ratio(errored_sessions as f64, sessions as f64),
             errored_traces: self.errored_traces,
+            spans: self.spans,
             llm_calls: self.llm_calls,
             input_tokens: self.input_tokens,
             output_tokens: self.output_tokens,
             total_tokens: self.input_tokens + self.output_tokens,
             cost_usd: usd(cost),
+            estimated_cost_usd: usd(self.estimated_cost),
+            unpriced_llm_calls: self.unpriced_llm_calls,
             cost_avg_usd: ratio(cost as f64, self.traces as f64) / 1e6,
             cost_median_usd: median_i64(&mut self.costs).unwrap_or(0.0) / 1e6,
             avg_latency_ms: ratio(self.duration_ns as f64, self.traces as f64) / NS_PER_MS as f64,
@@ -110,6 +122,8 @@ pub struct Totals {
     pub error_rate: f64,
     /// Errored traces.
     pub errored_traces: i64,
+    /// Spans (observations) of the traces.
+    pub spans: i64,
     /// LLM calls.
     pub llm_calls: i64,
     /// Input tokens.
@@ -118,8 +132,12 @@ pub struct Totals {
     pub output_tokens: i64,
     /// Input + output tokens.
     pub total_tokens: i64,
-    /// Cost, USD (sum).
+    /// Cost, USD (sum): reported plus estimated (list price) cost.
     pub cost_usd: f64,
+    /// The estimated (list price) part of `cost_usd`, USD.
+    pub estimated_cost_usd: f64,
+    /// LLM calls with usage but no known price (their cost is not in `cost_usd`).
+    pub unpriced_llm_calls: i64,
     /// Mean cost per trace, USD.
     pub cost_avg_usd: f64,
     /// Median cost per trace, USD.
@@ -188,11 +206,14 @@ pub const SORT_COLUMNS: &[&str] = &[
     "errored_sessions",
     "error_rate",
     "errored_traces",
+    "spans",
     "llm_calls",
     "input_tokens",
     "output_tokens",
     "total_tokens",
     "cost_usd",
+    "estimated_cost_usd",
+    "unpriced_llm_calls",
     "cost_avg_usd",
     "cost_median_usd",
     "avg_latency_ms",
@@ -210,11 +231,14 @@ pub const ROLLUP_COLUMNS: &[&str] = &[
     "errored_sessions",
     "error_rate",
     "errored_traces",
+    "spans",
     "llm_calls",
     "input_tokens",
     "output_tokens",
     "total_tokens",
     "cost_usd",
+    "estimated_cost_usd",
+    "unpriced_llm_calls",
     "cost_avg_usd",
     "cost_median_usd",
     "avg_latency_ms",
@@ -250,11 +274,14 @@ fn column(col: &str) -> Option<Column> {
         "errored_sessions" => |r| Some(r.totals.errored_sessions as f64),
         "error_rate" => |r| Some(r.totals.error_rate),
         "errored_traces" => |r| Some(r.totals.errored_traces as f64),
+        "spans" => |r| Some(r.totals.spans as f64),
         "llm_calls" => |r| Some(r.totals.llm_calls as f64),
         "input_tokens" => |r| Some(r.totals.input_tokens as f64),
         "output_tokens" => |r| Some(r.totals.output_tokens as f64),
         "total_tokens" => |r| Some(r.totals.total_tokens as f64),
         "cost_usd" => |r| Some(r.totals.cost_usd),
+        "estimated_cost_usd" => |r| Some(r.totals.estimated_cost_usd),
+        "unpriced_llm_calls" => |r| Some(r.totals.unpriced_llm_calls as f64),
         "cost_avg_usd" => |r| Some(r.totals.cost_avg_usd),
         "cost_median_usd" => |r| Some(r.totals.cost_median_usd),
         "avg_latency_ms" => |r| Some(r.totals.avg_latency_ms),
@@ -278,10 +305,13 @@ struct ScanAcc {
     user: u32,
     traces: i64,
     errored_traces: i64,
+    spans: i64,
     llm_calls: i64,
     input_tokens: i64,
     output_tokens: i64,
     cost: i64,
+    estimated_cost: i64,
+    unpriced_llm_calls: i64,
     duration_ns: i128,
     first_ns: i64,
     last_ns: i64,
@@ -319,10 +349,13 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
         let acc = &mut accs[a as usize];
         acc.traces += 1;
         acc.errored_traces += i64::from(t.errored);
+        acc.spans += i64::from(t.spans);
         acc.llm_calls += i64::from(t.llm_calls);
         acc.input_tokens += t.input_tokens;
         acc.output_tokens += t.output_tokens;
         acc.cost += t.cost_micros;
+        acc.estimated_cost += t.estimated_cost_micros;
+        acc.unpriced_llm_calls += i64::from(t.unpriced_llm_calls);
         acc.duration_ns += i128::from(t.duration_ns);
         acc.last_ns = start;
         let day = day_of.of(start);
@@ -379,11 +412,14 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
                     errored_sessions: acc.errored_sessions,
                     error_rate: ratio(acc.errored_sessions as f64, acc.sessions as f64),
                     errored_traces: acc.errored_traces,
+                    spans: acc.spans,
                     llm_calls: acc.llm_calls,
                     input_tokens: acc.input_tokens,
                     output_tokens: acc.output_tokens,
                     total_tokens: acc.input_tokens + acc.output_tokens,
                     cost_usd: usd(acc.cost),
+                    estimated_cost_usd: usd(acc.estimated_cost),
+                    unpriced_llm_calls: acc.unpriced_llm_calls,
                     cost_avg_usd: ratio(acc.cost as f64, acc.traces as f64) / 1e6,
                     cost_median_usd: medians[ai] / 1e6,
                     avg_latency_ms: ratio(acc.duration_ns as f64, acc.traces as f64) / NS_PER_MS as f64,

@@ -31,6 +31,8 @@ pub struct Lite {
     pub guardrail: bool,
     /// LLM calls.
     pub llm_calls: u32,
+    /// Spans (observations) stored.
+    pub spans: u32,
     /// Evaluations passed.
     pub eval_pass: u32,
     /// Evaluations.
@@ -39,8 +41,12 @@ pub struct Lite {
     pub input_tokens: i64,
     /// Output tokens.
     pub output_tokens: i64,
-    /// Cost, micro-USD.
+    /// Cost, micro-USD (reported + estimated).
     pub cost_micros: i64,
+    /// The estimated part of the cost, micro-USD.
+    pub estimated_cost_micros: i64,
+    /// LLM calls with usage but no known price.
+    pub unpriced_llm_calls: u32,
     /// End − start, ns.
     pub duration_ns: i64,
 }
@@ -223,11 +229,14 @@ impl ProjectData {
                 errored: t.errored,
                 guardrail: t.guardrail,
                 llm_calls: clamp(t.llm_calls),
+                spans: clamp(t.span_count),
                 eval_pass: clamp(t.eval_pass),
                 eval_total: clamp(t.eval_total),
                 input_tokens: t.input_tokens,
                 output_tokens: t.output_tokens,
                 cost_micros: t.cost_micros,
+                estimated_cost_micros: t.estimated_cost_micros,
+                unpriced_llm_calls: clamp(t.unpriced_llm_calls),
                 duration_ns: t.duration_ns(),
             },
         );
@@ -449,7 +458,8 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
     let mut st = conn.prepare(
         "SELECT project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns, session_span_id,
                 name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
-                input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown
+                input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown,
+                estimated_cost_micros, unpriced_llm_calls
          FROM traces",
     )?;
     let mut rows = st.query([])?;
@@ -486,6 +496,8 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
             input_tokens: r.get(17)?,
             output_tokens: r.get(18)?,
             cost_micros: r.get(19)?,
+            estimated_cost_micros: r.get(24)?,
+            unpriced_llm_calls: r.get(25)?,
             eval_pass: r.get(20)?,
             eval_total: r.get(21)?,
             guardrail: r.get(22)?,
@@ -525,11 +537,14 @@ mod tests {
             errored: false,
             guardrail: false,
             llm_calls: 0,
+            spans: 0,
             eval_pass: 0,
             eval_total: 0,
             input_tokens: 0,
             output_tokens: 0,
             cost_micros: 0,
+            estimated_cost_micros: 0,
+            unpriced_llm_calls: 0,
             duration_ns: 0,
         }
     }

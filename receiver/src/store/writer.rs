@@ -4,7 +4,7 @@
 //! applies the same changes to the in-memory index, which readers see only once the COMMIT has
 //! succeeded), and only then answers each request.
 
-use crate::model::{SpanRow, TraceRec, UserIdent, UserRec};
+use crate::model::{CostSource, SpanRow, TraceRec, UserIdent, UserRec};
 use crate::store::index::Index;
 use crate::store::static_stmt::{StaticStmt, Val};
 use rusqlite::{params, Connection, Transaction};
@@ -125,8 +125,9 @@ impl Applier {
 /// Columns of a stored span, in the order [`span_vals`] lists them.
 const SPAN_COLUMNS: &str = "project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
     service, user_id, user_id_type, user_email, user_metadata, session_id, operation, provider, model, tool, input_tokens,
-    output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes";
-const SPAN_PARAMS: usize = 28;
+    output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes, cache_read_tokens,
+    cache_write_tokens, reasoning_tokens, estimated_cost_micros, cost_source, price_provider, price_model";
+const SPAN_PARAMS: usize = 35;
 /// Spans per multi-row INSERT.
 const SPANS_PER_INSERT: usize = 32;
 
@@ -190,6 +191,13 @@ fn span_vals<'a>(s: &'a SpanRow, out: &mut Vec<Val<'a>>) {
         Val::Int(s.eval_total),
         Val::Int(i64::from(s.guardrail)),
         Val::Text(&s.attributes_json),
+        Val::Int(s.cache_read_tokens),
+        Val::Int(s.cache_write_tokens),
+        Val::Int(s.reasoning_tokens),
+        Val::Int(s.estimated_cost_micros),
+        s.cost_source.map(|c| c.as_str()).into(),
+        s.price_provider.as_deref().into(),
+        s.price_model.as_deref().into(),
     ]);
 }
 
@@ -281,8 +289,11 @@ fn write_group(
         return Ok(outcomes);
     }
 
-    // Fold the new spans into the existing rollups. Users are staged per project; each user's
-    // lifetime first/last trace start is kept by the index (see `Index::apply`).
+    // Each touched trace's rollup is made from all its spans by the nesting rule (`nesting`): a
+    // new trace's from this group's spans, a known trace's from its stored spans read back in
+    // this transaction (with the new ones), so the numbers do not depend on arrival order. Users
+    // are staged per project; each user's lifetime first/last trace start is kept by the index
+    // (see `Index::apply`).
     let mut users: HashMap<Arc<str>, HashMap<UserIdent, Staged>> = HashMap::new();
     let mut recs: Vec<(Arc<str>, TraceRec)> = Vec::with_capacity(groups.len());
     // Positions in `recs` of traces new to the store, inserted together below.
@@ -292,13 +303,17 @@ fn write_group(
             continue;
         }
         let is_new = old.is_none();
-        let mut rec = old.unwrap_or_else(|| TraceRec::new(key.1));
+        let mut rec = if is_new {
+            TraceRec::from_spans(key.1, spans)
+        } else {
+            let stored = stored_spans(&tx, &key.0, &key.1)?;
+            TraceRec::from_spans(key.1, &stored.iter().collect::<Vec<_>>())
+        };
         let staged = users.entry(key.0.clone()).or_insert_with(|| HashMap::with_capacity(groups.len()));
         // Spans of a trace mostly repeat one user: the staged record is looked up again only
         // when the user changes or the span may update the e-mail or metadata.
         let mut prev: Option<(&UserIdent, i64)> = None;
         for s in spans {
-            rec.add_span(s);
             if let Some(ident) = &s.user {
                 if s.user_email.is_none() && s.user_metadata.is_none() && prev.is_some_and(|(p, _)| p == ident) {
                     continue;
@@ -387,6 +402,68 @@ fn write_group(
     result.map(|()| outcomes)
 }
 
+/// The stored spans of a trace, with the columns its rollup reads (not the attributes).
+fn stored_spans(tx: &Transaction<'_>, project: &Arc<str>, trace_id: &[u8; 16]) -> rusqlite::Result<Vec<SpanRow>> {
+    let mut st = tx.prepare_cached(
+        "SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, user_id, user_id_type, session_id,
+                operation, provider, model, tool, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                reasoning_tokens, cost_micros, estimated_cost_micros, cost_source, llm_call, eval_pass, eval_total,
+                guardrail
+         FROM spans WHERE project = ?1 AND trace_id = ?2",
+    )?;
+    let rows = st.query_map(params![&**project, &trace_id[..]], |r| {
+        let id8 = |v: Option<Vec<u8>>| v.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok());
+        let user = match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<String>>(8)?) {
+            (Some(id), t) => Some(UserIdent { id, id_type: t.unwrap_or_default() }),
+            _ => None,
+        };
+        let cost_source = match r.get::<_, Option<String>>(21)?.as_deref() {
+            Some(userspan::conventions::COST_SOURCE_REPORTED) => Some(CostSource::Reported),
+            Some(userspan::conventions::COST_SOURCE_ESTIMATED) => Some(CostSource::Estimated),
+            Some(userspan::conventions::COST_SOURCE_UNPRICED) => Some(CostSource::Unpriced),
+            _ => None,
+        };
+        Ok(SpanRow {
+            project: project.clone(),
+            trace_id: *trace_id,
+            span_id: id8(r.get(0)?).unwrap_or([0; 8]),
+            parent_span_id: id8(r.get(1)?),
+            name: r.get(2)?,
+            kind: r.get(3)?,
+            start_ns: r.get(4)?,
+            end_ns: r.get(5)?,
+            status: r.get(6)?,
+            status_message: String::new(),
+            service: None,
+            user,
+            user_email: None,
+            user_metadata: None,
+            session_id: r.get(9)?,
+            operation: r.get(10)?,
+            provider: r.get(11)?,
+            model: r.get(12)?,
+            tool: r.get(13)?,
+            input_tokens: r.get(14)?,
+            output_tokens: r.get(15)?,
+            cache_read_tokens: r.get(16)?,
+            cache_write_tokens: r.get(17)?,
+            reasoning_tokens: r.get(18)?,
+            cost_micros: r.get(19)?,
+            estimated_cost_micros: r.get(20)?,
+            cost_source,
+            price_provider: None,
+            price_model: None,
+            issues: Default::default(),
+            llm_call: r.get(22)?,
+            eval_pass: r.get(23)?,
+            eval_total: r.get(24)?,
+            guardrail: r.get(25)?,
+            attributes_json: String::new(),
+        })
+    })?;
+    rows.collect()
+}
+
 /// A user record as this group leaves it.
 struct Staged {
     rec: UserRec,
@@ -433,8 +510,9 @@ fn user_entry<'a>(
 
 const TRACE_COLUMNS: &str = "project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns,
     session_span_id, name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
-    input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown";
-const TRACE_PARAMS: usize = 24;
+    input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown, estimated_cost_micros,
+    unpriced_llm_calls";
+const TRACE_PARAMS: usize = 26;
 /// New traces per multi-row INSERT.
 const TRACES_PER_INSERT: usize = 16;
 
@@ -488,6 +566,8 @@ fn bind_trace(
     st.raw_bind_parameter(base + 22, t.eval_total)?;
     st.raw_bind_parameter(base + 23, t.guardrail)?;
     st.raw_bind_parameter(base + 24, breakdown)?;
+    st.raw_bind_parameter(base + 25, t.estimated_cost_micros)?;
+    st.raw_bind_parameter(base + 26, t.unpriced_llm_calls)?;
     Ok(())
 }
 
@@ -502,7 +582,7 @@ fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) 
                 session_start_ns = ?7, session_span_id = ?8, name = ?9, name_rank = ?10, name_start_ns = ?11,
                 name_span_id = ?12, start_ns = ?13, end_ns = ?14, span_count = ?15, errored = ?16, llm_calls = ?17,
                 input_tokens = ?18, output_tokens = ?19, cost_micros = ?20, eval_pass = ?21, eval_total = ?22,
-                guardrail = ?23, breakdown = ?24
+                guardrail = ?23, breakdown = ?24, estimated_cost_micros = ?25, unpriced_llm_calls = ?26
              WHERE project = ?1 AND trace_id = ?2",
         )?
     };
