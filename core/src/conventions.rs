@@ -182,7 +182,9 @@ pub const LLM_PROVIDER: &str = "llm.provider";
 /// OpenInference instrumentations where `llm.provider` names the host, or alone).
 pub const LLM_SYSTEM: &str = "llm.system";
 /// Vercel AI SDK's provider (`ai.model.provider`), `<provider>.<api>` such as `openai.chat` or
-/// `anthropic.messages`: the receiver keeps the part before the first `.`.
+/// `anthropic.messages`: the receiver keeps the part before the first `.` (also of
+/// [`GEN_AI_SYSTEM`] on the SDK's spans, which carries the same value; a span with an
+/// [`AI_OPERATION_ID`] is one of them).
 pub const AI_MODEL_PROVIDER: &str = "ai.model.provider";
 /// Vercel AI SDK's requested model id (`ai.model.id`).
 pub const AI_MODEL_ID: &str = "ai.model.id";
@@ -233,7 +235,8 @@ pub const LANGFUSE_COST_DETAILS: &str = "langfuse.observation.cost_details";
 /// Keys the receiver reads the provider from, in precedence order: [`GEN_AI_PROVIDER_NAME`] (OTel
 /// GenAI), [`GEN_AI_SYSTEM`] (deprecated OTel GenAI, OpenLLMetry, Vercel AI SDK), [`LLM_PROVIDER`]
 /// then [`LLM_SYSTEM`] (OpenInference), [`AI_MODEL_PROVIDER`] (Vercel AI SDK; the part before the
-/// first `.`). Values are lower-cased (ASCII), so `OpenAI` and `openai` are one provider.
+/// first `.`, as of `gen_ai.system` on its spans). Values are lower-cased (ASCII), so `OpenAI` and
+/// `openai` are one provider; OTel provider names keep their dots (`aws.bedrock`).
 pub const PROVIDER_ALIASES: &[&str] =
     &[GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, LLM_PROVIDER, LLM_SYSTEM, AI_MODEL_PROVIDER];
 /// Keys the receiver reads the model from, in precedence order: [`GEN_AI_RESPONSE_MODEL`] (OTel

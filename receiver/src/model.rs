@@ -1,9 +1,11 @@
 //! The receiver's data model: one stored span ([`SpanRow`]), the per-trace rollup folded from a
 //! trace's spans ([`TraceRec`]) and the per-user identity/lifetime record ([`UserRec`]).
 //!
-//! The trace rollup is a commutative fold: adding the same spans in any order, in one request or
-//! many, gives the same record. Choices that depend on "the earliest span" (the trace's user,
-//! session and name) compare `(start_ns, span_id)` so ties are deterministic.
+//! The trace rollup is made from the set of the trace's spans ([`TraceRec::from_spans`]): which
+//! spans' usage and LLM calls count is decided by the nesting rule ([`nesting`]) over all of them,
+//! and the rest is a commutative fold, so the same spans in any order, in one request or many,
+//! give the same record. Choices that depend on "the earliest span" (the trace's user, session
+//! and name) compare `(start_ns, span_id)` so ties are deterministic.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
