@@ -140,6 +140,23 @@ pub fn money(usd: f64) -> String {
     }
 }
 
+/// A user's cost: `~` before a cost that includes list prices (estimated), `+N unpriced` after
+/// one with LLM calls of no known price, `unpriced` instead of `$0` when nothing was priced.
+pub fn cost_cell(usd: f64, estimated_usd: f64, unpriced: i64) -> String {
+    let base = if usd == 0.0 && unpriced > 0 {
+        "unpriced".to_string()
+    } else if estimated_usd > 0.0 {
+        format!("~{}", money(usd))
+    } else {
+        money(usd)
+    };
+    if unpriced > 0 && usd != 0.0 {
+        format!("{base} +{unpriced} unpriced")
+    } else {
+        base
+    }
+}
+
 /// Milliseconds as "850ms" / "2.4s".
 pub fn latency(ms: f64) -> String {
     if ms < 1000.0 {
@@ -185,7 +202,7 @@ fn cells(r: &UserRow, now: i64) -> [String; 13] {
         human(t.sessions as f64),
         format!("{:.0}% ({})", t.error_rate * 100.0, t.errored_sessions),
         human(t.total_tokens as f64),
-        money(t.cost_usd),
+        cost_cell(t.cost_usd, t.estimated_cost_usd, t.unpriced_llm_calls),
         latency(t.avg_latency_ms),
         t.active_days.to_string(),
         t.eval_pass_rate.map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_else(|| "-".into()),
@@ -242,7 +259,10 @@ pub fn render_table(rows: &[UserRow], limit: usize, now: i64) -> String {
                 v("error_rate").map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_default()
             },
             num("total_tokens"),
-            v("cost_usd").map(money).unwrap_or_default(),
+            match (v("cost_usd"), v("estimated_cost_usd")) {
+                (Some(c), Some(e)) if e > 0.0 => format!("~{}", money(c)),
+                (c, _) => c.map(money).unwrap_or_default(),
+            },
             if pick == 0 { String::new() } else { v("avg_latency_ms").map(latency).unwrap_or_default() },
             num("active_days"),
             if pick == 0 {
@@ -284,6 +304,13 @@ pub fn render_table(rows: &[UserRow], limit: usize, now: i64) -> String {
     }
     if rows.len() > limit {
         let _ = writeln!(out, "({} more users; use --limit, --q or --sort)", rows.len() - limit);
+    }
+    if rows.iter().any(|r| r.totals.estimated_cost_usd > 0.0 || r.totals.unpriced_llm_calls > 0) {
+        let _ = writeln!(
+            out,
+            "~ cost includes list prices (genai-prices {}); unpriced: LLM calls with usage but no known price (serve --prices FILE)",
+            crate::pricing::GENAI_PRICES_VERSION
+        );
     }
     if rows.is_empty() {
         out.push_str("no users with traces in this period\n");

@@ -244,6 +244,51 @@ mod tests {
         assert!(db_len() >= before + 200 * 2000, "{} -> {}", before, db_len());
     }
 
+    /// A version-2 database (before list prices) gains the cost-source columns: spans that
+    /// carried a cost are `reported`, the others have none; trace rollups start at 0 estimated.
+    #[test]
+    fn version_2_database_migrates_to_cost_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let sql = format!("BEGIN; {}; {}; PRAGMA user_version = 2; COMMIT;", MIGRATIONS[0], MIGRATIONS[1]);
+            conn.execute_batch(&sql).unwrap();
+            for (n, cost) in [(1u8, 4200i64), (2, 0)] {
+                conn.execute(
+                    "INSERT INTO spans (project, trace_id, span_id, name, kind, start_ns, end_ns, status, status_message,
+                        input_tokens, output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes)
+                     VALUES ('default', ?1, ?2, 's', 0, 1, 2, 0, '', 10, 5, ?3, 1, 0, 0, 0, '{}')",
+                    rusqlite::params![vec![n; 16], vec![n; 8], cost],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO traces (project, trace_id, start_ns, end_ns, span_count, errored, llm_calls, input_tokens,
+                    output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown)
+                 VALUES ('default', x'01010101010101010101010101010101', 1, 2, 1, 0, 1, 10, 5, 4200, 0, 0, 0, '{}')",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&DbPath::File(path.clone())).unwrap();
+        let sources: Vec<Option<String>> = conn
+            .prepare("SELECT cost_source FROM spans ORDER BY span_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(sources, vec![Some("reported".to_string()), None]);
+        let (est, unpriced): (i64, i64) = conn
+            .query_row("SELECT estimated_cost_micros, unpriced_llm_calls FROM traces", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((est, unpriced), (0, 0));
+        let idx = crate::store::index::load(&conn).unwrap();
+        assert_eq!(idx.read().project("default").traces.len(), 1);
+    }
+
     /// A database written by schema version 1 opens, migrates, and loads with each user's
     /// lifetime first/last trace start derived from the stored traces.
     #[test]

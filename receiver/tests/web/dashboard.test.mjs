@@ -211,7 +211,6 @@ test('list-price costs are marked ~ with the price table, and unpriced calls are
     else assert.equal(c.badge, '');
     if (u.cost_usd === 0 && u.unpriced_llm_calls > 0) assert.ok(c.text.startsWith('unpriced'), c.text);
   });
-  await open(`#/?${RANGE}`);
 });
 
 test("the cost rollup cycles SUM → AVG → MED with the API's values", async () => {
