@@ -263,7 +263,7 @@ impl Attributes {
         self.user_id_type = Some(kind);
         self
     }
-    /// App-computed hash of the id (`user.id.hash`).
+    /// App-computed hash of the id (`user.id.hash`, also sent as OTel semconv `user.hash`).
     #[inline]
     pub fn user_id_hash(mut self, hash: impl AsRef<str>) -> Self {
         self.user_id_hash = clip("user_id_hash", hash.as_ref());
@@ -507,11 +507,12 @@ impl Attributes {
     }
 
     /// The span attributes this set stamps, after the privacy mode: extra attributes first, then
-    /// `user.id`, `user.id.type`, `user.id.hash`, `user.email`, `user.metadata`, `session.id`,
+    /// `user.id`, `user.id.type`, `user.id.hash` and `user.hash` (the same hash under the OTel
+    /// semconv key), `user.email`, `user.metadata`, `session.id`,
     /// `tag.tags`, `metadata` (typed options win over an extra attribute of the same key).
     /// Metadata JSON over 4 KiB is truncated here and counted.
     pub fn render(&self, privacy: &Privacy) -> Vec<KeyValue> {
-        let mut out = Vec::with_capacity(self.extra.len() + 8);
+        let mut out = Vec::with_capacity(self.extra.len() + 9);
         self.emit(privacy, &self.derive(privacy), |kv| out.push(kv));
         out
     }
@@ -541,7 +542,7 @@ impl Attributes {
         match key {
             conv::USER_ID => self.user_id.is_some(),
             conv::USER_ID_TYPE => self.user_id_type.is_some(),
-            conv::USER_ID_HASH => d.hash.is_some(),
+            conv::USER_ID_HASH | conv::USER_HASH => d.hash.is_some(),
             conv::USER_EMAIL => self.user_email.is_some() || privacy.mode == UserIdHashing::Replace,
             conv::USER_METADATA => d.user_metadata.is_some(),
             conv::SESSION_ID => self.session_id.is_some(),
@@ -571,6 +572,7 @@ impl Attributes {
         }
         if let Some(h) = &d.hash {
             f(kv(conv::USER_ID_HASH, string(h)));
+            f(kv(conv::USER_HASH, string(h)));
         }
         if let (Some(e), false) = (&self.user_email, replace) {
             f(kv(conv::USER_EMAIL, string(e)));

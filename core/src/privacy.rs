@@ -13,9 +13,10 @@ pub enum UserIdHashing {
     /// Send the id as given (default).
     #[default]
     Off,
-    /// Send the id and also `user.id.hash` = hex HMAC-SHA256(key, id).
+    /// Send the id and also `user.id.hash` = hex HMAC-SHA256(key, id) (and the same value as OTel
+    /// semconv `user.hash`).
     Add,
-    /// Send the hash as `user.id` (and `user.id.hash`), and drop `user.email`: the raw identity never
+    /// Send the hash as `user.id` (and `user.id.hash`, `user.hash`), and drop `user.email`: the raw identity never
     /// leaves the process.
     Replace,
 }

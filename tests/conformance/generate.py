@@ -87,7 +87,7 @@ cases.append({
     "name": "user id type, hash and user metadata",
     "steps": [{"capture": "t", "options": {"user_id": "ada@example.com", "user_id_type": "email", "user_id_hash": "abc",
                                            "user_metadata": {"region": "eu", "plan": "pro"}}}],
-    "expect": {"spans": [span("t", None, {"user.id": "ada@example.com", "user.id.type": "email", "user.id.hash": "abc",
+    "expect": {"spans": [span("t", None, {"user.id": "ada@example.com", "user.id.type": "email", "user.id.hash": "abc", "user.hash": "abc",
                                           "user.metadata": '{"plan":"pro","region":"eu"}'})]},
 })
 
@@ -153,8 +153,8 @@ cases.append({
     "init": {"user_id_hashing": "add", "hash_key": "secret"},
     "steps": [{"capture": "h", "options": {"user_id": "u-1", "user_email": "a@x.io"}, "do": [{"span": "child"}]}],
     "expect": {"spans": [
-        span("h", None, {"user.id": "u-1", "user.id.hash": hm("secret", "u-1"), "user.email": "a@x.io"}),
-        span("child", "h", {"user.id": "u-1", "user.id.hash": hm("secret", "u-1"), "user.email": "a@x.io"}),
+        span("h", None, {"user.id": "u-1", "user.id.hash": hm("secret", "u-1"), "user.hash": hm("secret", "u-1"), "user.email": "a@x.io"}),
+        span("child", "h", {"user.id": "u-1", "user.id.hash": hm("secret", "u-1"), "user.hash": hm("secret", "u-1"), "user.email": "a@x.io"}),
     ]},
 })
 
@@ -164,7 +164,8 @@ cases.append({
     "steps": [{"capture": "r", "options": {"user_id": "ada@example.com", "user_id_type": "email", "user_email": "ada@example.com",
                                            "session_id": "s"}}],
     "expect": {"spans": [span("r", None, {"user.id": hm("secret", "ada@example.com"), "user.id.type": "email",
-                                          "user.id.hash": hm("secret", "ada@example.com"), "session.id": "s"})]},
+                                          "user.id.hash": hm("secret", "ada@example.com"),
+                                          "user.hash": hm("secret", "ada@example.com"), "session.id": "s"})]},
 })
 
 for name, options, kind, field in [
