@@ -504,7 +504,14 @@ impl Config {
             compat: match self.compat {
                 Some(c) => c,
                 None => match env("USERSPAN_COMPAT") {
-                    Some(v) => compat_names(v.split(',').map(str::to_string).collect(), "USERSPAN_COMPAT")?,
+                    Some(v) => compat_names(v.split(',').map(str::to_string).collect(), "USERSPAN_COMPAT").map_err(
+                        |e| match e {
+                            Error::InvalidValue { allowed, got, .. } => {
+                                Error::Config(format!("USERSPAN_COMPAT={got} is not one of {allowed}"))
+                            }
+                            other => other,
+                        },
+                    )?,
                     None => Vec::new(),
                 },
             },

@@ -319,3 +319,15 @@ fn the_new_init_options_in_both_key_styles() {
     let e = options(KeyStyle::Camel, vec![("client_key", s("/k"))]).unwrap_err();
     assert!(e.to_string().contains("clientKey"), "{e}");
 }
+
+#[test]
+fn a_bad_userspan_compat_variable_is_a_configuration_error_naming_it() {
+    let _s = serial();
+    with_env(&[("USERSPAN_COMPAT", "langfuse,datadog")], || {
+        let msg = config_error(memory());
+        assert!(msg.contains(r#"USERSPAN_COMPAT="datadog" is not one of "langfuse""#), "{msg}");
+    });
+    with_env(&[("USERSPAN_COMPAT", "langfuse")], || {
+        assert_eq!(memory().resolve().unwrap().compat, vec![userspan::Compat::Langfuse]);
+    });
+}
