@@ -108,18 +108,19 @@ pub const LANGSMITH_USER_ID: &str = "langsmith.metadata.user_id";
 /// LangSmith's session id (its OpenTelemetry mapping's `langsmith.trace.session_id`).
 pub const LANGSMITH_SESSION_ID: &str = "langsmith.trace.session_id";
 /// The OpenAI request's `user` field (the API documents it as "a unique identifier representing
-/// your end-user"), as OpenLLMetry / Traceloop records it (`SpanAttributes.LLM_USER`). Only read
-/// when no dedicated user key is present: an app may put anything there.
+/// your end-user"), as current OpenLLMetry / Traceloop records it (`gen_ai.user`, seen in
+/// `receiver/tests/fixtures/instrumentations/openllmetry-openai.json`). Only read when no
+/// dedicated user key is present: an app may put anything there.
+pub const GEN_AI_USER: &str = "gen_ai.user";
+/// The OpenAI request's `user` field as older OpenLLMetry records it (`SpanAttributes.LLM_USER`).
+/// Read last, like [`GEN_AI_USER`].
 pub const LLM_USER: &str = "llm.user";
-/// The request's `user` field as OpenLIT and other GenAI instrumentations record it (not in the
-/// OTel GenAI conventions). Read last, like [`LLM_USER`].
-pub const GEN_AI_REQUEST_USER: &str = "gen_ai.request.user";
 
 /// Keys the receiver reads the end-user id from, in precedence order: [`USER_ID`] (OTel semconv,
 /// userspan's own), [`ENDUSER_ID`] (OTel semconv), [`LANGFUSE_USER_ID`] (Langfuse),
 /// [`TRACELOOP_USER_ID`] (OpenLLMetry / Traceloop), [`AI_TELEMETRY_USER_ID`] (Vercel AI SDK),
-/// [`LANGSMITH_USER_ID`] (LangSmith), then the OpenAI request's `user` field: [`LLM_USER`]
-/// (OpenLLMetry), [`GEN_AI_REQUEST_USER`] (OpenLIT). `opentelemetry-instrumentation-openai-v2`
+/// [`LANGSMITH_USER_ID`] (LangSmith), then the OpenAI request's `user` field as OpenLLMetry
+/// records it: [`GEN_AI_USER`], [`LLM_USER`] (older versions). `opentelemetry-instrumentation-openai-v2`
 /// does not record the request's `user`; OpenInference records it only inside its
 /// `llm.invocation_parameters` JSON, which is not read.
 pub const USER_ID_ALIASES: &[&str] = &[
@@ -129,8 +130,8 @@ pub const USER_ID_ALIASES: &[&str] = &[
     TRACELOOP_USER_ID,
     AI_TELEMETRY_USER_ID,
     LANGSMITH_USER_ID,
+    GEN_AI_USER,
     LLM_USER,
-    GEN_AI_REQUEST_USER,
 ];
 /// Keys the receiver reads the hash of the end-user id from: [`USER_ID_HASH`] (userspan), then
 /// [`USER_HASH`] (OTel semconv). A span with no key of [`USER_ID_ALIASES`] is attributed to its
@@ -190,6 +191,8 @@ pub const AI_MODEL_PROVIDER: &str = "ai.model.provider";
 pub const AI_MODEL_ID: &str = "ai.model.id";
 /// Vercel AI SDK's answering model (`ai.response.model`, on provider-call spans).
 pub const AI_RESPONSE_MODEL: &str = "ai.response.model";
+/// Langfuse SDK v3+ model of a generation (`langfuse.observation.model.name`).
+pub const LANGFUSE_MODEL_NAME: &str = "langfuse.observation.model.name";
 /// Model requested (OTel GenAI).
 pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 /// Model that answered (OTel GenAI).
@@ -224,8 +227,24 @@ pub const AI_USAGE_OUTPUT_TOKENS: &str = "ai.usage.outputTokens";
 pub const AI_USAGE_COMPLETION_TOKENS: &str = "ai.usage.completionTokens";
 /// Total tokens (Vercel AI SDK 5+ `ai.usage.totalTokens`; integer, tokens).
 pub const AI_USAGE_TOTAL_TOKENS: &str = "ai.usage.totalTokens";
-/// Langfuse SDK v3+ usage: JSON object text of token counts per usage kind
-/// (`{"input": 12, "output": 3, ...}`); `input` and `output` are read as input and output tokens.
+/// Total tokens (OpenLLMetry `gen_ai.usage.total_tokens`; not an OTel GenAI key; integer, tokens).
+pub const GEN_AI_USAGE_TOTAL_TOKENS: &str = "gen_ai.usage.total_tokens";
+/// Cache-read input tokens (Vercel AI SDK 6 `ai.usage.inputTokenDetails.cacheReadTokens`).
+pub const AI_USAGE_INPUT_CACHE_READ_TOKENS: &str = "ai.usage.inputTokenDetails.cacheReadTokens";
+/// Cache-read input tokens (Vercel AI SDK 5 `ai.usage.cachedInputTokens`).
+pub const AI_USAGE_CACHED_INPUT_TOKENS: &str = "ai.usage.cachedInputTokens";
+/// Cache-write input tokens (Vercel AI SDK 6 `ai.usage.inputTokenDetails.cacheWriteTokens`).
+pub const AI_USAGE_INPUT_CACHE_WRITE_TOKENS: &str = "ai.usage.inputTokenDetails.cacheWriteTokens";
+/// Reasoning output tokens (Vercel AI SDK 6 `ai.usage.outputTokenDetails.reasoningTokens`).
+pub const AI_USAGE_OUTPUT_REASONING_TOKENS: &str = "ai.usage.outputTokenDetails.reasoningTokens";
+/// Reasoning output tokens (Vercel AI SDK 5 `ai.usage.reasoningTokens`).
+pub const AI_USAGE_REASONING_TOKENS: &str = "ai.usage.reasoningTokens";
+/// Langfuse SDK v3+ usage: JSON object text of token counts per usage kind, as the app or the
+/// Langfuse OpenAI integration gives them (`{"input": 12, "output": 3}`, or OpenAI's
+/// `{"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15, ...}`): input tokens are
+/// `input`, else `prompt_tokens`, else `input_tokens`; output tokens `output`, else
+/// `completion_tokens`, else `output_tokens`; cache-read tokens `prompt_tokens_details.cached_tokens`
+/// and reasoning tokens `completion_tokens_details.reasoning_tokens` (nested, as OpenAI reports them).
 pub const LANGFUSE_USAGE_DETAILS: &str = "langfuse.observation.usage_details";
 /// Langfuse SDK v3+ reported cost: JSON object text of USD per usage kind
 /// (`{"input": 0.001, "output": 0.002, "total": 0.003}`); `total`, else the sum of the other
@@ -241,9 +260,10 @@ pub const PROVIDER_ALIASES: &[&str] =
     &[GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, LLM_PROVIDER, LLM_SYSTEM, AI_MODEL_PROVIDER];
 /// Keys the receiver reads the model from, in precedence order: [`GEN_AI_RESPONSE_MODEL`] (OTel
 /// GenAI; the model that answered), [`GEN_AI_REQUEST_MODEL`] (OTel GenAI), [`LLM_MODEL_NAME`]
-/// (OpenInference), [`AI_RESPONSE_MODEL`] then [`AI_MODEL_ID`] (Vercel AI SDK).
+/// (OpenInference), [`LANGFUSE_MODEL_NAME`] (Langfuse), [`AI_RESPONSE_MODEL`] then [`AI_MODEL_ID`]
+/// (Vercel AI SDK).
 pub const MODEL_ALIASES: &[&str] =
-    &[GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL, LLM_MODEL_NAME, AI_RESPONSE_MODEL, AI_MODEL_ID];
+    &[GEN_AI_RESPONSE_MODEL, GEN_AI_REQUEST_MODEL, LLM_MODEL_NAME, LANGFUSE_MODEL_NAME, AI_RESPONSE_MODEL, AI_MODEL_ID];
 /// Keys the receiver reads input tokens from, in precedence order: [`GEN_AI_USAGE_INPUT_TOKENS`]
 /// (OTel GenAI), [`GEN_AI_USAGE_PROMPT_TOKENS`] (deprecated OTel GenAI, OpenLLMetry),
 /// [`LLM_TOKEN_COUNT_PROMPT`] (OpenInference), [`AI_USAGE_INPUT_TOKENS`] then
@@ -268,10 +288,12 @@ pub const OUTPUT_TOKENS_ALIASES: &[&str] = &[
     AI_USAGE_COMPLETION_TOKENS,
 ];
 /// Keys the receiver reads a total token count from: [`LLM_TOKEN_COUNT_TOTAL`] (OpenInference),
-/// [`LLM_USAGE_TOTAL_TOKENS`] (OpenLLMetry), [`AI_USAGE_TOTAL_TOKENS`] (Vercel AI SDK). A total
+/// [`LLM_USAGE_TOTAL_TOKENS`] then [`GEN_AI_USAGE_TOTAL_TOKENS`] (OpenLLMetry),
+/// [`AI_USAGE_TOTAL_TOKENS`] (Vercel AI SDK). A total
 /// marks the span as carrying usage (an LLM call) but adds no tokens of its own: input and output
 /// come from their keys (every instrumentation above sends them beside the total).
-pub const TOTAL_TOKENS_ALIASES: &[&str] = &[LLM_TOKEN_COUNT_TOTAL, LLM_USAGE_TOTAL_TOKENS, AI_USAGE_TOTAL_TOKENS];
+pub const TOTAL_TOKENS_ALIASES: &[&str] =
+    &[LLM_TOKEN_COUNT_TOTAL, LLM_USAGE_TOTAL_TOKENS, GEN_AI_USAGE_TOTAL_TOKENS, AI_USAGE_TOTAL_TOKENS];
 
 /// Input tokens read from the provider's prompt cache (OTel GenAI
 /// `gen_ai.usage.cache_read.input_tokens`; integer, tokens, included in the input tokens).
@@ -302,22 +324,35 @@ pub const GEN_AI_OPENAI_RESPONSE_SERVICE_TIER: &str = "gen_ai.openai.response.se
 
 /// Keys the receiver reads cache-read input tokens from, in precedence order:
 /// [`GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS`] (OTel GenAI), [`OPENLLMETRY_CACHE_READ_INPUT_TOKENS`]
-/// (OpenLLMetry), [`LLM_TOKEN_COUNT_PROMPT_CACHE_READ`] (OpenInference).
-pub const CACHE_READ_TOKENS_ALIASES: &[&str] =
-    &[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, OPENLLMETRY_CACHE_READ_INPUT_TOKENS, LLM_TOKEN_COUNT_PROMPT_CACHE_READ];
+/// (OpenLLMetry), [`LLM_TOKEN_COUNT_PROMPT_CACHE_READ`] (OpenInference),
+/// [`AI_USAGE_INPUT_CACHE_READ_TOKENS`] then [`AI_USAGE_CACHED_INPUT_TOKENS`] (Vercel AI SDK).
+pub const CACHE_READ_TOKENS_ALIASES: &[&str] = &[
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    OPENLLMETRY_CACHE_READ_INPUT_TOKENS,
+    LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
+    AI_USAGE_INPUT_CACHE_READ_TOKENS,
+    AI_USAGE_CACHED_INPUT_TOKENS,
+];
 /// Keys the receiver reads cache-write input tokens from, in precedence order:
 /// [`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`] (OTel GenAI),
 /// [`OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS`] (OpenLLMetry), [`LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE`]
-/// (OpenInference).
+/// (OpenInference), [`AI_USAGE_INPUT_CACHE_WRITE_TOKENS`] (Vercel AI SDK).
 pub const CACHE_WRITE_TOKENS_ALIASES: &[&str] = &[
     GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
     OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS,
     LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+    AI_USAGE_INPUT_CACHE_WRITE_TOKENS,
 ];
 /// Keys the receiver reads reasoning output tokens from, in precedence order:
 /// [`LLM_TOKEN_COUNT_COMPLETION_REASONING`] (OpenInference), [`OPENLLMETRY_REASONING_TOKENS`]
-/// (OpenLLMetry).
-pub const REASONING_TOKENS_ALIASES: &[&str] = &[LLM_TOKEN_COUNT_COMPLETION_REASONING, OPENLLMETRY_REASONING_TOKENS];
+/// (OpenLLMetry), [`AI_USAGE_OUTPUT_REASONING_TOKENS`] then [`AI_USAGE_REASONING_TOKENS`] (Vercel
+/// AI SDK).
+pub const REASONING_TOKENS_ALIASES: &[&str] = &[
+    LLM_TOKEN_COUNT_COMPLETION_REASONING,
+    OPENLLMETRY_REASONING_TOKENS,
+    AI_USAGE_OUTPUT_REASONING_TOKENS,
+    AI_USAGE_REASONING_TOKENS,
+];
 /// Keys the receiver reads the service tier from (the price variant of a call), in precedence
 /// order: [`OPENAI_RESPONSE_SERVICE_TIER`], [`GEN_AI_OPENAI_RESPONSE_SERVICE_TIER`] (OTel GenAI).
 pub const SERVICE_TIER_ALIASES: &[&str] = &[OPENAI_RESPONSE_SERVICE_TIER, GEN_AI_OPENAI_RESPONSE_SERVICE_TIER];

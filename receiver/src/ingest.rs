@@ -96,7 +96,8 @@ pub struct Mapped {
 /// stored either way; these say why some cost or usage is missing from the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestCounts {
-    /// Spans stored.
+    /// Spans of committed requests (a redelivered span, stored once, counts again; so do the
+    /// counts below).
     pub spans: i64,
     /// Spans whose cost was reported by the span (`cost_source` = `reported`).
     pub reported_cost_spans: i64,
@@ -663,7 +664,11 @@ impl Resolved {
     }
 
     /// Fills what no dedicated key gave from Langfuse's JSON details: input / output tokens from
-    /// `usage_details` (`input`, `output`), the reported cost from `cost_details` (`total`, else
+    /// `usage_details` (`input` / `output`, or OpenAI's `prompt_tokens` / `completion_tokens`,
+    /// or `input_tokens` / `output_tokens`; cache-read and reasoning tokens from the raw OpenAI
+    /// usage object's `prompt_tokens_details.cached_tokens` and
+    /// `completion_tokens_details.reasoning_tokens`, as the Langfuse OpenAI integration sends
+    /// it), the reported cost from `cost_details` (`total`, else
     /// `input` / `output`). A present non-numeric value counts as an invalid count or cost.
     fn apply_langfuse_details(&mut self) {
         fn num(obj: &serde_json::Map<String, Json>, k: &str) -> Option<Option<f64>> {
@@ -679,9 +684,22 @@ impl Resolved {
         };
         const LAST: u8 = u8::MAX;
         if let Some(m) = parse(&self.usage_details) {
-            let tokens = |k| num(&m, k).map(|v| (LAST, v.map(|n| n.round() as i64)));
-            self.input_tokens = self.input_tokens.or_else(|| tokens("input"));
-            self.output_tokens = self.output_tokens.or_else(|| tokens("output"));
+            let tokens = |keys: &[&str]| {
+                keys.iter()
+                    .find_map(|k| match k.split_once('.') {
+                        // A nested count of the raw OpenAI usage object (`prompt_tokens_details.cached_tokens`).
+                        Some((outer, inner)) => m.get(outer).and_then(|o| o.as_object()).and_then(|o| num(o, inner)),
+                        None => num(&m, k),
+                    })
+                    .map(|v| (LAST, v.map(|n| n.round() as i64)))
+            };
+            self.input_tokens = self.input_tokens.or_else(|| tokens(&["input", "prompt_tokens", "input_tokens"]));
+            self.output_tokens =
+                self.output_tokens.or_else(|| tokens(&["output", "completion_tokens", "output_tokens"]));
+            self.cache_read_tokens =
+                self.cache_read_tokens.or_else(|| tokens(&["prompt_tokens_details.cached_tokens"]));
+            self.reasoning_tokens =
+                self.reasoning_tokens.or_else(|| tokens(&["completion_tokens_details.reasoning_tokens"]));
         }
         if self.total_cost.is_none() && self.input_cost.is_none() && self.output_cost.is_none() {
             if let Some(m) = parse(&self.cost_details) {
