@@ -134,16 +134,22 @@ pub fn set_attribute(env: &Env, frame: Unknown, key: String, value: Unknown) -> 
     Ok(())
 }
 
-/// Renders scopes for OpenTelemetry JS spans (`UserAttributesSpanProcessor`) under one privacy mode.
+/// Renders scopes for OpenTelemetry JS spans (`UserAttributesSpanProcessor`): under its own
+/// privacy mode when built with options, else under the one `init` configured
+/// (`userspan::current_privacy()`, read at each render), else the environment's.
 #[napi]
 pub struct Stamper {
-    privacy: userspan::Privacy,
+    /// The mode given to the constructor; `None`: follow the pipeline.
+    own: Option<userspan::Privacy>,
+    /// `USERSPAN_USER_ID_HASHING` / `USERSPAN_HASH_KEY` as they were at construction, for spans
+    /// stamped while no pipeline is installed (before `init`, after `shutdown`).
+    env: userspan::Privacy,
 }
 
 #[napi]
 impl Stamper {
     /// `options`: `{ userIdHashing?, hashKey? }`; unset ones come from `USERSPAN_USER_ID_HASHING` /
-    /// `USERSPAN_HASH_KEY`.
+    /// `USERSPAN_HASH_KEY`. With neither given, the stamper follows the pipeline's mode.
     #[napi(constructor)]
     pub fn new(env: &Env, options: Unknown) -> Result<Self> {
         let entries = option_entries(env, &options, "options")?;
@@ -153,14 +159,28 @@ impl Stamper {
                 &userspan::Error::UnknownOption { field: key.clone(), allowed: "userIdHashing, hashKey".into() },
             ));
         }
-        let config = Config::from_options(entries, KeyStyle::Camel).or_throw(env)?;
-        Ok(Stamper { privacy: config.privacy().or_throw(env)? })
+        // `{}` or only `undefined` / `null` values: nothing of its own.
+        let follow = entries.iter().all(|(_, v)| matches!(v, OptionValue::Null));
+        let privacy = Config::from_options(entries, KeyStyle::Camel).or_throw(env)?.privacy().or_throw(env)?;
+        Ok(if follow {
+            Stamper { own: None, env: privacy }
+        } else {
+            Stamper { own: Some(privacy), env: Default::default() }
+        })
+    }
+
+    /// Whether this stamper renders with the pipeline's privacy mode (built without options).
+    #[napi(getter)]
+    pub fn follows_pipeline(&self) -> bool {
+        self.own.is_none()
     }
 
     /// The span attributes `frame`'s scope stamps (`{}` without a scope).
     #[napi]
     pub fn render(&self, env: &Env, frame: Unknown) -> Json {
-        let key_values = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.key_values(&self.privacy)));
+        let pipeline = if self.own.is_none() { userspan::current_privacy() } else { None };
+        let privacy = self.own.as_ref().or(pipeline.as_deref()).unwrap_or(&self.env);
+        let key_values = frame_of(env, &frame, |f| f.and_then(FrameInner::scope).map(|s| s.key_values(privacy)));
         let m: Map<String, Json> = key_values
             .iter()
             .flatten()

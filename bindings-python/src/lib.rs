@@ -22,13 +22,8 @@ use errors::IntoPyResult;
 use opentelemetry::KeyValue;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use userspan::{Attributes, Config, ErrorInfo, KeyStyle, OptionValue, Privacy, Scope, SpanHandle};
-
-/// The privacy mode of the pipeline built by the last successful `init` (used by the Python OTel
-/// span processor when it is not given its own).
-static PIPELINE_PRIVACY: RwLock<Option<Arc<Privacy>>> = RwLock::new(None);
 
 /// The privacy mode the environment asks for (`USERSPAN_USER_ID_HASHING`, `USERSPAN_HASH_KEY`),
 /// for spans stamped before `init`; "off" when the environment is unusable.
@@ -121,7 +116,8 @@ impl PyScope {
     }
 
     /// The span attributes this scope stamps (wire keys, OTel-typed values), after `privacy`
-    /// (default: the privacy mode of the pipeline `init` built, else the environment's).
+    /// (default: the privacy mode of the pipeline `init` built, `userspan::current_privacy()`, read
+    /// at each call; else the environment's).
     #[pyo3(signature = (privacy=None))]
     fn span_attributes<'py>(
         &self,
@@ -130,7 +126,7 @@ impl PyScope {
     ) -> PyResult<Bound<'py, PyDict>> {
         let kvs = match privacy {
             Some(p) => self.inner.key_values(&p.get().inner),
-            None => match PIPELINE_PRIVACY.read().ok().and_then(|p| p.clone()) {
+            None => match userspan::current_privacy() {
                 Some(p) => self.inner.key_values(&p),
                 None => self.inner.key_values(env_privacy()),
             },
@@ -388,12 +384,7 @@ fn start<'py>(
 #[pyfunction]
 fn init(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<()> {
     let config = Config::from_options(option_entries(options), KeyStyle::Snake).py_err(py)?;
-    let privacy = config.clone().resolve().py_err(py)?.privacy;
-    py.detach(|| userspan::init(config)).py_err(py)?;
-    if let Ok(mut p) = PIPELINE_PRIVACY.write() {
-        *p = Some(Arc::new(privacy));
-    }
-    Ok(())
+    py.detach(|| userspan::init(config)).py_err(py)
 }
 
 fn duration(secs: f64) -> Duration {

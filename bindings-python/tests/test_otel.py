@@ -181,6 +181,43 @@ def test_processor_follows_the_pipeline_hashing_mode(otel: Any) -> None:
         userspan.init(exporter="memory")
 
 
+def test_processor_without_options_follows_init_replace_and_shutdown() -> None:
+    # A processor given no options renders with the core's current privacy mode
+    # (userspan::current_privacy), read at each span start: the one init configured, and after
+    # shutdown the environment's (unset here: no hashing).
+    import hashlib
+    import hmac
+
+    provider = TracerProvider()
+    provider.add_span_processor(UserAttributesSpanProcessor())
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("plain")
+    digest = hmac.new(b"k-replace", b"ada@example.com", hashlib.sha256).hexdigest()
+    userspan.init(exporter="memory", user_id_hashing="replace", hash_key="k-replace")
+    try:
+        with userspan.using_attributes(user_id="ada@example.com", user_email="ada@example.com"):
+            with tracer.start_as_current_span("after-init"), tracer.start_as_current_span("child"):
+                pass
+        spans = exporter.get_finished_spans()
+        assert len(spans) == 2
+        for s in spans:
+            assert s.attributes["user.id"] == digest
+            assert s.attributes["user.id.hash"] == digest
+            assert "user.email" not in s.attributes
+            assert "ada@example.com" not in [str(v) for v in s.attributes.values()]
+    finally:
+        userspan.shutdown()
+    exporter.clear()
+    with userspan.using_attributes(user_id="ada@example.com"), tracer.start_as_current_span("after-shutdown"):
+        pass
+    [s] = exporter.get_finished_spans()
+    assert s.attributes["user.id"] == "ada@example.com"
+    assert "user.id.hash" not in s.attributes
+    provider.shutdown()
+    userspan.init(exporter="memory")
+
+
 def test_async_and_generators_keep_python_spans_nested(spans: Any, otel: Any, caplog: Any) -> None:
     tracer, exporter = otel
     caplog.set_level(logging.DEBUG)

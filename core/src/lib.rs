@@ -50,8 +50,8 @@ pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, M
 #[cfg(feature = "otlp")]
 pub use pipeline::init_with_batch_exporter;
 pub use pipeline::{
-    clear_finished_spans, finished_spans, flush, init, init_with_exporter, reinit_after_fork, shutdown,
-    DEFAULT_FLUSH_TIMEOUT,
+    clear_finished_spans, current_privacy, finished_spans, flush, init, init_with_exporter, reinit_after_fork,
+    shutdown, DEFAULT_FLUSH_TIMEOUT,
 };
 pub use privacy::{Privacy, UserIdHashing};
 #[allow(deprecated)]

@@ -8,6 +8,7 @@ use crate::config::{Config, ExporterKind, ResolvedConfig};
 use crate::conventions::{INSTRUMENTATION_SCOPE, RESOURCE_PROJECT, SESSION_ID, USER_ID};
 use crate::error::{Error, Result};
 use crate::export::{CompatKeys, ConsoleExporter, Counted, FinishedSpan, MemoryExporter};
+use crate::privacy::Privacy;
 #[cfg(feature = "otlp")]
 use crate::processor::QueueGate;
 use crate::processor::{Dyn, UserAttributesSpanProcessor};
@@ -52,6 +53,23 @@ static PIPELINE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
 
 fn current() -> Option<Arc<Pipeline>> {
     PIPELINE.read().ok().and_then(|p| p.clone())
+}
+
+/// The privacy mode of the pipeline [`init`] built, apart from [`PIPELINE`] so that reading it
+/// takes no pipeline `Arc` (the host OpenTelemetry processors read it on every span start).
+static PRIVACY: RwLock<Option<Arc<Privacy>>> = RwLock::new(None);
+
+/// The privacy mode (`user_id_hashing` / `userIdHashing` with its `hash_key` / `hashKey`) that the
+/// last successful [`init`] (or `init_with_exporter` / `init_with_batch_exporter`) configured,
+/// options and environment resolved; `None` before `init` and after [`shutdown`].
+///
+/// The host OpenTelemetry span processors built without privacy options (Python
+/// `userspan.otel.UserAttributesSpanProcessor()`, the JS packages' `UserAttributesSpanProcessor`)
+/// render with it at each span start, so `replace` set through `init` holds for spans of every
+/// tracer; before `init` they fall back to the environment (`USERSPAN_USER_ID_HASHING`,
+/// `USERSPAN_HASH_KEY`). One read-lock and an `Arc` clone; never blocks on an export.
+pub fn current_privacy() -> Option<Arc<Privacy>> {
+    PRIVACY.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Starts span `name` in `cx` and returns `cx` with the span current. The tracer is the
@@ -326,6 +344,7 @@ fn install(pipeline: Pipeline) -> Result<()> {
     global::set_tracer_provider(pipeline.provider.clone());
     let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == USER_ID { 1 } else { 2 });
     BAGGAGE.store(bits, Ordering::Relaxed);
+    *PRIVACY.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(pipeline.resolved.privacy.clone()));
     let old = PIPELINE.write().map_err(|_| Error::Config("pipeline lock poisoned".into()))?.replace(pipeline);
     if let Some(old) = old {
         let _ = old.provider.shutdown();
@@ -367,6 +386,7 @@ pub fn shutdown(timeout: Duration) {
 /// What [`install`] set process-wide, back to "no pipeline": no baggage, a no-op global provider.
 fn clear_globals() {
     BAGGAGE.store(0, Ordering::Relaxed);
+    *PRIVACY.write().unwrap_or_else(|e| e.into_inner()) = None;
     global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
 }
 
