@@ -4,7 +4,8 @@ Run as ``python e2e_app.py PACKAGE --openai URL --userspan URL --user USER_ID --
 the real ``openai`` client, instrumented by the real PACKAGE (instrumentors patch ``openai``
 globally, hence one process each), calls the fake OpenAI server of ``harness.py`` at ``--openai``.
 Each turn is one ``userspan.capture("chat-turn", ...)`` with ``user_id=USER_ID`` and makes as many
-``chat.completions.create`` calls as its number in ``--turns``. The instrumentation's spans go over
+``chat.completions.create`` calls as its number in ``--turns``; a number prefixed ``s`` (``s1``) makes
+streaming calls (``stream=True, stream_options={"include_usage": True}``). The instrumentation's spans go over
 the official OTLP/HTTP protobuf exporter to ``--userspan``/v1/traces, the capture spans over
 userspan's own pipeline to the same ``userspan serve``: one trace per turn, the capture span its
 root. userspan's ``UserAttributesSpanProcessor`` is not installed, so the user is known only from
@@ -34,9 +35,9 @@ def main() -> None:
     ap.add_argument("--openai", required=True, help="fake OpenAI base URL, e.g. http://127.0.0.1:P/v1")
     ap.add_argument("--userspan", required=True, help="userspan serve base URL, e.g. http://127.0.0.1:P")
     ap.add_argument("--user", required=True)
-    ap.add_argument("--turns", required=True, help="chat calls per turn, comma separated, e.g. 1,2")
+    ap.add_argument("--turns", required=True, help="chat calls per turn, comma separated; s = streaming, e.g. 1,2,s1")
     a = ap.parse_args()
-    turns = [int(n) for n in a.turns.split(",")]
+    turns = [(n.startswith("s"), int(n.lstrip("s"))) for n in a.turns.split(",")]
 
     import openai
     from opentelemetry import trace
@@ -61,9 +62,23 @@ def main() -> None:
     userspan.init(endpoint=a.userspan, service_name=f"e2e-{a.package}", scheduled_delay_ms=100)
     client = openai.OpenAI(base_url=a.openai, api_key="sk-fake")
 
-    def turn(calls: int) -> list[str]:
+    def turn(stream: bool, calls: int) -> list[str]:
         out = []
         for _ in range(calls):
+            if stream:
+                parts = []
+                for chunk in client.chat.completions.create(
+                    model=REQUEST_MODEL,
+                    messages=MESSAGES,  # type: ignore[arg-type]
+                    temperature=0.2,
+                    max_tokens=400,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                ):
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        parts.append(chunk.choices[0].delta.content)
+                out.append("".join(parts))
+                continue
             resp = client.chat.completions.create(
                 model=REQUEST_MODEL,
                 messages=MESSAGES,  # type: ignore[arg-type]
@@ -74,11 +89,11 @@ def main() -> None:
         return out
 
     replies: list[str] = []
-    for calls in turns:
-        replies += userspan.capture("chat-turn", lambda calls=calls: turn(calls), {"user_id": a.user})
+    for stream, calls in turns:
+        replies += userspan.capture("chat-turn", lambda s=stream, c=calls: turn(s, c), {"user_id": a.user})
     provider.shutdown()  # flushes the instrumentation's spans (the exporter answers after commit)
     userspan.shutdown()  # flushes the capture spans
-    if len(replies) != sum(turns) or not all(replies):
+    if len(replies) != sum(n for _, n in turns) or not all(replies):
         sys.exit(f"[{a.package}] unexpected replies: {replies!r}")
     print(f"[{a.package}] {len(replies)} calls for {a.user}", file=sys.stderr)
 

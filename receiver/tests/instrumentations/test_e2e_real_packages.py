@@ -57,9 +57,10 @@ PRICE_INPUT_MTOK = Decimal("0.15")
 PRICE_CACHED_INPUT_MTOK = Decimal("0.075")
 PRICE_OUTPUT_MTOK = Decimal("0.60")
 
-#: Chat calls per turn (one capture = one trace each): 2 traces, 3 LLM calls per user.
-TURNS = [1, 2]
-CALLS = sum(TURNS)
+#: Chat calls per turn (one capture = one trace each), ``s`` = streaming (include_usage): 3 traces,
+#: 4 LLM calls per user.
+TURNS = ["1", "2", "s1"]
+CALLS = sum(int(t.lstrip("s")) for t in TURNS)
 
 #: package → (user, module to import, does it report the cached input tokens)
 PACKAGES = {

@@ -9,8 +9,8 @@
 // exporter to the receiver, nested under the capture span (userspan's OTel JS interop), and the
 // capture spans through userspan's own pipeline. The user is set only on the capture.
 //
-// The SDK puts the same usage on two nested spans, the wrapper `ai.generateText` and its provider
-// call `ai.generateText.doGenerate`: by the nesting rule (docs/design.md, Metric definitions) each
+// The SDK puts the same usage on two nested spans, the wrapper `ai.generateText` (`ai.streamText`)
+// and its provider call `ai.generateText.doGenerate` (`ai.streamText.doStream`): by the nesting rule (docs/design.md, Metric definitions) each
 // call counts once.
 //
 // Expected cost, computed here from the published list price of the model the fake server answers
@@ -25,7 +25,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { generateText } from 'ai';
+import { generateText, streamText } from 'ai';
 import * as userspan from '../../../../bindings-node/dist/index.mjs';
 
 const USERSPAN_URL = process.env.USERSPAN_URL;
@@ -45,8 +45,9 @@ const PRICE_CACHED_INPUT_MTOK = 0.075;
 const PRICE_OUTPUT_MTOK = 0.6;
 
 const USER = 'vercel-user';
-const TURNS = [1, 2]; // chat calls per turn (one capture, one trace each)
-const CALLS = TURNS.reduce((a, b) => a + b, 0);
+// Chat calls per turn (one capture, one trace each); `stream`: streamText instead of generateText.
+const TURNS = [{ calls: 1 }, { calls: 2 }, { calls: 1, stream: true }];
+const CALLS = TURNS.reduce((a, t) => a + t.calls, 0);
 
 /** One call's list price in integer micro-USD, rounded half up (docs/design.md, Cost):
  * USD = tokens * price-per-million / 10^6, so micro-USD = tokens * price-per-million. The sum is
@@ -91,24 +92,32 @@ test('list price arithmetic: 1000 * 0.15 + 200 * 0.075 + 300 * 0.60 = 345 micro-
   assert.equal(listPriceMicros(10, 0, 0), 2); // 1.5 rounds half up
 });
 
-test('Vercel AI SDK generateText inside capture: one LLM call per call, tokens, list-price cost, breakdowns', async () => {
+test('Vercel AI SDK generateText and streamText inside capture: one LLM call per call, tokens, list-price cost, breakdowns', async () => {
   assert.equal(await userRow(USER), undefined, `${USER} already has data: the test needs a fresh server`);
   const openai = createOpenAI({ baseURL: FAKE_OPENAI_URL, apiKey: 'sk-fake' });
-  for (const calls of TURNS) {
+  for (const { calls, stream } of TURNS) {
     const texts = await userspan.capture(
       'chat-turn',
       async () => {
         const out = [];
         for (let i = 0; i < calls; i++) {
-          const { text } = await generateText({
+          const request = {
             model: openai.chat('gpt-4o-mini'),
             system: 'You are a helpful support agent.',
             prompt: 'Where is my order A-1001?',
             temperature: 0.2,
             maxOutputTokens: 400,
             experimental_telemetry: { isEnabled: true, functionId: 'support-agent-turn' },
-          });
-          out.push(text);
+          };
+          if (stream) {
+            const result = streamText(request);
+            let text = '';
+            for await (const part of result.textStream) text += part;
+            await result.usage;
+            out.push(text);
+          } else {
+            out.push((await generateText(request)).text);
+          }
         }
         return out;
       },
