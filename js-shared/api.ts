@@ -399,6 +399,12 @@ export function getAttributes(): CaptureOptions {
 }
 
 /**
+ * Bumped by {@link init} and {@link shutdown}: each changes the privacy mode that processors built
+ * without options render with, so their per-scope caches are dropped.
+ */
+let pipelineEpoch = 0;
+
+/**
  * Builds the export pipeline (replacing an earlier one) and makes it the provider of the core's
  * spans; see {@link InitOptions}. Until `init` is called, captures and scopes work but their spans
  * go nowhere. Nothing changes when it throws.
@@ -409,6 +415,7 @@ export function getAttributes(): CaptureOptions {
  */
 export function init(options?: InitOptions | null): void {
   b.init(options);
+  pipelineEpoch++;
 }
 
 /**
@@ -425,7 +432,9 @@ export function flush(timeoutMs?: number): Promise<void> {
  * (default as {@link flush}). Idempotent.
  */
 export function shutdown(timeoutMs?: number): Promise<void> {
-  return b.shutdown(timeoutMs);
+  return b.shutdown(timeoutMs).finally(() => {
+    pipelineEpoch++;
+  });
 }
 
 /** The core's counters (see {@link Stats}). */
@@ -448,9 +457,13 @@ export function clearFinishedSpans(): void {
 
 /** Options of {@link UserAttributesSpanProcessor}. */
 export interface UserAttributesSpanProcessorOptions {
-  /** As in {@link InitOptions}; default from `USERSPAN_USER_ID_HASHING` (Node), else `"off"`. */
+  /**
+   * As in {@link InitOptions}. With neither option the processor renders with the mode
+   * {@link init} configured (the core's, read at each span start), and before `init` / after
+   * {@link shutdown} with `USERSPAN_USER_ID_HASHING` (Node), else `"off"`.
+   */
   userIdHashing?: 'off' | 'add' | 'replace';
-  /** HMAC key; default from `USERSPAN_HASH_KEY` (Node). */
+  /** HMAC key; default as `userIdHashing` (`init`'s `hashKey`, else `USERSPAN_HASH_KEY` on Node). */
   hashKey?: string;
 }
 
@@ -463,14 +476,15 @@ export interface StampableSpan {
  * A span processor for apps on `@opentelemetry/sdk-trace-base` (or `sdk-trace-node`): stamps
  * every span started inside a {@link capture} / {@link withAttributes} scope with the scope's
  * attributes (`user.id`, `session.id`, ...) at start, rendered by the core (privacy mode
- * included). Add it to your provider: `new BasicTracerProvider({ spanProcessors: [new
+ * included: its own options, else the one {@link init} configured). Add it to your provider: `new BasicTracerProvider({ spanProcessors: [new
  * UserAttributesSpanProcessor(), ...] })`. Spans outside any scope are untouched.
  *
  * @throws like {@link init} for a bad `userIdHashing` / missing `hashKey`.
  */
 export class UserAttributesSpanProcessor {
   private readonly stamper: { render(frame: object): Record<string, AttributeValue> };
-  private readonly rendered = new WeakMap<object, Record<string, AttributeValue>>();
+  private rendered = new WeakMap<object, Record<string, AttributeValue>>();
+  private epoch = pipelineEpoch;
 
   constructor(options: UserAttributesSpanProcessorOptions = {}) {
     if (b.stamper === undefined) throw new Error('userspan: this package has no UserAttributesSpanProcessor');
@@ -481,6 +495,10 @@ export class UserAttributesSpanProcessor {
   onStart(span: StampableSpan, _parentContext?: unknown): void {
     const frame = b.current();
     if (frame === undefined) return;
+    if (this.epoch !== pipelineEpoch) {
+      this.rendered = new WeakMap();
+      this.epoch = pipelineEpoch;
+    }
     let attrs = this.rendered.get(frame);
     if (attrs === undefined) {
       attrs = this.stamper.render(frame);

@@ -4,6 +4,7 @@ import { test, before, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -14,6 +15,7 @@ import {
   init,
   getFinishedSpans,
   clearFinishedSpans,
+  shutdown,
   UserAttributesSpanProcessor,
 } from 'userspan';
 
@@ -217,6 +219,55 @@ test('the processor applies the privacy mode (replace: only the HMAC leaves, e-m
     () => new UserAttributesSpanProcessor({ endpoint: 'x' }),
     (e) => e instanceof TypeError && e.field === 'endpoint',
   );
+});
+
+test('a processor built without options follows init: replace leaves no raw id or e-mail on any span', async () => {
+  // The expected HMAC from Node's own crypto (independent of the core).
+  const key = 'k-node-replace';
+  const id = 'ada@example.com';
+  const digest = createHmac('sha256', key).update(id).digest('hex');
+  const check = (spans, where) => {
+    assert.ok(spans.length > 0, where);
+    for (const s of spans) {
+      assert.equal(s.attributes['user.id'], digest, `${where} ${s.name}: user.id`);
+      assert.equal(s.attributes['user.id.hash'], digest, `${where} ${s.name}: user.id.hash`);
+      assert.equal(s.attributes['user.email'], undefined, `${where} ${s.name}: user.email`);
+      assert.ok(!JSON.stringify(s.attributes).includes(id), `${where} ${s.name}: raw id`);
+    }
+  };
+  const opts = { userId: id, userEmail: id, sessionId: 's-r' };
+  try {
+    // A scope the processor rendered (and cached) before init must not keep its raw rendering.
+    withAttributes(opts, () => {
+      tracer.startSpan('before-init').end();
+      assert.equal(theirs('before-init').attributes['user.id'], id);
+      exporter.reset();
+      init({ exporter: 'memory', userIdHashing: 'replace', hashKey: key });
+      tracer.startSpan('scoped').end();
+    });
+    await capture(
+      'turn',
+      async () => {
+        await sleep(1);
+        await tracer.startActiveSpan('openai.chat', async (span) => {
+          tracer.startSpan('http.request').end();
+          span.end();
+        });
+      },
+      opts,
+    );
+    check(exporter.getFinishedSpans(), 'OTel JS');
+    assert.equal(exporter.getFinishedSpans().length, 3);
+    check(getFinishedSpans(), 'capture');
+    // After shutdown the processor is back to the environment's mode (unset here: no hashing).
+    await shutdown();
+    exporter.reset();
+    withAttributes(opts, () => tracer.startSpan('after-shutdown').end());
+    assert.equal(theirs('after-shutdown').attributes['user.id'], id);
+    assert.equal(theirs('after-shutdown').attributes['user.id.hash'], undefined);
+  } finally {
+    init({ exporter: 'memory' });
+  }
 });
 
 test('a capture activates no OTel context of its own: the manager folds the capture span in when asked', () => {
