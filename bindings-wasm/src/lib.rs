@@ -236,6 +236,50 @@ pub fn attributes(id: u32) -> JsValue {
     convert::to_js(&Json::Object(json))
 }
 
+/// Renders scopes for OpenTelemetry JS spans (`UserAttributesSpanProcessor`, e.g. under the OTel
+/// JS web SDK's provider): under its own privacy mode when built with `{ userIdHashing?,
+/// hashKey? }`, else under the one `init` configured (`userspan::current_privacy()`, read at each
+/// render), else "off" (there is no environment on wasm32-unknown-unknown).
+#[wasm_bindgen]
+pub struct Stamper {
+    /// The mode given to the constructor; `None`: follow the pipeline.
+    own: Option<Privacy>,
+}
+
+#[wasm_bindgen]
+impl Stamper {
+    /// Throws TypeError (`UnknownOption`) for another option, `ConfigError` for hashing without a key.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options_value: JsValue) -> Result<Stamper, JsValue> {
+        let entries = options(&options_value, "options")?;
+        if let Some((key, _)) = entries.iter().find(|(k, _)| k != "userIdHashing" && k != "hashKey") {
+            return Err(errors::to_js(&userspan::Error::UnknownOption {
+                field: key.clone(),
+                allowed: "userIdHashing, hashKey".into(),
+            }));
+        }
+        if entries.iter().all(|(_, v)| matches!(v, OptionValue::Null)) {
+            return Ok(Stamper { own: None });
+        }
+        let privacy = Config::from_options(entries, KeyStyle::Camel).or_throw()?.privacy().or_throw()?;
+        Ok(Stamper { own: Some(privacy) })
+    }
+
+    /// The span attributes frame `id`'s scope stamps (wire keys; `{}` without a frame).
+    pub fn render(&self, id: u32) -> JsValue {
+        let pipeline = if self.own.is_none() { userspan::current_privacy() } else { None };
+        let off = Privacy::off();
+        let privacy = self.own.as_ref().or(pipeline.as_deref()).unwrap_or(&off);
+        let key_values = with_frame(id, |f| f.map(|f| f.scope.key_values(privacy)));
+        let m: Map<String, Json> = key_values
+            .iter()
+            .flatten()
+            .map(|kv| (kv.key.to_string(), userspan::attributes::value_to_json(&kv.value)))
+            .collect();
+        convert::to_js(&Json::Object(m))
+    }
+}
+
 /// Writes each finished span as one JSON line with `console.log` (the core's console exporter
 /// writes to stdout, which does not exist on wasm32-unknown-unknown).
 #[derive(Debug, Default)]

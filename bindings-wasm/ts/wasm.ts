@@ -10,7 +10,7 @@
 // Used by the Node entry (node.ts) and the browser / edge entry (web.ts).
 import { type Backend, install } from './shared/api.js';
 import { ConfigError, errorClasses, invalidArgument, UserspanError } from './shared/errors.js';
-import type { CaptureOptions, FinishedSpan, Stats } from './shared/types.js';
+import type { AttributeValue, CaptureOptions, FinishedSpan, Stats } from './shared/types.js';
 
 /** The exports of the wasm-bindgen module this file uses (pkg/node or pkg/web; see ../src/lib.rs). */
 export interface NativeWasm {
@@ -37,6 +37,7 @@ export interface NativeWasm {
   clearFinishedSpans(): void;
   registerErrorClasses(...classes: typeof errorClasses): void;
   defaultFlushTimeoutMs(): number;
+  Stamper: new (options: unknown) => { render(id: number): Record<string, AttributeValue> };
 }
 
 /** What `native.init` returns for the OTLP exporter: where and how to send. */
@@ -382,6 +383,15 @@ const backend: Backend<FrameRef> = {
   finishedSpans: () => guard((n) => n.finishedSpans(), []),
   clearFinishedSpans() {
     guard((n) => n.clearFinishedSpans(), undefined);
+  },
+  stamper(options) {
+    if (native === undefined) {
+      throw new ConfigError(
+        'userspan: call `await load()` before creating a UserAttributesSpanProcessor (the WebAssembly module is not loaded yet)',
+      );
+    }
+    const stamper = new native.Stamper(options);
+    return { render: (frame) => stamper.render(frame.id) };
   },
 };
 
