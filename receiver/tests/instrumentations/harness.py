@@ -218,7 +218,7 @@ def _make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
             body = self._body()
             if path.endswith("/v1/traces"):
@@ -235,7 +235,7 @@ def _make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._send(200, "application/x-protobuf", b"")
                 return
-            if path.endswith("/chat/completions") or path.endswith("/responses"):
+            if path.endswith(("/chat/completions", "/responses")):
                 req = json.loads(body or b"{}")
                 with _lock, open(out / "openai-requests.jsonl", "a") as f:
                     f.write(json.dumps({"path": path, "body": req}) + "\n")
@@ -243,9 +243,10 @@ def _make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
                     self._send(200, "application/json", json.dumps(response_object(req)).encode())
                     return
                 if req.get("stream"):
-                    data = b"".join(
-                        b"data: " + json.dumps(c).encode() + b"\n\n" for c in chat_chunks(req)
-                    ) + b"data: [DONE]\n\n"
+                    data = (
+                        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chat_chunks(req))
+                        + b"data: [DONE]\n\n"
+                    )
                     self._send(200, "text/event-stream", data)
                     return
                 self._send(200, "application/json", json.dumps(chat_completion(req)).encode())
@@ -289,10 +290,7 @@ def bodies_to_otlp_json(d: Path) -> dict[str, Any]:
     (the ``resourceSpans`` of each body, concatenated; nothing else changed)."""
     resource_spans: list[Any] = []
     for f in sorted(d.iterdir()):
-        if f.suffix == ".json":
-            req = json.loads(f.read_bytes())
-        else:
-            req = pb_to_otlp_json(f.read_bytes())
+        req = json.loads(f.read_bytes()) if f.suffix == ".json" else pb_to_otlp_json(f.read_bytes())
         resource_spans.extend(req.get("resourceSpans", []))
     return {"resourceSpans": resource_spans}
 
@@ -327,7 +325,8 @@ def main() -> None:
         if not doc["resourceSpans"]:
             sys.exit(f"no spans stored in {a.dir}")
         a.to.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"wrote {a.to} ({sum(len(s.get('spans', [])) for r in doc['resourceSpans'] for s in r.get('scopeSpans', []))} spans)")
+        spans = sum(len(s.get("spans", [])) for r in doc["resourceSpans"] for s in r.get("scopeSpans", []))
+        print(f"wrote {a.to} ({spans} spans)")
 
 
 if __name__ == "__main__":

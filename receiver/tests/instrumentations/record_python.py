@@ -21,7 +21,8 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 USER_ID = "user-123"
 SESSION_ID = "session-abc"
@@ -180,8 +181,14 @@ def run(variant: str, base_url: str, otlp: str) -> None:
             """Look up the shipping status of an order."""
             return f"order {order_id}: ships tomorrow"
 
-        llm = ChatOpenAI(model=REQUEST_MODEL, base_url=base_url, api_key="sk-fake", temperature=0.2,
-                         max_tokens=400, model_kwargs={"user": OPENAI_USER}).bind_tools([get_order_status])
+        llm = ChatOpenAI(
+            model=REQUEST_MODEL,
+            base_url=base_url,
+            api_key="sk-fake",
+            temperature=0.2,
+            max_tokens=400,
+            model_kwargs={"user": OPENAI_USER},
+        ).bind_tools([get_order_status])
 
         def agent(question: str) -> str:
             msgs: list[Any] = [SystemMessage(content=MESSAGES[0]["content"]), HumanMessage(content=question)]
@@ -205,10 +212,17 @@ def run(variant: str, base_url: str, otlp: str) -> None:
 
         provider = _provider(otlp, variant)
         LangChainInstrumentor().instrument(tracer_provider=provider)
-        llm = ChatOpenAI(model=REQUEST_MODEL, base_url=base_url, api_key="sk-fake", temperature=0.2,
-                         max_tokens=400, model_kwargs={"user": OPENAI_USER})
-        prompt = ChatPromptTemplate.from_messages([
-            SystemMessage(content=MESSAGES[0]["content"]), ("human", "{question}")])
+        llm = ChatOpenAI(
+            model=REQUEST_MODEL,
+            base_url=base_url,
+            api_key="sk-fake",
+            temperature=0.2,
+            max_tokens=400,
+            model_kwargs={"user": OPENAI_USER},
+        )
+        prompt = ChatPromptTemplate.from_messages(
+            [SystemMessage(content=MESSAGES[0]["content"]), ("human", "{question}")]
+        )
         chain = prompt | llm | StrOutputParser()
         del HumanMessage
 
@@ -223,17 +237,27 @@ def run(variant: str, base_url: str, otlp: str) -> None:
         from langfuse import Langfuse, propagate_attributes
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        lf = Langfuse(public_key="pk-lf-fake", secret_key="sk-lf-fake", host=f"{otlp}/{variant}",
-                      span_exporter=OTLPSpanExporter(endpoint=f"{otlp}/{variant}/v1/traces"))
+        lf = Langfuse(
+            public_key="pk-lf-fake",
+            secret_key="sk-lf-fake",
+            host=f"{otlp}/{variant}",
+            span_exporter=OTLPSpanExporter(endpoint=f"{otlp}/{variant}/v1/traces"),
+        )
         from langfuse.openai import openai as lf_openai
 
         def call() -> str:
-            with lf.start_as_current_observation(name="chat-turn", as_type="span"), propagate_attributes(
-                    user_id=USER_ID, session_id=SESSION_ID, tags=TAGS, metadata=METADATA):
+            with (
+                lf.start_as_current_observation(name="chat-turn", as_type="span"),
+                propagate_attributes(user_id=USER_ID, session_id=SESSION_ID, tags=TAGS, metadata=METADATA),
+            ):
                 client = lf_openai.OpenAI(base_url=base_url, api_key="sk-fake")
                 resp = client.chat.completions.create(
-                    model=REQUEST_MODEL, messages=MESSAGES, user=OPENAI_USER,  # type: ignore[arg-type]
-                    temperature=0.2, max_tokens=400)
+                    model=REQUEST_MODEL,
+                    messages=MESSAGES,
+                    user=OPENAI_USER,  # type: ignore[arg-type]
+                    temperature=0.2,
+                    max_tokens=400,
+                )
                 return resp.choices[0].message.content or ""
 
         shutdown.append(lf.shutdown)
@@ -242,12 +266,14 @@ def run(variant: str, base_url: str, otlp: str) -> None:
 
     us = _userspan(otlp, variant)
     if us is not None:
+
         def turn() -> str:
             with scope():
                 return call()
 
-        reply = us.capture("chat-turn", turn, {
-            "user_id": USER_ID, "session_id": SESSION_ID, "tags": TAGS, "metadata": METADATA})
+        reply = us.capture(
+            "chat-turn", turn, {"user_id": USER_ID, "session_id": SESSION_ID, "tags": TAGS, "metadata": METADATA}
+        )
     else:
         with scope():
             reply = call()

@@ -19,53 +19,121 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import harness
+import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "instrumentations"
 
 # fixture → (input-token key, output-token key, cache-read key or None, reasoning key or None,
 #            model key, number of spans carrying the input-token key)
 EXPECT: dict[str, tuple[str, str, str | None, str | None, str, int]] = {
-    "openinference-openai": ("llm.token_count.prompt", "llm.token_count.completion",
-                             "llm.token_count.prompt_details.cache_read",
-                             "llm.token_count.completion_details.reasoning", "llm.model_name", 1),
-    "openinference-openai-stream": ("llm.token_count.prompt", "llm.token_count.completion",
-                                    "llm.token_count.prompt_details.cache_read",
-                                    "llm.token_count.completion_details.reasoning", "llm.model_name", 1),
-    "openinference-langchain": ("llm.token_count.prompt", "llm.token_count.completion",
-                                "llm.token_count.prompt_details.cache_read",
-                                "llm.token_count.completion_details.reasoning", "llm.model_name", 1),
+    "openinference-openai": (
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.token_count.prompt_details.cache_read",
+        "llm.token_count.completion_details.reasoning",
+        "llm.model_name",
+        1,
+    ),
+    "openinference-openai-stream": (
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.token_count.prompt_details.cache_read",
+        "llm.token_count.completion_details.reasoning",
+        "llm.model_name",
+        1,
+    ),
+    "openinference-langchain": (
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.token_count.prompt_details.cache_read",
+        "llm.token_count.completion_details.reasoning",
+        "llm.model_name",
+        1,
+    ),
     # two LLM calls (tool call, then the answer) under one AGENT span, which carries no usage
-    "openinference-langchain-tool": ("llm.token_count.prompt", "llm.token_count.completion",
-                                     "llm.token_count.prompt_details.cache_read",
-                                     "llm.token_count.completion_details.reasoning", "llm.model_name", 2),
-    "otel-openai-v2": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", None, None,
-                       "gen_ai.response.model", 1),
-    "otel-openai-v2-content": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", None, None,
-                               "gen_ai.response.model", 1),
-    "otel-openai-v2-stream": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", None, None,
-                              "gen_ai.response.model", 1),
-    "openllmetry-openai": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
-                           "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.reasoning_tokens",
-                           "gen_ai.response.model", 1),
+    "openinference-langchain-tool": (
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.token_count.prompt_details.cache_read",
+        "llm.token_count.completion_details.reasoning",
+        "llm.model_name",
+        2,
+    ),
+    "otel-openai-v2": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        None,
+        None,
+        "gen_ai.response.model",
+        1,
+    ),
+    "otel-openai-v2-content": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        None,
+        None,
+        "gen_ai.response.model",
+        1,
+    ),
+    "otel-openai-v2-stream": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        None,
+        None,
+        "gen_ai.response.model",
+        1,
+    ),
+    "openllmetry-openai": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "gen_ai.response.model",
+        1,
+    ),
     # the streaming path of OpenLLMetry 0.62.4 drops reasoning tokens
-    "openllmetry-openai-stream": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
-                                  "gen_ai.usage.cache_read.input_tokens", None, "gen_ai.response.model", 1),
-    "traceloop-sdk-openai": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
-                             "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.reasoning_tokens",
-                             "gen_ai.response.model", 1),
+    "openllmetry-openai-stream": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        None,
+        "gen_ai.response.model",
+        1,
+    ),
+    "traceloop-sdk-openai": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "gen_ai.response.model",
+        1,
+    ),
     # wrapper (ai.generateText / ai.streamText) and provider call (…doGenerate / …doStream): both
-    "vercel-ai-generate-text": ("ai.usage.inputTokens", "ai.usage.outputTokens",
-                                "ai.usage.inputTokenDetails.cacheReadTokens",
-                                "ai.usage.outputTokenDetails.reasoningTokens", "ai.response.model", 2),
-    "vercel-ai-stream-text": ("ai.usage.inputTokens", "ai.usage.outputTokens",
-                              "ai.usage.inputTokenDetails.cacheReadTokens",
-                              "ai.usage.outputTokenDetails.reasoningTokens", "ai.response.model", 2),
-    "vercel-ai-generate-text-responses": ("ai.usage.inputTokens", "ai.usage.outputTokens",
-                                          "ai.usage.inputTokenDetails.cacheReadTokens",
-                                          "ai.usage.outputTokenDetails.reasoningTokens", "ai.response.model", 2),
+    "vercel-ai-generate-text": (
+        "ai.usage.inputTokens",
+        "ai.usage.outputTokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",
+        "ai.usage.outputTokenDetails.reasoningTokens",
+        "ai.response.model",
+        2,
+    ),
+    "vercel-ai-stream-text": (
+        "ai.usage.inputTokens",
+        "ai.usage.outputTokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",
+        "ai.usage.outputTokenDetails.reasoningTokens",
+        "ai.response.model",
+        2,
+    ),
+    "vercel-ai-generate-text-responses": (
+        "ai.usage.inputTokens",
+        "ai.usage.outputTokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",
+        "ai.usage.outputTokenDetails.reasoningTokens",
+        "ai.response.model",
+        2,
+    ),
 }
 # Vercel: usage on both spans, ai.response.model only on the provider call (…doGenerate / …doStream)
 MODEL_SPANS = {"vercel-ai-generate-text": 1, "vercel-ai-stream-text": 1, "vercel-ai-generate-text-responses": 1}
@@ -79,7 +147,7 @@ HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 def _check_value(v: Any) -> Any:
     assert isinstance(v, dict) and len(v) == 1 and set(v) <= VALUE_KINDS, v
-    (kind, x), = v.items()
+    ((kind, x),) = v.items()
     if kind == "intValue":
         assert isinstance(x, int) or (isinstance(x, str) and re.fullmatch(r"-?\d+", x)), v
         return int(x)
