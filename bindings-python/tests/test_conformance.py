@@ -34,8 +34,43 @@ class CaseFailedError(Exception):
     """The `fail` step's exception."""
 
 
+class OtelHost:
+    """A plain opentelemetry-sdk provider the runner owns (not the pipeline's) with the host's
+    `UserAttributesSpanProcessor()` (no options) and an in-memory exporter: the `otel_span` steps.
+    One for the whole module, so each case also checks that the processor follows the new `init`."""
+
+    instance: OtelHost | None = None
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from userspan.otel import UserAttributesSpanProcessor
+
+        self.exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(UserAttributesSpanProcessor())
+        provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.tracer = provider.get_tracer("plain-otel-library")
+
+    @classmethod
+    def get(cls) -> OtelHost:
+        if cls.instance is None:
+            cls.instance = OtelHost()
+        return cls.instance
+
+
+def uses_otel(steps: list[dict[str, Any]]) -> bool:
+    return any("otel_span" in s or uses_otel(s.get("do", [])) for s in steps)
+
+
 def run_steps(steps: list[dict[str, Any]]) -> None:
     for step in steps:
+        if "otel_span" in step:
+            with OtelHost.get().tracer.start_as_current_span(step["otel_span"]):
+                pass
+            continue
         if "capture" in step:
             nested = step.get("do", [])
             userspan.capture(step["capture"], lambda nested=nested: run_steps(nested), step.get("options"))
@@ -52,6 +87,9 @@ def run_steps(steps: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[f"{f}:{c['name']}" for f, c in CASES])
 def test_conformance(case: dict[str, Any]) -> None:
+    if uses_otel(case["steps"]):
+        pytest.importorskip("opentelemetry.sdk.trace")
+        OtelHost.get().exporter.clear()
     userspan.init(exporter="memory", **case.get("init", {}))
     userspan.clear_finished_spans()
     expect = case["expect"]
@@ -93,6 +131,14 @@ def test_conformance(case: dict[str, Any]) -> None:
             assert events and events[0]["attributes"]["exception.message"] == want["status_message"]
         else:
             assert error_type is None
+
+    if "otel_spans" in expect:
+        otel = OtelHost.get().exporter.get_finished_spans()
+        assert sorted(s.name for s in otel) == sorted(e["name"] for e in expect["otel_spans"])
+        for want in expect["otel_spans"]:
+            [got] = [s for s in otel if s.name == want["name"]]
+            attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in (got.attributes or {}).items()}
+            assert attrs == want["attributes"], want["name"]
 
     if "values_truncated" in expect:
         assert userspan.stats()["values_truncated"] - truncated_before == expect["values_truncated"]

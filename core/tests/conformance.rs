@@ -1,10 +1,26 @@
 //! Runs the shared conformance vectors (`tests/conformance/scopes.json`) against the Rust API.
 
 use opentelemetry::global;
-use opentelemetry::trace::{Span as _, Tracer as _};
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
 use serde_json::{Map, Value as Json};
 use std::fmt;
-use userspan::{Attributes, Config, ExporterKind, FinishedSpan, KeyStyle};
+use std::sync::{Arc, Mutex};
+use userspan::{Attributes, Config, ExporterKind, FinishedSpan, KeyStyle, UserAttributesSpanProcessor};
+
+/// The spans of `otel_span` steps (an app-owned provider, not the pipeline's).
+#[derive(Debug, Clone, Default)]
+struct OtelSpans(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for OtelSpans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+static OTEL_SPANS: std::sync::LazyLock<OtelSpans> = std::sync::LazyLock::new(OtelSpans::default);
 
 #[derive(Debug)]
 enum StepError {
@@ -41,6 +57,17 @@ fn run(steps: &[Json]) -> Result<(), StepError> {
             // A second, unrelated tracer: stamped by the processor all the same.
             let mut span = global::tracer("unrelated-library").start(name.to_string());
             span.end();
+        } else if let Some(name) = step.get("otel_span").and_then(Json::as_str) {
+            // An app-owned provider whose stamping processor takes the privacy mode `init` set.
+            let privacy = userspan::current_privacy().expect("init ran").as_ref().clone();
+            let provider = SdkTracerProvider::builder()
+                .with_span_processor(
+                    UserAttributesSpanProcessor::with_privacy(privacy)
+                        .then(SimpleSpanProcessor::new(OTEL_SPANS.clone())),
+                )
+                .build();
+            provider.tracer("plain-otel-library").start(name.to_string()).end();
+            let _ = provider.shutdown();
         } else if let Some(msg) = step.get("fail").and_then(Json::as_str) {
             return Err(StepError::Fail(msg.to_string()));
         } else {
@@ -66,6 +93,7 @@ fn check_case(case: &Json) -> Result<(), String> {
     let name = case["name"].as_str().unwrap();
     init_for(case);
     userspan::clear_finished_spans();
+    OTEL_SPANS.0.lock().unwrap().clear();
     let truncated_before = userspan::stats().values_truncated;
     let steps = case["steps"].as_array().unwrap();
     let outcome = run(steps);
@@ -124,6 +152,31 @@ fn check_case(case: &Json) -> Result<(), String> {
             if !has_event {
                 return Err(format!("{name}/{en}: no exception event with message {msg}"));
             }
+        }
+    }
+    let otel = OTEL_SPANS.0.lock().unwrap().clone();
+    let wanted = expect.get("otel_spans").and_then(Json::as_array).cloned().unwrap_or_default();
+    let mut names: Vec<&str> = otel.iter().map(|s| s.name.as_ref()).collect();
+    let mut want_names: Vec<&str> = wanted.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    want_names.sort_unstable();
+    if names != want_names {
+        return Err(format!("{name}: OTel spans {names:?}, expected {want_names:?}"));
+    }
+    for e in &wanted {
+        let en = e["name"].as_str().unwrap();
+        let s = otel.iter().find(|s| s.name == en).unwrap();
+        let attrs: Map<String, Json> = s
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.to_string(), userspan::attributes::value_to_json(&kv.value)))
+            .collect();
+        if Json::Object(attrs.clone()) != e["attributes"] {
+            return Err(format!(
+                "{name}/otel {en}: attributes {} != expected {}",
+                Json::Object(attrs),
+                e["attributes"]
+            ));
         }
     }
     if let Some(n) = expect.get("values_truncated").and_then(Json::as_u64) {

@@ -168,6 +168,27 @@ cases.append({
                                           "user.hash": hm("secret", "ada@example.com"), "session.id": "s"})]},
 })
 
+# A span of a plain OpenTelemetry tracer of the host (a provider the test owns, not the pipeline's)
+# under the host's UserAttributesSpanProcessor built with no options: it renders with the privacy
+# mode `init` configured, so "replace" leaves no raw id or e-mail on it either.
+ada = "ada@example.com"
+for mode, stamped in [
+    ("add", {"user.id": ada, "user.id.hash": hm("k-otel", ada), "user.hash": hm("k-otel", ada), "user.email": ada,
+             "session.id": "s-otel"}),
+    ("replace", {"user.id": hm("k-otel", ada), "user.id.hash": hm("k-otel", ada), "user.hash": hm("k-otel", ada),
+                 "session.id": "s-otel"}),
+]:
+    cases.append({
+        "name": f"host OTel processor without options follows init: hashing mode {mode}",
+        "init": {"user_id_hashing": mode, "hash_key": "k-otel"},
+        "steps": [{"scope": {"user_id": ada, "user_email": ada, "session_id": "s-otel"},
+                   "do": [{"otel_span": "plain"}, {"capture": "turn", "do": [{"otel_span": "inner"}]}]}],
+        "expect": {
+            "spans": [span("turn", None, stamped)],
+            "otel_spans": [{"name": "plain", "attributes": stamped}, {"name": "inner", "attributes": stamped}],
+        },
+    })
+
 for name, options, kind, field in [
     ("unknown option", {"userid": "u"}, "unknown_option", "userid"),
     ("user id of the wrong type", {"user_id": 42}, "type", "user_id"),

@@ -4,9 +4,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-/** Registers the suite against a package's public API (the module namespace of `userspan` or `userspan-wasm`). */
-export function conformanceSuite(api) {
+/**
+ * Registers the suite against a package's public API (the module namespace of `userspan` or
+ * `userspan-wasm`). `otel`: the module namespace of `@opentelemetry/sdk-trace-base`, for the
+ * `otel_span` steps (a provider the suite owns, with the package's `UserAttributesSpanProcessor()`
+ * built with no options, then an in-memory exporter).
+ */
+export function conformanceSuite(api, otel) {
   const { capture, withAttributes, init, clearFinishedSpans, getFinishedSpans, stats } = api;
+  // One provider for every case, so each case also checks that the processor follows the new `init`.
+  const otelExporter = new otel.InMemorySpanExporter();
+  const otelTracer = new otel.BasicTracerProvider({
+    spanProcessors: [new api.UserAttributesSpanProcessor(), new otel.SimpleSpanProcessor(otelExporter)],
+  }).getTracer('plain-otel-library');
 
   const vectors = JSON.parse(readFileSync(new URL('../conformance/scopes.json', import.meta.url), 'utf8'));
   const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
@@ -21,6 +31,7 @@ export function conformanceSuite(api) {
         capture(step.capture, () => run(step.do), step.options ? camelKeys(step.options) : undefined);
       else if ('scope' in step) withAttributes(camelKeys(step.scope), () => run(step.do));
       else if ('span' in step) capture(step.span, () => {});
+      else if ('otel_span' in step) otelTracer.startSpan(step.otel_span).end();
       else if ('fail' in step) throw new Error(step.fail);
       else throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
@@ -34,6 +45,7 @@ export function conformanceSuite(api) {
     test(`conformance: ${c.name}`, () => {
       init({ ...camelKeys(c.init), exporter: 'memory' });
       clearFinishedSpans();
+      otelExporter.reset();
       const before = stats().valuesTruncated;
       let raised;
       try {
@@ -75,6 +87,16 @@ export function conformanceSuite(api) {
           assert.equal(ex.attributes['exception.message'], want.status_message);
           assert.equal(got.status.message, want.status_message);
         }
+      }
+      const otelSpans = otelExporter.getFinishedSpans();
+      assert.deepEqual(
+        otelSpans.map((s) => s.name).sort(),
+        (expect.otel_spans ?? []).map((s) => s.name).sort(),
+        'OTel span names',
+      );
+      for (const want of expect.otel_spans ?? []) {
+        const got = otelSpans.find((s) => s.name === want.name);
+        assert.deepEqual({ ...got.attributes }, want.attributes, `OTel span ${want.name}: attributes`);
       }
       if (expect.values_truncated !== undefined) {
         assert.equal(stats().valuesTruncated - before, expect.values_truncated, 'values_truncated delta');
