@@ -195,6 +195,8 @@ fn conformance_vectors() {
     let cases = doc["cases"].as_array().unwrap();
     assert!(cases.len() >= 15, "the vectors are all there");
     let failures: Vec<String> = cases.iter().filter_map(|c| check_case(c).err()).collect();
+    assert!(userspan::current_privacy().is_some(), "init set the pipeline's privacy mode");
     userspan::shutdown(std::time::Duration::from_secs(1));
+    assert!(userspan::current_privacy().is_none(), "shutdown clears the pipeline's privacy mode");
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
