@@ -543,7 +543,7 @@ async function renderUser(id, p) {
       'models',
       ['Model', 'Traces', 'Tokens', 'Cost'],
       d.models.map((m) => [
-        esc(m.model),
+        m.priced_as ? `<span title="${esc(`priced as ${m.priced_as}`)}">${esc(m.model)}</span>` : esc(m.model),
         fmt.int(m.traces),
         fmt.tokens(m.total_tokens),
         cost(m.cost_usd, m.estimated_cost_usd, m.unpriced_calls),

@@ -147,6 +147,10 @@ pub struct ModelUse {
     /// LLM calls of this model with usage but no known price.
     #[serde(default)]
     pub unpriced_calls: i64,
+    /// What its estimated calls were priced as: `provider/model` of the price table (the first
+    /// such call's), e.g. `openai/gpt-4o` for `gpt-4o-2024-08-06`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced_as: Option<String>,
 }
 
 /// What a trace used, for the user detail breakdowns (each listed once per trace).
@@ -253,6 +257,14 @@ pub fn nesting(spans: &[&SpanRow]) -> Vec<Counted> {
             Counted { usage: u && !usage_below[i], llm: l && !llm_below[i] }
         })
         .collect()
+}
+
+/// `provider/model` an estimated span was priced as.
+fn priced_as(s: &SpanRow) -> Option<String> {
+    match (&s.price_provider, &s.price_model) {
+        (Some(p), Some(m)) if s.cost_source == Some(CostSource::Estimated) => Some(format!("{p}/{m}")),
+        _ => None,
+    }
 }
 
 /// Per-trace rollup, folded from the trace's spans.
@@ -374,6 +386,9 @@ impl TraceRec {
                     x.cost_micros += cost_micros;
                     x.estimated_cost_micros += estimated_cost_micros;
                     x.unpriced_calls += unpriced;
+                    if x.priced_as.is_none() && c.usage {
+                        x.priced_as = priced_as(s);
+                    }
                 }
                 None => b.models.push(ModelUse {
                     model: m.clone(),
@@ -382,6 +397,7 @@ impl TraceRec {
                     cost_micros,
                     estimated_cost_micros,
                     unpriced_calls: unpriced,
+                    priced_as: if c.usage { priced_as(s) } else { None },
                 }),
             }
         }

@@ -87,7 +87,8 @@ pub struct TokenUsage {
 pub struct Estimate {
     /// Cost, USD (before rounding to micro-USD).
     pub usd: f64,
-    /// The provider id the price came from (`genai-prices`'s, or the override's, else `*`).
+    /// The provider id the price came from: `genai-prices`'s, or the override's provider, else
+    /// `prices-file` (an override for any provider).
     pub provider: String,
     /// The model id matched (`genai-prices`'s id, or the override's name or prefix).
     pub model: String,
@@ -196,7 +197,7 @@ impl Pricer {
         if let Some(o) = self.best_override(provider, model) {
             return Some(Estimate {
                 usd: o.cost(usage),
-                provider: o.provider.clone().unwrap_or_else(|| "*".into()),
+                provider: o.provider.clone().unwrap_or_else(|| "prices-file".into()),
                 model: o.model.clone(),
                 overridden: true,
             });

@@ -96,6 +96,7 @@ fn gpt_4o_usage_gets_the_published_list_price() {
     assert_eq!(d["models"][0]["model"], "gpt-4o");
     assert_eq!(usd_of(&d["models"][0]["estimated_cost_usd"]), 5_750);
     assert_eq!(d["models"][0]["unpriced"], false);
+    assert_eq!(d["models"][0]["priced_as"], "openai/gpt-4o", "the genai-prices provider and model matched");
     let t = get_ok(&srv.url(), "/api/users/ann/traces");
     assert_eq!(usd_of(&t["traces"][0]["estimated_cost_usd"]), 5_750, "{t}");
     let st = get_ok(&srv.url(), "/api/stats");
@@ -260,6 +261,7 @@ fn an_unknown_model_is_unpriced_and_visible() {
     let gpt = models.iter().find(|m| m["model"] == "gpt-4o").unwrap();
     assert_eq!((acme["unpriced"].clone(), acme["unpriced_calls"].clone()), (true.into(), 1.into()), "{d}");
     assert_eq!((gpt["unpriced"].clone(), gpt["unpriced_calls"].clone()), (false.into(), 0.into()));
+    assert_eq!((acme["priced_as"].clone(), gpt["priced_as"].clone()), (Value::Null, "openai/gpt-4o".into()));
     let t = get_ok(&srv.url(), "/api/users/zed/traces");
     let unpriced: i64 = t["traces"].as_array().unwrap().iter().map(|t| t["unpriced_llm_calls"].as_i64().unwrap()).sum();
     assert_eq!(unpriced, 1);
@@ -320,8 +322,10 @@ cache_read = 0.25
     let acme = get_ok(&srv.url(), "/api/users/acme");
     assert_eq!(usd_of(&acme["estimated_cost_usd"]), micros((1000.0 * 1.0 + 500.0 * 2.0) / 1e6), "{acme}");
     assert_eq!(acme["unpriced_llm_calls"], 0);
+    assert_eq!(acme["models"][0]["priced_as"], "prices-file/acme-support-ft-v2");
     let gpt = get_ok(&srv.url(), "/api/users/gpt");
     assert_eq!(usd_of(&gpt["cost_usd"]), micros((600.0 * 0.5 + 400.0 * 0.25 + 1000.0 * 0.5) / 1e6), "{gpt}");
+    assert_eq!(gpt["models"][0]["priced_as"], "openai/gpt-4o", "the override's provider and prefix");
     assert_eq!(get_ok(&srv.url(), "/api/stats")["prices"]["overrides"], 2);
 }
 

@@ -59,8 +59,10 @@ pub struct ModelRow {
     pub estimated_cost_usd: f64,
     /// Its LLM calls with usage but no known price.
     pub unpriced_calls: i64,
-    /// Every call of it with usage was unpriced (no price known for this model).
+    /// It has unpriced calls and no cost at all (no price known for this model).
     pub unpriced: bool,
+    /// What its list-price calls were priced as (`provider/model` of the price table), when any.
+    pub priced_as: Option<String>,
 }
 
 /// Traces per provider or tool.
@@ -143,6 +145,7 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
                     estimated_cost_usd: 0.0,
                     unpriced_calls: 0,
                     unpriced: false,
+                    priced_as: None,
                 };
                 (row, 0, 0)
             });
@@ -151,6 +154,9 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
             r.output_tokens += m.output_tokens;
             r.total_tokens += m.input_tokens + m.output_tokens;
             r.unpriced_calls += m.unpriced_calls;
+            if r.priced_as.is_none() {
+                r.priced_as.clone_from(&m.priced_as);
+            }
             *cost += m.cost_micros;
             *est += m.estimated_cost_micros;
         }
