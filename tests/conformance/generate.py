@@ -107,6 +107,13 @@ cases.append({
 })
 
 cases.append({
+    "name": "a typed hash wins over user.id.hash and user.hash given as extra attributes",
+    "steps": [{"capture": "h", "options": {"user_id": "u", "user_id_hash": "typed",
+                                           "attributes": {"user.hash": "extra", "user.id.hash": "extra"}}}],
+    "expect": {"spans": [span("h", None, {"user.id": "u", "user.id.hash": "typed", "user.hash": "typed"})]},
+})
+
+cases.append({
     "name": "tags are deduplicated in order",
     "steps": [{"scope": {"tags": ["a", "a", "b"]}, "do": [{"capture": "t", "options": {"tags": ["c", "b", "a"]}}]}],
     "expect": {"spans": [span("t", None, {"tag.tags": ["a", "b", "c"]})]},
