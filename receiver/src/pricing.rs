@@ -11,11 +11,13 @@
 //! Rounding (docs/design.md, "Cost"): a span's cost in USD becomes integer micro-USD once, per
 //! span, rounding half up ([`usd_to_micros`]).
 
-use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
+use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage, UsageKey};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
+use std::sync::RwLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The version of the bundled price data: the `genai-prices` crate's (its data is bundled at its
@@ -140,11 +142,26 @@ impl OverridePrice {
     }
 }
 
+/// Most (provider, model) pairs remembered as unknown to `genai-prices` by one [`Pricer`]; the
+/// memo is cleared when full.
+pub const UNKNOWN_MEMO_ENTRIES: usize = 4096;
+
+thread_local! {
+    /// The memo key of the span being priced, reused so a lookup allocates nothing.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// Prices spans: the `--prices` overrides first, then the bundled `genai-prices` table.
 #[derive(Debug)]
 pub struct Pricer {
     calc: &'static Calculator,
     overrides: Vec<OverridePrice>,
+    /// (provider id, model) pairs the crate matched no provider or model for, keyed
+    /// `"{provider}\0{model}"` (no provider: empty). Its matching depends on those two only
+    /// (not on the time, tier or usage: those select a price after the match), so a remembered
+    /// miss is exactly what the crate would answer again; an unknown model is the dearest lookup
+    /// (every rule of the provider, its fallbacks and the compact-date retry are tried).
+    unknown: RwLock<HashSet<String>>,
 }
 
 impl Default for Pricer {
@@ -156,12 +173,12 @@ impl Default for Pricer {
 impl Pricer {
     /// The bundled table only. Decodes it (≈ 100 ms, once per process).
     pub fn bundled() -> Pricer {
-        Pricer { calc: Calculator::bundled(), overrides: Vec::new() }
+        Pricer::with_overrides(Vec::new())
     }
 
     /// The bundled table with `overrides` taking precedence.
     pub fn with_overrides(overrides: Vec<OverridePrice>) -> Pricer {
-        Pricer { calc: Calculator::bundled(), overrides }
+        Pricer { calc: Calculator::bundled(), overrides, unknown: RwLock::new(HashSet::new()) }
     }
 
     /// Reads a `--prices` file (TOML, or JSON when it ends in `.json`): see [`parse_prices`].
@@ -183,6 +200,11 @@ impl Pricer {
     ///
     /// An override matches by exact name before prefix, the longest prefix first, and one naming
     /// the span's provider before one naming none.
+    ///
+    /// A (provider, model) pair the crate finds no provider or model for is remembered (up to
+    /// [`UNKNOWN_MEMO_ENTRIES`]) and answered `None` without a lookup; known models are priced by
+    /// the crate on every call (its prices depend on the time and token counts, and its price
+    /// entries are not public, so there is no exact per-model memo short of the whole request).
     pub fn price(
         &self,
         provider: Option<&str>,
@@ -202,6 +224,40 @@ impl Pricer {
                 overridden: true,
             });
         }
+        let provider = provider.map(provider_id).filter(|p| !p.is_empty());
+        let known_unknown = KEY.with_borrow_mut(|key| {
+            key.clear();
+            key.push_str(provider.unwrap_or(""));
+            key.push('\0');
+            key.push_str(model);
+            self.unknown.read().unwrap_or_else(|e| e.into_inner()).contains(key.as_str())
+        });
+        if known_unknown {
+            return None;
+        }
+        match self.lookup(provider, model, start_ns, tier, usage) {
+            Ok(e) => Some(e),
+            Err(ErrorKind::ProviderNotFound | ErrorKind::ModelNotFound) => {
+                let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
+                if unknown.len() >= UNKNOWN_MEMO_ENTRIES {
+                    unknown.clear();
+                }
+                unknown.insert(format!("{}\0{model}", provider.unwrap_or("")));
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// The `genai-prices` price, unmemoised; `provider` is already a crate provider id.
+    fn lookup(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        start_ns: i64,
+        tier: Option<&str>,
+        usage: &TokenUsage,
+    ) -> Result<Estimate, ErrorKind> {
         let mut u = Usage::new();
         u.insert(UsageKey::INPUT_TOKENS, usage.input as f64);
         u.insert(UsageKey::OUTPUT_TOKENS, usage.output as f64);
@@ -216,14 +272,14 @@ impl Pricer {
         }
         let at = UNIX_EPOCH + Duration::from_nanos(u64::try_from(start_ns).unwrap_or(0));
         let mut req = PriceRequest::new(model, &u).with_timestamp(at);
-        if let Some(p) = provider.map(provider_id).filter(|p| !p.is_empty()) {
+        if let Some(p) = provider {
             req = req.with_provider_id(p);
         }
         if let Some(t) = tier.filter(|t| !t.is_empty()) {
             req = req.with_price_context("service_tier", t);
         }
-        let calc = self.calc.calculate(&req).ok()?;
-        Some(Estimate { usd: calc.total_price, provider: calc.provider_id, model: calc.model_id, overridden: false })
+        let calc = self.calc.calculate(&req).map_err(|e| e.kind())?;
+        Ok(Estimate { usd: calc.total_price, provider: calc.provider_id, model: calc.model_id, overridden: false })
     }
 
     fn best_override(&self, provider: Option<&str>, model: &str) -> Option<&OverridePrice> {
@@ -417,6 +473,78 @@ mod tests {
         let at = lock.find("name = \"genai-prices\"\nversion = \"").expect("genai-prices in Cargo.lock");
         let rest = &lock[at + "name = \"genai-prices\"\nversion = \"".len()..];
         assert_eq!(&rest[..rest.find('"').unwrap()], GENAI_PRICES_VERSION);
+    }
+
+    /// The memo answers exactly what the crate answers, for known and unknown models, across
+    /// tiers, historic and current timestamps and usage kinds; an override still wins.
+    #[test]
+    fn memoised_prices_equal_unmemoised() {
+        let pricer = Pricer::bundled();
+        let usages = [
+            TokenUsage { input: 1200, output: 300, ..TokenUsage::default() },
+            TokenUsage { input: 900, output: 200, cache_read: 400, cache_write: 100, reasoning: 50 },
+            TokenUsage { input: 300_000, output: 10, ..TokenUsage::default() },
+        ];
+        // 2023-06-01, 2024-11-01, 2025-09-01 (UTC midnight) and 16:45 UTC on 2025-09-01.
+        let times = [1_685_577_600, 1_730_419_200, 1_756_684_800, 1_756_745_100].map(|s: i64| s * 1_000_000_000);
+        let calls = [
+            (Some("openai"), "gpt-4o-2024-08-06"),
+            (Some("openai"), "gpt-4o-mini"),
+            (Some("anthropic"), "claude-3-5-sonnet-20241022"),
+            (None, "gemini-2.5-pro"),
+            (Some("deepseek"), "deepseek-chat"),
+            (Some("openai"), "acme-internal-llm-v1"),
+            (None, "acme-internal-llm-v1"),
+            (Some("no-such-provider"), "gpt-4o"),
+        ];
+        let mut priced = 0;
+        for _round in 0..2 {
+            for (provider, model) in calls {
+                for tier in [None, Some("default"), Some("flex"), Some("priority")] {
+                    for at in times {
+                        for u in &usages {
+                            let memo = pricer.price(provider, model, at, tier, u);
+                            let direct = pricer.lookup(provider.map(provider_id), model, at, tier, u).ok();
+                            assert_eq!(memo, direct, "{provider:?} {model} {tier:?} {at} {u:?}");
+                            priced += usize::from(memo.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(priced > 0, "the bundled table prices the known models");
+        let unknown = pricer.unknown.read().unwrap();
+        assert!(unknown.contains("openai\0acme-internal-llm-v1") && unknown.contains("\0acme-internal-llm-v1"));
+        assert!(unknown.contains("no-such-provider\0gpt-4o"));
+        assert!(!unknown.iter().any(|k| k.ends_with("gpt-4o-mini")), "known models are not remembered as unknown");
+        drop(unknown);
+
+        let o = parse_prices(
+            "[[price]]\nmodel = \"acme-internal-llm-v1\"\ninput = 1.0\noutput = 2.0\n\n\
+             [[price]]\nmodel = \"gpt-4o-mini\"\ninput = 10.0\noutput = 20.0\n",
+            false,
+        )
+        .unwrap();
+        let pricer = Pricer::with_overrides(o);
+        let u = TokenUsage { input: 1_000_000, output: 1_000_000, ..TokenUsage::default() };
+        for _round in 0..2 {
+            let e = pricer.price(Some("openai"), "acme-internal-llm-v1", times[2], None, &u).unwrap();
+            assert!(e.overridden && e.usd == 3.0, "{e:?}");
+            let e = pricer.price(Some("openai"), "gpt-4o-mini", times[2], Some("default"), &u).unwrap();
+            assert!(e.overridden && e.usd == 30.0, "{e:?}");
+        }
+    }
+
+    /// The memo of unknown models stays bounded.
+    #[test]
+    fn unknown_memo_is_bounded() {
+        let pricer = Pricer::bundled();
+        let u = TokenUsage { input: 10, output: 10, ..TokenUsage::default() };
+        for i in 0..UNKNOWN_MEMO_ENTRIES + 10 {
+            assert_eq!(pricer.price(Some("openai"), &format!("acme-{i}"), 0, None, &u), None);
+        }
+        let n = pricer.unknown.read().unwrap().len();
+        assert!((1..=UNKNOWN_MEMO_ENTRIES).contains(&n), "{n}");
     }
 
     #[test]
