@@ -263,19 +263,7 @@ fn malformed_frames_are_invalid_argument_and_the_server_stays_up() {
 
 #[test]
 fn a_full_writer_queue_is_unavailable_with_retry_info() {
-    use std::sync::Arc;
-    use userspan_receiver::api::AppState;
-    use userspan_receiver::store::writer::WriteJob;
-    // A writer that never drains: capacity 1, filled.
-    let (tx, _rx) = tokio::sync::mpsc::channel::<WriteJob>(1);
-    let (reply, _) = tokio::sync::oneshot::channel();
-    tx.try_send(WriteJob { rows: vec![], reply }).unwrap();
-    let state = AppState {
-        writer: tx,
-        index: Arc::new(Default::default()),
-        keys: Arc::new(Default::default()),
-        ingest: Arc::new(Default::default()),
-    };
+    let state = stalled_state();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

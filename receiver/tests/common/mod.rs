@@ -156,3 +156,20 @@ pub fn get_ok(url: &str, path: &str) -> Value {
 pub fn approx(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9 * (1.0 + a.abs().max(b.abs()))
 }
+
+/// App state whose writer never drains (queue of capacity 1, already full): every export finds
+/// the receiver busy. The receiver on it is served by the test (HTTP router or gRPC service).
+pub fn stalled_state() -> userspan_receiver::api::AppState {
+    use std::sync::Arc;
+    use userspan_receiver::store::writer::WriteJob;
+    let (tx, rx) = tokio::sync::mpsc::channel::<WriteJob>(1);
+    std::mem::forget(rx); // never drained, never closed
+    let (reply, _) = tokio::sync::oneshot::channel();
+    tx.try_send(WriteJob { rows: vec![], reply }).unwrap();
+    userspan_receiver::api::AppState {
+        writer: tx,
+        index: Arc::new(Default::default()),
+        keys: Arc::new(Default::default()),
+        ingest: Arc::new(Default::default()),
+    }
+}
