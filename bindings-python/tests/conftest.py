@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .otlp_sink import Pki, Sink
 
 if os.environ.get("USERSPAN_TEST_NO_OTEL") == "1":
     # Second pass of the suite (scripts/test-python): as if OpenTelemetry were not installed, so
@@ -46,6 +50,24 @@ class Spans:
 
     def names(self) -> list[str]:
         return [s["name"] for s in self.all()]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test CA with server and client certificates (trustme), one per test module."""
+    from .otlp_sink import Pki
+
+    return Pki(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture
+def sink(pki: Pki) -> Iterator[Sink]:
+    """An HTTPS OTLP sink on 127.0.0.1 serving the ``pki`` server certificate."""
+    from .otlp_sink import Sink
+
+    s = Sink(pki)
+    yield s
+    s.stop()
 
 
 @pytest.fixture

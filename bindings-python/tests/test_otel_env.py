@@ -243,18 +243,6 @@ def test_otel_traces_exporter_bad_value(env: pytest.MonkeyPatch) -> None:
 # --- OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION --------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(str(tmp_path_factory.mktemp("pki")))
-
-
-@pytest.fixture
-def sink(pki: Pki) -> Iterator[Sink]:
-    s = Sink(pki)
-    yield s
-    s.stop()
-
-
 def test_otel_exporter_otlp_compression_reaches_the_wire(env: pytest.MonkeyPatch, sink: Sink, pki: Pki) -> None:
     env.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
     env.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.path("ca.pem"))

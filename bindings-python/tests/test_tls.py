@@ -34,18 +34,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     userspan.shutdown(5)
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(str(tmp_path_factory.mktemp("pki")))
-
-
-@pytest.fixture
-def sink(pki: Pki) -> Iterator[Sink]:
-    s = Sink(pki)
-    yield s
-    s.stop()
-
-
 @pytest.fixture
 def mtls_sink(pki: Pki) -> Iterator[Sink]:
     s = Sink(pki, require_client_cert=True)
