@@ -5,11 +5,14 @@ use super::{project_of, ApiError, AppState};
 use crate::metrics::detail::{self, find_user};
 use crate::metrics::overview;
 use crate::metrics::users::{filter_sort, rollups, user_rows, ListQuery, SORT_COLUMNS};
+use crate::model::UserRec;
+use crate::store::index::ProjectData;
 use crate::timefmt::now_ns;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
 use userspan::conventions::{DEFAULT_PROJECT, USER_ID_TYPES};
 
@@ -22,6 +25,18 @@ where
     F: FnOnce() -> ApiResult + Send + 'static,
 {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(ApiError::bad_request(format!("request failed: {e}"))))
+}
+
+/// The user `id` (of `id_type` when given) of the project, else a 404 naming it.
+fn user<'a>(pd: &'a ProjectData, id: &str, id_type: Option<&str>) -> Result<&'a UserRec, ApiError> {
+    find_user(pd, id, id_type).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))
+}
+
+/// One page (`offset`, at most `limit` rows) of a user's `rows` under `key`, with the total.
+fn page<T: Serialize>(u: &UserRec, key: &str, rows: Vec<T>, limit: usize, offset: usize) -> Value {
+    let total = rows.len();
+    let page: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
+    json!({ "user_id": u.ident.id, "user_id_type": u.ident.id_type, key: page, "total": total, "limit": limit, "offset": offset })
 }
 
 fn project(st: &AppState, headers: &HeaderMap, p: &Params) -> Result<String, ApiError> {
@@ -98,7 +113,7 @@ pub async fn detail(
     compute(move || {
         let idx = st.index.read();
         let pd = idx.project(&project);
-        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        let u = user(pd, &id, t.as_deref())?;
         Ok(Json(json!(detail::detail(pd, u, now_ns()))))
     })
     .await
@@ -122,11 +137,9 @@ pub async fn sessions(
     compute(move || {
         let idx = st.index.read();
         let pd = idx.project(&project);
-        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        let u = user(pd, &id, t.as_deref())?;
         let rows = detail::sessions(pd, u, &period, errors_only);
-        let total = rows.len();
-        let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
-        Ok(Json(json!({ "user_id": u.ident.id, "user_id_type": u.ident.id_type, "sessions": page, "total": total, "limit": limit, "offset": offset })))
+        Ok(Json(page(u, "sessions", rows, limit, offset)))
     })
     .await
 }
@@ -149,11 +162,9 @@ pub async fn traces(
     compute(move || {
         let idx = st.index.read();
         let pd = idx.project(&project);
-        let u = find_user(pd, &id, t.as_deref()).ok_or_else(|| ApiError::not_found(format!("no user {id:?}")))?;
+        let u = user(pd, &id, t.as_deref())?;
         let rows = detail::traces(pd, u, session.as_deref(), errors_only);
-        let total = rows.len();
-        let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();
-        Ok(Json(json!({ "user_id": u.ident.id, "user_id_type": u.ident.id_type, "traces": page, "total": total, "limit": limit, "offset": offset })))
+        Ok(Json(page(u, "traces", rows, limit, offset)))
     })
     .await
 }
