@@ -11,13 +11,13 @@
 //! Rounding (docs/design.md, "Cost"): a span's cost in USD becomes integer micro-USD once, per
 //! span, rounding half up ([`usd_to_micros`]).
 
-use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage, UsageKey};
+use genai_prices::{Calculator, ErrorKind, ExtractRequest, ExtractedUsage, PriceRequest, Usage, UsageKey};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The version of the bundled price data: the `genai-prices` crate's (its data is bundled at its
@@ -142,13 +142,29 @@ impl OverridePrice {
     }
 }
 
-/// Most (provider, model) pairs remembered as unknown to `genai-prices` by one [`Pricer`]; the
-/// memo is cleared when full.
-pub const UNKNOWN_MEMO_ENTRIES: usize = 4096;
+/// Most (provider, model) pairs whose `genai-prices` match one [`Pricer`] remembers; the memo is
+/// cleared when full.
+pub const MATCH_MEMO_ENTRIES: usize = 4096;
 
 thread_local! {
     /// The memo key of the span being priced, reused so a lookup allocates nothing.
     static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What `genai-prices` matched for one (provider id, model) pair. Its matching depends on those
+/// two only; the time, tier and usage select a price of the matched model afterwards.
+#[derive(Debug)]
+enum Matched {
+    /// No provider or no model: the crate would answer the same again.
+    Unknown,
+    /// The crate's own record of the match (provider selected, provider defining the model, model
+    /// id), which [`ExtractedUsage::price_request`] turns into a request priced against that model
+    /// without matching again. Its `usage` is not used.
+    Resolved(ExtractedUsage),
+    /// Known, but the crate's match could not be recorded (the provider has no usage extractor
+    /// for [`synthetic_response`], or it is a LiteLLM proxy ref): priced by the crate in full on
+    /// every call.
+    Direct,
 }
 
 /// Prices spans: the `--prices` overrides first, then the bundled `genai-prices` table.
@@ -156,18 +172,37 @@ thread_local! {
 pub struct Pricer {
     calc: &'static Calculator,
     overrides: Vec<OverridePrice>,
-    /// (provider id, model) pairs the crate matched no provider or model for, keyed
-    /// `"{provider}\0{model}"` (no provider: empty). Its matching depends on those two only
-    /// (not on the time, tier or usage: those select a price after the match), so a remembered
-    /// miss is exactly what the crate would answer again; an unknown model is the dearest lookup
-    /// (every rule of the provider, its fallbacks and the compact-date retry are tried).
-    unknown: RwLock<HashSet<String>>,
+    /// The crate's match of each (provider id, model) pair seen, keyed `"{provider}\0{model}"`
+    /// (no provider: empty). Matching is the dear part of a lookup (the provider's model rules,
+    /// many of them regexes, in order, then its fallback providers and a compact-date retry);
+    /// pricing a matched model is the crate's too (historic and time-of-day prices, service-tier
+    /// variants, tiered prices by token count).
+    matched: RwLock<HashMap<String, Arc<Matched>>>,
 }
 
 impl Default for Pricer {
     fn default() -> Pricer {
         Pricer::bundled()
     }
+}
+
+/// A response body of the usual shapes (`model` / `usage` of OpenAI chat and responses,
+/// Anthropic, Bedrock Converse; Gemini's `modelVersion` / `usageMetadata`; Workers AI's
+/// `result`) naming `model`, with one token of usage: what [`Calculator::extract_usage`] needs to
+/// record its match of `model` (the usage is discarded).
+fn synthetic_response(model: &str) -> serde_json::Value {
+    let usage = serde_json::json!({
+        "prompt_tokens": 1, "completion_tokens": 1,
+        "input_tokens": 1, "output_tokens": 1,
+        "inputTokens": 1, "outputTokens": 1,
+    });
+    serde_json::json!({
+        "model": model,
+        "usage": usage,
+        "modelVersion": model,
+        "usageMetadata": { "promptTokenCount": 1, "candidatesTokenCount": 1 },
+        "result": { "model": model, "usage": usage },
+    })
 }
 
 impl Pricer {
@@ -178,7 +213,7 @@ impl Pricer {
 
     /// The bundled table with `overrides` taking precedence.
     pub fn with_overrides(overrides: Vec<OverridePrice>) -> Pricer {
-        Pricer { calc: Calculator::bundled(), overrides, unknown: RwLock::new(HashSet::new()) }
+        Pricer { calc: Calculator::bundled(), overrides, matched: RwLock::new(HashMap::new()) }
     }
 
     /// Reads a `--prices` file (TOML, or JSON when it ends in `.json`): see [`parse_prices`].
@@ -201,10 +236,10 @@ impl Pricer {
     /// An override matches by exact name before prefix, the longest prefix first, and one naming
     /// the span's provider before one naming none.
     ///
-    /// A (provider, model) pair the crate finds no provider or model for is remembered (up to
-    /// [`UNKNOWN_MEMO_ENTRIES`]) and answered `None` without a lookup; known models are priced by
-    /// the crate on every call (its prices depend on the time and token counts, and its price
-    /// entries are not public, so there is no exact per-model memo short of the whole request).
+    /// The crate's match of each (provider, model) pair is remembered (up to
+    /// [`MATCH_MEMO_ENTRIES`]): an unknown pair is answered `None` without a lookup, a known one
+    /// is priced by the crate against the remembered model (same price as a full lookup: the
+    /// time, tier and usage are applied by the crate on every call).
     pub fn price(
         &self,
         provider: Option<&str>,
@@ -225,39 +260,67 @@ impl Pricer {
             });
         }
         let provider = provider.map(provider_id).filter(|p| !p.is_empty());
-        let known_unknown = KEY.with_borrow_mut(|key| {
+        let seen = KEY.with_borrow_mut(|key| {
             key.clear();
             key.push_str(provider.unwrap_or(""));
             key.push('\0');
             key.push_str(model);
-            self.unknown.read().unwrap_or_else(|e| e.into_inner()).contains(key.as_str())
+            self.matched.read().unwrap_or_else(|e| e.into_inner()).get(key.as_str()).cloned()
         });
-        if known_unknown {
-            return None;
+        match seen.as_deref() {
+            Some(Matched::Unknown) => return None,
+            Some(Matched::Resolved(m)) => return self.lookup_resolved(m, start_ns, tier, usage).ok(),
+            Some(Matched::Direct) => return self.lookup(provider, model, start_ns, tier, usage).ok(),
+            None => {}
         }
-        match self.lookup(provider, model, start_ns, tier, usage) {
-            Ok(e) => Some(e),
-            Err(ErrorKind::ProviderNotFound | ErrorKind::ModelNotFound) => {
-                let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
-                if unknown.len() >= UNKNOWN_MEMO_ENTRIES {
-                    unknown.clear();
-                }
-                unknown.insert(format!("{}\0{model}", provider.unwrap_or("")));
-                None
-            }
-            Err(_) => None,
+        let (found, answer) = match self.lookup(provider, model, start_ns, tier, usage) {
+            Ok(e) => (self.resolve(provider, model, &e, start_ns, tier, usage), Some(e)),
+            Err(ErrorKind::ProviderNotFound | ErrorKind::ModelNotFound) => (Matched::Unknown, None),
+            // Inconsistent usage or a failed regex: not a property of the pair.
+            Err(_) => return None,
+        };
+        let mut memo = self.matched.write().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= MATCH_MEMO_ENTRIES {
+            memo.clear();
         }
+        memo.insert(format!("{}\0{model}", provider.unwrap_or("")), Arc::new(found));
+        answer
     }
 
-    /// The `genai-prices` price, unmemoised; `provider` is already a crate provider id.
-    fn lookup(
+    /// Records the crate's match of a known pair whose full lookup answered `direct`: extraction
+    /// from [`synthetic_response`] with the provider the lookup selected, in each of its API
+    /// flavors until one matches the same model, kept only if pricing through it gives exactly
+    /// `direct` for this call.
+    fn resolve(
         &self,
         provider: Option<&str>,
         model: &str,
+        direct: &Estimate,
         start_ns: i64,
         tier: Option<&str>,
         usage: &TokenUsage,
-    ) -> Result<Estimate, ErrorKind> {
+    ) -> Matched {
+        // A LiteLLM ref (`anthropic/claude-...`) is re-targeted by the crate's lookup only.
+        if provider.is_some_and(|p| p.trim().eq_ignore_ascii_case("litellm")) {
+            return Matched::Direct;
+        }
+        let Ok(Some(selected)) = self.calc.find_provider(Some(&direct.provider), None) else { return Matched::Direct };
+        let body = synthetic_response(model);
+        for flavor in selected.api_flavors() {
+            let req = ExtractRequest::from_value(&body).with_provider_id(selected.id()).with_api_flavor(flavor);
+            let Ok(m) = self.calc.extract_usage(&req) else { continue };
+            if m.provider_id != direct.provider || m.model_id.as_deref() != Some(direct.model.as_str()) {
+                continue;
+            }
+            if self.lookup_resolved(&m, start_ns, tier, usage).as_ref() == Ok(direct) {
+                return Matched::Resolved(m);
+            }
+        }
+        Matched::Direct
+    }
+
+    /// The `genai-prices` usage of `usage`.
+    fn usage(usage: &TokenUsage) -> Usage {
         let mut u = Usage::new();
         u.insert(UsageKey::INPUT_TOKENS, usage.input as f64);
         u.insert(UsageKey::OUTPUT_TOKENS, usage.output as f64);
@@ -270,16 +333,53 @@ impl Pricer {
         if usage.reasoning > 0 {
             u.insert(UsageKey::OUTPUT_REASONING_TOKENS, usage.reasoning as f64);
         }
-        let at = UNIX_EPOCH + Duration::from_nanos(u64::try_from(start_ns).unwrap_or(0));
-        let mut req = PriceRequest::new(model, &u).with_timestamp(at);
-        if let Some(p) = provider {
-            req = req.with_provider_id(p);
-        }
+        u
+    }
+
+    /// Completes a request with the time and tier of the call and prices it.
+    fn calculate<'a>(
+        &self,
+        mut req: PriceRequest<'a>,
+        start_ns: i64,
+        tier: Option<&'a str>,
+    ) -> Result<Estimate, ErrorKind> {
+        req.timestamp = Some(UNIX_EPOCH + Duration::from_nanos(u64::try_from(start_ns).unwrap_or(0)));
         if let Some(t) = tier.filter(|t| !t.is_empty()) {
             req = req.with_price_context("service_tier", t);
         }
         let calc = self.calc.calculate(&req).map_err(|e| e.kind())?;
         Ok(Estimate { usd: calc.total_price, provider: calc.provider_id, model: calc.model_id, overridden: false })
+    }
+
+    /// The `genai-prices` price, unmemoised; `provider` is already a crate provider id.
+    fn lookup(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        start_ns: i64,
+        tier: Option<&str>,
+        usage: &TokenUsage,
+    ) -> Result<Estimate, ErrorKind> {
+        let u = Pricer::usage(usage);
+        let mut req = PriceRequest::new(model, &u);
+        if let Some(p) = provider {
+            req = req.with_provider_id(p);
+        }
+        self.calculate(req, start_ns, tier)
+    }
+
+    /// The `genai-prices` price of the model the crate matched before (`m`).
+    fn lookup_resolved(
+        &self,
+        m: &ExtractedUsage,
+        start_ns: i64,
+        tier: Option<&str>,
+        usage: &TokenUsage,
+    ) -> Result<Estimate, ErrorKind> {
+        let u = Pricer::usage(usage);
+        let Some(mut req) = m.price_request() else { return Err(ErrorKind::ModelNotFound) };
+        req.usage = &u;
+        self.calculate(req, start_ns, tier)
     }
 
     fn best_override(&self, provider: Option<&str>, model: &str) -> Option<&OverridePrice> {
@@ -513,11 +613,21 @@ mod tests {
             }
         }
         assert!(priced > 0, "the bundled table prices the known models");
-        let unknown = pricer.unknown.read().unwrap();
-        assert!(unknown.contains("openai\0acme-internal-llm-v1") && unknown.contains("\0acme-internal-llm-v1"));
-        assert!(unknown.contains("no-such-provider\0gpt-4o"));
-        assert!(!unknown.iter().any(|k| k.ends_with("gpt-4o-mini")), "known models are not remembered as unknown");
-        drop(unknown);
+        let memo = pricer.matched.read().unwrap();
+        let kind = |k: &str| {
+            memo.get(k).map(|m| match **m {
+                Matched::Unknown => "unknown",
+                Matched::Resolved(_) => "resolved",
+                Matched::Direct => "direct",
+            })
+        };
+        assert_eq!(kind("openai\0acme-internal-llm-v1"), Some("unknown"));
+        assert_eq!(kind("\0acme-internal-llm-v1"), Some("unknown"));
+        assert_eq!(kind("no-such-provider\0gpt-4o"), Some("unknown"));
+        for known in ["openai\0gpt-4o-mini", "anthropic\0claude-3-5-sonnet-20241022", "\0gemini-2.5-pro"] {
+            assert_eq!(kind(known), Some("resolved"), "{known}: priced against the remembered match");
+        }
+        drop(memo);
 
         let o = parse_prices(
             "[[price]]\nmodel = \"acme-internal-llm-v1\"\ninput = 1.0\noutput = 2.0\n\n\
@@ -535,16 +645,16 @@ mod tests {
         }
     }
 
-    /// The memo of unknown models stays bounded.
+    /// The memo of matches stays bounded.
     #[test]
-    fn unknown_memo_is_bounded() {
+    fn match_memo_is_bounded() {
         let pricer = Pricer::bundled();
         let u = TokenUsage { input: 10, output: 10, ..TokenUsage::default() };
-        for i in 0..UNKNOWN_MEMO_ENTRIES + 10 {
+        for i in 0..MATCH_MEMO_ENTRIES + 10 {
             assert_eq!(pricer.price(Some("openai"), &format!("acme-{i}"), 0, None, &u), None);
         }
-        let n = pricer.unknown.read().unwrap().len();
-        assert!((1..=UNKNOWN_MEMO_ENTRIES).contains(&n), "{n}");
+        let n = pricer.matched.read().unwrap().len();
+        assert!((1..=MATCH_MEMO_ENTRIES).contains(&n), "{n}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyVal;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use serde_json::Value;
 use std::time::{Duration, UNIX_EPOCH};
-use userspan_receiver::pricing::{parse_prices, GENAI_PRICES_VERSION};
+use userspan_receiver::pricing::{parse_prices, Estimate, Pricer, TokenUsage, GENAI_PRICES_VERSION};
 use userspan_receiver::server::{spawn, Running, ServerConfig};
 
 /// 2025-06-01T00:00:00Z, unix ns: the price timestamp of the spans below.
@@ -458,4 +458,77 @@ fn bad_input_is_stored_unpriced_and_counted() {
     assert_eq!(st["unpriced_spans"], n, "{st}");
     assert_eq!(st["invalid_reported_costs"], 3, "{st}");
     assert_eq!(st["spans"], n + 3);
+}
+
+/// The crate's price of one call, built here from its public API alone (no memo): the reference
+/// the receiver's memoised pricer is compared with.
+fn crate_price(
+    provider: Option<&str>,
+    model: &str,
+    at_ns: i64,
+    tier: Option<&str>,
+    u: &TokenUsage,
+) -> Option<Estimate> {
+    let mut usage = Usage::from([(UsageKey::INPUT_TOKENS, u.input as f64), (UsageKey::OUTPUT_TOKENS, u.output as f64)]);
+    for (k, v) in [
+        (UsageKey::CACHE_READ_TOKENS, u.cache_read),
+        (UsageKey::CACHE_WRITE_TOKENS, u.cache_write),
+        (UsageKey::OUTPUT_REASONING_TOKENS, u.reasoning),
+    ] {
+        if v > 0 {
+            usage.insert(k, v as f64);
+        }
+    }
+    let mut req = PriceRequest::new(model, &usage).with_timestamp(UNIX_EPOCH + Duration::from_nanos(at_ns as u64));
+    if let Some(p) = provider {
+        req = req.with_provider_id(p);
+    }
+    if let Some(t) = tier {
+        req = req.with_price_context("service_tier", t);
+    }
+    let c = Calculator::bundled().calculate(&req).ok()?;
+    Some(Estimate { usd: c.total_price, provider: c.provider_id, model: c.model_id, overridden: false })
+}
+
+/// Every model of every provider in the bundled data (by its id, and by its id without the
+/// provider for one model in three), priced by the receiver's pricer (which remembers the crate's
+/// match of each pair and then prices against it) equals the crate's full lookup, to the bit:
+/// at the first of every month from 2023 to 2026 (so on both sides of every dated price change in
+/// the data) at varying times of day (time-of-day prices), in no tier and the `flex` and
+/// `priority` service tiers (tier variants), with small, cached and reasoning, and 300k-token
+/// usage (tiered prices by prompt size). Each pair is priced several times, so the later calls
+/// are answered through the memo.
+#[test]
+fn memoised_prices_equal_the_crates_full_lookup_for_every_bundled_model() {
+    let pricer = Pricer::bundled();
+    let usages = [
+        TokenUsage { input: 1_200, output: 300, ..TokenUsage::default() },
+        TokenUsage { input: 9_000, output: 2_000, cache_read: 4_000, cache_write: 1_000, reasoning: 500 },
+        TokenUsage { input: 300_000, output: 10, cache_read: 100_000, ..TokenUsage::default() },
+    ];
+    let tiers = [None, Some("flex"), Some("priority")];
+    // 2023-01-01T00:00:00Z, then one month (30.44 days) apart, 48 times.
+    let months: Vec<i64> = (0..48).map(|m| 1_672_531_200 + m * 2_629_746).collect();
+    let (mut calls, mut priced, mut models) = (0usize, 0usize, 0usize);
+    for p in Calculator::bundled().providers() {
+        for (j, m) in p.models().enumerate() {
+            models += 1;
+            let provider = if j % 3 == 2 { None } else { Some(p.id()) };
+            for (i, secs) in months.iter().enumerate() {
+                // A different time of day each month (7919 s is prime to the day's 86 400 s).
+                let at_ns = (secs + (i as i64 * 7_919 + j as i64 * 613) % 86_400) * 1_000_000_000;
+                let tier = tiers[(i + j) % tiers.len()];
+                let u = &usages[(i / 3 + j) % usages.len()];
+                let memo = pricer.price(provider, m.id(), at_ns, tier, u);
+                let direct = crate_price(provider, m.id(), at_ns, tier, u);
+                assert_eq!(memo, direct, "{provider:?} {} at {at_ns} tier {tier:?} {u:?}", m.id());
+                calls += 1;
+                priced += usize::from(memo.is_some());
+            }
+        }
+    }
+    assert!(models > 1_000, "the bundled data has {models} models");
+    // Not all: without a provider some ids match no provider's rules, and some models price no
+    // tokens (images, audio seconds) or not for every usage kind.
+    assert!(priced * 2 > calls, "{priced} of {calls} calls priced: models are found by their own ids");
 }
