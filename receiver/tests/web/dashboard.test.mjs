@@ -1,77 +1,28 @@
 // Browser test of the Users dashboard: `userspan demo --keep-serving` on a free loopback port,
 // headless Debian Chromium via playwright-core, every number checked against the JSON API.
 // Screenshots go to test-artifacts/ at the repository root.
-import { test, before, after } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import * as harness from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
-const bin = process.env.USERSPAN_BIN || join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'userspan');
-const artifacts = join(root, 'test-artifacts');
-mkdirSync(artifacts, { recursive: true });
-
+const { artifacts, bin, freePort, waitFor } = harness;
 let server, browser, page, base;
 const FROM = new Date(Date.now() - 31 * 86400e3).toISOString();
 const TO = new Date(Date.now() + 3600e3).toISOString();
 const RANGE = `range=custom&from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}`;
 
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
 async function api(path) {
   const r = await fetch(base + path);
   assert.equal(r.status, 200, `${path} answered ${r.status}`);
   return r.json();
 }
-async function waitFor(fn, what, ms = 180000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}: ${last}`);
-}
-async function open(hash) {
-  const before = await page.evaluate(() => document.body.dataset.ready || '');
-  await page.evaluate((h) => {
-    location.hash = h;
-  }, hash);
-  await page.waitForFunction(
-    (b) =>
-      document.body.dataset.ready &&
-      document.body.dataset.ready !== b &&
-      document.getElementById('app').getAttribute('aria-busy') === 'false',
-    before,
-  );
-}
-/** The page's render counter (`body[data-ready]`), to wait for a render that starts after it. */
-const readyNow = () => page.evaluate(() => document.body.dataset.ready || '');
-/** Waits until a render newer than `before` has finished (only the newest render sets the
- * counter and clears aria-busy), then until `cond` (a page function) holds. */
-async function renderedSince(before, cond = () => true) {
-  await page.waitForFunction(
-    (b) => document.body.dataset.ready !== b && document.getElementById('app').getAttribute('aria-busy') === 'false',
-    before,
-  );
-  await page.waitForFunction(cond);
-}
+const open = (hash) => harness.open(page, hash);
+const readyNow = () => harness.readyNow(page);
+const renderedSince = (before, cond) => harness.renderedSince(page, before, cond);
 const rowIds = () => page.$$eval('#users tbody td.user a', (as) => as.map((a) => a.textContent));
 
 before(async () => {
@@ -92,19 +43,7 @@ before(async () => {
       ).total >= 50,
     "the demo's 50 users",
   );
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await harness.launch();
   page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   page.on('pageerror', (e) => {
     throw e;
