@@ -213,6 +213,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         listen: "127.0.0.1:0".parse().expect("addr"),
         db: DbPath::File(args.db.clone()),
         api_keys: Vec::new(),
+        keys: Default::default(),
         queue_requests: DEFAULT_QUEUE_REQUESTS,
         // Load goes over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,

@@ -369,6 +369,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         listen: args.listen,
         db: DbPath::File(args.db.clone()),
         api_keys: Vec::new(),
+        keys: Default::default(),
         queue_requests: DEFAULT_QUEUE_REQUESTS,
         // The SDK exports over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,

@@ -5,6 +5,7 @@
 //! the CLI (`userspan serve | users | demo | bench`).
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod demo;
 pub mod ingest;

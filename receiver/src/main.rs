@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use userspan_receiver::api::grpc::DEFAULT_GRPC_LISTEN;
+use userspan_receiver::auth::{parse_ingest_key, parse_read_key, KeySources, KEYS_FILE_ENV};
 use userspan_receiver::server::{parse_api_key, parse_grpc_listen, spawn, GrpcListen, ServerConfig};
 use userspan_receiver::store::schema::DbPath;
 use userspan_receiver::store::DEFAULT_QUEUE_REQUESTS;
@@ -32,10 +33,26 @@ enum Command {
         /// SQLite database file, or :memory:.
         #[arg(long, default_value = "userspan.db")]
         db: String,
-        /// KEY=PROJECT (repeatable). With keys, every request needs `Authorization: Bearer KEY`
-        /// and reads or writes only that key's project.
+        /// KEY=PROJECT (repeatable): a key that may send OTLP into PROJECT and read its JSON API.
+        /// With any key (flag or keys file), OTLP and every /api/* request need `Authorization:
+        /// Bearer KEY` (401 without, 403 for a key without the right). A key repeated with
+        /// another project reads both. Command lines show in `ps`: prefer --keys-file.
         #[arg(long = "api-key", value_name = "KEY=PROJECT", value_parser = parse_api_key)]
         api_keys: Vec<(String, String)>,
+        /// KEY=PROJECT (repeatable): a key that may only send OTLP into PROJECT (the key for
+        /// browsers and apps); /api/* reads with it answer 403.
+        #[arg(long = "ingest-key", value_name = "KEY=PROJECT", value_parser = parse_ingest_key)]
+        ingest_keys: Vec<(String, String)>,
+        /// KEY=PROJECT (repeatable): a key that may only read the JSON API of PROJECT (dashboards,
+        /// server-side); OTLP with it answers 403 / PERMISSION_DENIED.
+        #[arg(long = "read-key", value_name = "KEY=PROJECT", value_parser = parse_read_key)]
+        read_keys: Vec<(String, String)>,
+        /// Keys file, one `KIND KEY PROJECT` per line (KIND: ingest, read or api; blank lines and
+        /// `#` comments allowed), merged with the key flags. Default: $USERSPAN_KEYS_FILE. A bad
+        /// line stops the server at start; re-read on SIGHUP (a bad file then keeps the previous
+        /// keys and says why on stderr).
+        #[arg(long = "keys-file", value_name = "FILE")]
+        keys_file: Option<std::path::PathBuf>,
         /// Requests that may wait for the database writer before ingest answers 503.
         #[arg(long, default_value_t = DEFAULT_QUEUE_REQUESTS)]
         queue: usize,
@@ -58,15 +75,25 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, grpc_listen, db, api_keys, queue, prices } => serve(ServerConfig {
-            listen,
-            db: DbPath::parse(&db),
-            api_keys,
-            queue_requests: queue,
-            grpc: grpc_listen
-                .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
-            prices,
-        }),
+        Command::Serve { listen, grpc_listen, db, api_keys, ingest_keys, read_keys, keys_file, queue, prices } => {
+            serve(ServerConfig {
+                listen,
+                db: DbPath::parse(&db),
+                api_keys,
+                keys: KeySources {
+                    ingest: ingest_keys,
+                    read: read_keys,
+                    // The flag wins over the environment (an empty variable counts as unset).
+                    file: keys_file.or_else(|| {
+                        std::env::var_os(KEYS_FILE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
+                    }),
+                },
+                queue_requests: queue,
+                grpc: grpc_listen
+                    .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
+                prices,
+            })
+        }
         Command::Users(args) => table::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
@@ -81,10 +108,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(cfg: ServerConfig) -> Result<(), String> {
-    let keys = cfg.api_keys.len();
     let prices = cfg.prices.clone();
     let db = cfg.db.clone();
     let running = spawn(cfg)?;
+    // Before the banner: a SIGHUP sent once the banner shows reloads keys, never kills.
+    let signals = Signals::install();
     // Never die on a closed stdout (a supervisor that stopped reading): ignore write errors.
     let say = |s: String| {
         use std::io::Write;
@@ -115,27 +143,69 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
             userspan_receiver::pricing::GENAI_PRICES_VERSION
         ),
     });
-    if keys > 0 {
-        say(format!("  {keys} API key(s) configured: requests need `Authorization: Bearer <key>`"));
+    let keys = running.keys();
+    if keys.is_enabled() {
+        say(format!(
+            "  keys:             {}{}: OTLP and /api/* need `Authorization: Bearer <key>`",
+            keys.summary(),
+            keys.file().map(|f| format!(" (with {}, re-read on SIGHUP)", f.display())).unwrap_or_default()
+        ));
+    } else {
+        say("  keys:             none (open: anyone who reaches the port may send and read)".to_string());
     }
-    wait_for_signal();
+    signals.wait(|| match running.keys().reload() {
+        Ok(summary) => say(summary),
+        Err(e) => eprintln!("userspan: SIGHUP: {e}"),
+    });
     say("shutting down".to_string());
     running.stop();
     Ok(())
 }
 
-fn wait_for_signal() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
+/// The signals `serve` acts on: SIGINT and SIGTERM stop it, SIGHUP re-reads the keys file.
+struct Signals {
+    rt: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    streams: [tokio::signal::unix::Signal; 3],
+}
+
+impl Signals {
+    /// Registers the handlers (from here on, SIGHUP no longer terminates the process).
+    fn install() -> Signals {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        #[cfg(unix)]
+        let streams = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _in_rt = rt.enter();
+            [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()]
+                .map(|k| signal(k).expect("signal handler"))
+        };
+        Signals {
+            rt,
+            #[cfg(unix)]
+            streams,
+        }
+    }
+
+    /// Blocks until SIGINT or SIGTERM (Ctrl-C elsewhere), calling `on_hangup` at each SIGHUP.
+    fn wait(self, on_hangup: impl Fn()) {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+            let Signals { rt, streams: [mut int, mut term, mut hup] } = self;
+            rt.block_on(async {
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => break,
+                        _ = term.recv() => break,
+                        _ = hup.recv() => on_hangup(),
+                    }
+                }
+            });
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    });
+        {
+            let _ = on_hangup;
+            let _ = self.rt.block_on(tokio::signal::ctrl_c());
+        }
+    }
 }

@@ -5,7 +5,6 @@ use crate::ingest::IngestContext;
 use crate::pricing::Pricer;
 use crate::store::schema::DbPath;
 use crate::store::{Store, DEFAULT_QUEUE_REQUESTS};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -30,8 +29,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Database.
     pub db: DbPath,
-    /// `(key, project)` pairs; empty = no authentication.
+    /// `--api-key` `(key, project)` pairs: read and write ([`crate::auth`]). No key here nor in
+    /// [`Self::keys`] (and no keys file) = no authentication.
     pub api_keys: Vec<(String, String)>,
+    /// `--ingest-key`, `--read-key` and `--keys-file` ([`crate::auth::KeySources`]); a bad keys
+    /// file stops [`spawn`].
+    pub keys: crate::auth::KeySources,
     /// Requests that may wait for the writer before 503.
     pub queue_requests: usize,
     /// OTLP/gRPC listener (`TraceService/Export`, the same pipeline as `/v1/traces`).
@@ -48,6 +51,7 @@ impl ServerConfig {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             db: DbPath::Memory,
             api_keys: Vec::new(),
+            keys: Default::default(),
             queue_requests: DEFAULT_QUEUE_REQUESTS,
             grpc: GrpcListen::On("127.0.0.1:0".parse().expect("valid address")),
             prices: None,
@@ -55,15 +59,7 @@ impl ServerConfig {
     }
 }
 
-/// Parses `KEY=PROJECT`.
-pub fn parse_api_key(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, p)) if !k.trim().is_empty() && !p.trim().is_empty() => {
-            Ok((k.trim().to_string(), p.trim().to_string()))
-        }
-        _ => Err(format!("--api-key takes KEY=PROJECT, got {s:?}")),
-    }
-}
+pub use crate::auth::parse_api_key;
 
 /// Parses `--grpc-listen`: `HOST:PORT` ([`GrpcListen::On`]) or `off` ([`GrpcListen::Off`]).
 pub fn parse_grpc_listen(s: &str) -> Result<GrpcListen, String> {
@@ -82,6 +78,7 @@ pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     /// Why OTLP/gRPC is not served although it was asked for ([`GrpcListen::IfFree`]).
     pub grpc_note: Option<String>,
+    keys: Arc<crate::auth::Keys>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -95,6 +92,11 @@ impl Running {
     /// `http://grpc_addr`, the OTLP/gRPC endpoint, when gRPC is served.
     pub fn grpc_url(&self) -> Option<String> {
         self.grpc_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The keys in force; `userspan serve` calls [`crate::auth::Keys::reload`] on SIGHUP.
+    pub fn keys(&self) -> &crate::auth::Keys {
+        &self.keys
     }
 
     /// Stops accepting, finishes in-flight requests, flushes the writer, joins.
@@ -133,12 +135,13 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
         Some(p) => Pricer::from_file(p)?,
         None => Pricer::bundled(),
     };
+    // Keys too (a bad keys file, one key with two kinds).
+    let keys = Arc::new(crate::auth::Keys::load(&cfg.api_keys, &cfg.keys)?);
     let store = Store::open(&cfg.db, cfg.queue_requests)?;
-    let keys: HashMap<String, String> = cfg.api_keys.iter().cloned().collect();
     let state = AppState {
         writer: store.tx.clone(),
         index: store.index.clone(),
-        keys: Arc::new(keys),
+        keys: keys.clone(),
         ingest: Arc::new(IngestContext::new(pricer)),
     };
     let std_listener =
@@ -212,5 +215,5 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
             store.close();
         })
         .map_err(|e| e.to_string())?;
-    Ok(Running { addr, grpc_addr, grpc_note, stop: Some(stop_tx), thread: Some(thread) })
+    Ok(Running { addr, grpc_addr, grpc_note, keys, stop: Some(stop_tx), thread: Some(thread) })
 }

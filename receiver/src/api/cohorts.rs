@@ -2,7 +2,7 @@
 //! `user.metadata` key (see [`crate::metrics::cohorts`]). Without `key`, only the available keys.
 
 use super::params::Params;
-use super::{project_of, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::metrics::cohorts::{cohorts, keys};
 use crate::metrics::users::user_rows;
 use axum::extract::rejection::QueryRejection;
@@ -18,8 +18,7 @@ pub async fn list(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = Params::new(q, &["key", "from", "to", "project"])?;
-    let project =
-        project_of(&st, &headers, p.get("project"))?.unwrap_or_else(|| userspan::conventions::DEFAULT_PROJECT.into());
+    let project = st.keys.authorize_read(&headers, p.get("project"))?;
     let period = p.period(true)?;
     let key = p.get("key").filter(|k| !k.is_empty()).map(str::to_string);
     tokio::task::spawn_blocking(move || {

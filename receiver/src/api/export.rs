@@ -7,12 +7,13 @@
 //!
 //! Status codes follow the OTLP specification (`opentelemetry-proto` `docs/specification.md`,
 //! "OTLP/gRPC Response" and "OTLP/HTTP Response"): bad data is `INVALID_ARGUMENT` / 400 (not
-//! retryable), a missing key `UNAUTHENTICATED` / 401, a request over the cap
+//! retryable), a missing key `UNAUTHENTICATED` / 401, a key without the right
+//! (a read key) `PERMISSION_DENIED` / 403, a request over the cap
 //! `RESOURCE_EXHAUSTED` / 413 *without* `RetryInfo` (so clients do not retry it), and a busy or
 //! stopping receiver `UNAVAILABLE` / 503 with `google.rpc.RetryInfo` / `Retry-After` of
 //! [`RETRY_AFTER`].
 
-use super::{bearer, AppState};
+use super::AppState;
 use crate::ingest::{
     decode_request, gunzip_capped, map_request_with, DecodeError, Encoding, IngestContext, MAX_BODY_BYTES,
 };
@@ -36,6 +37,9 @@ pub enum ExportError {
     /// API keys are configured and the request has no `Authorization: Bearer KEY` naming one
     /// (401 / `UNAUTHENTICATED`).
     Unauthenticated,
+    /// The key is valid but may not send OTLP (a `read` key, see [`crate::auth`]); why
+    /// (403 / `PERMISSION_DENIED`).
+    PermissionDenied(String),
     /// OTLP/HTTP only: a `Content-Type` that is neither protobuf nor JSON, the value given
     /// (415 / `INVALID_ARGUMENT`).
     UnsupportedContentType(String),
@@ -62,6 +66,7 @@ impl ExportError {
     pub fn http_status(&self) -> StatusCode {
         match self {
             ExportError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ExportError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             ExportError::UnsupportedContentType(_) | ExportError::UnsupportedContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -78,6 +83,7 @@ impl ExportError {
     pub fn grpc_code(&self) -> tonic::Code {
         match self {
             ExportError::Unauthenticated => tonic::Code::Unauthenticated,
+            ExportError::PermissionDenied(_) => tonic::Code::PermissionDenied,
             ExportError::UnsupportedContentType(_)
             | ExportError::UnsupportedContentEncoding(_)
             | ExportError::Invalid(_) => tonic::Code::InvalidArgument,
@@ -109,9 +115,8 @@ impl ExportError {
 impl fmt::Display for ExportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExportError::Unauthenticated => {
-                f.write_str("a valid API key is required: send `Authorization: Bearer <key>`")
-            }
+            ExportError::Unauthenticated => f.write_str(crate::auth::UNAUTHENTICATED),
+            ExportError::PermissionDenied(why) => f.write_str(why),
             ExportError::UnsupportedContentType(ct) => {
                 write!(f, "unsupported Content-Type {ct:?}: send application/x-protobuf or application/json")
             }
@@ -139,14 +144,10 @@ impl From<DecodeError> for ExportError {
     }
 }
 
-/// The project a request writes to: `None` when no keys are configured (each resource's
-/// `userspan.project`, else `default`), else the project of its `Authorization: Bearer KEY`
-/// (an HTTP header, or the gRPC `authorization` metadata entry, which is the same HTTP/2 header).
+/// The project a request writes to: [`crate::auth::Keys::authorize_write`] (`None` when no keys
+/// are configured, else the home project of its key; 401 / 403 otherwise).
 pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Option<String>, ExportError> {
-    if st.keys.is_empty() {
-        return Ok(None);
-    }
-    bearer(headers).and_then(|k| st.keys.get(k)).cloned().map(Some).ok_or(ExportError::Unauthenticated)
+    st.keys.authorize_write(headers)
 }
 
 /// A request the writer committed: spans rejected as invalid, if any, and the first reason.

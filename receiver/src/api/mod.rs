@@ -15,7 +15,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -27,8 +26,8 @@ pub struct AppState {
     pub writer: mpsc::Sender<WriteJob>,
     /// Committed rollups.
     pub index: Arc<Index>,
-    /// API key → project; empty when keys are not configured.
-    pub keys: Arc<HashMap<String, String>>,
+    /// The keys and what each may do ([`crate::auth`]); `Default` is the open receiver.
+    pub keys: Arc<crate::auth::Keys>,
     /// The pricer and the per-project ingest counts (`GET /api/stats`).
     pub ingest: Arc<crate::ingest::IngestContext>,
 }
@@ -52,6 +51,16 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError { status: StatusCode::NOT_FOUND, message: message.into() }
     }
+
+    /// A 401 (answered with `WWW-Authenticate: Bearer`).
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::UNAUTHORIZED, message: message.into() }
+    }
+
+    /// A 403: a valid key without the right.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::FORBIDDEN, message: message.into() }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -71,19 +80,32 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The project a request may read or write: its key's project when keys are configured (401
-/// without a valid key), else `requested` (the resource's or the query's), else `default`.
-pub fn project_of(st: &AppState, headers: &HeaderMap, requested: Option<&str>) -> Result<Option<String>, ApiError> {
-    if st.keys.is_empty() {
-        return Ok(requested.map(str::to_string));
-    }
-    match bearer(headers).and_then(|k| st.keys.get(k)) {
-        Some(p) => Ok(Some(p.clone())),
-        None => Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            message: "a valid API key is required: send `Authorization: Bearer <key>`".into(),
-        }),
-    }
+/// `GET /api/projects` → `{"projects": [{"project": NAME, "default": BOOL}, ...]}`: the projects
+/// the request's key may read, its home project first and `default: true` (what reads without
+/// `?project` show); without keys configured, every project that has data plus `default`
+/// (sorted; `default: true` on `default`). 401 without a valid key, 403 for an ingest key.
+pub async fn projects(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    q: Result<axum::extract::Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    params::Params::new(q, &[])?;
+    let (names, home) = match st.keys.readable(&headers)? {
+        Some(names) => {
+            let home = names[0].clone();
+            (names, home)
+        }
+        None => {
+            let mut names = st.index.read().project_names();
+            if !names.iter().any(|n| n == userspan::conventions::DEFAULT_PROJECT) {
+                names.push(userspan::conventions::DEFAULT_PROJECT.to_string());
+                names.sort();
+            }
+            (names, userspan::conventions::DEFAULT_PROJECT.to_string())
+        }
+    };
+    let projects: Vec<_> = names.iter().map(|n| serde_json::json!({ "project": n, "default": *n == home })).collect();
+    Ok(Json(serde_json::json!({ "projects": projects })))
 }
 
 /// The full router: `/v1/traces` (with CORS for browsers), `/healthz` and `/api/...`.
@@ -103,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{user_id}/traces", get(users::traces))
         .route("/api/cohorts", get(cohorts::list))
         .route("/api/stats", get(users::stats))
+        .route("/api/projects", get(projects))
         .merge(crate::web::routes())
         .merge(otlp)
         .fallback(|| async {

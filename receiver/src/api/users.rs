@@ -1,7 +1,7 @@
 //! The JSON API: overview, users list (with overview and rollups), user detail, sessions, traces.
 
 use super::params::Params;
-use super::{project_of, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::metrics::detail::{self, find_user};
 use crate::metrics::overview;
 use crate::metrics::users::{filter_sort, rollups, user_rows, ListQuery, SORT_COLUMNS};
@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
-use userspan::conventions::{DEFAULT_PROJECT, USER_ID_TYPES};
+use userspan::conventions::USER_ID_TYPES;
 
 type Q = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -40,7 +40,7 @@ fn page<T: Serialize>(u: &UserRec, key: &str, rows: Vec<T>, limit: usize, offset
 }
 
 fn project(st: &AppState, headers: &HeaderMap, p: &Params) -> Result<String, ApiError> {
-    Ok(project_of(st, headers, p.get("project"))?.unwrap_or_else(|| DEFAULT_PROJECT.into()))
+    st.keys.authorize_read(headers, p.get("project"))
 }
 
 fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
