@@ -137,12 +137,16 @@ async function api(path, params = {}, withProject = true) {
 }
 const isAuthError = (e) => e instanceof HttpError && (e.status === 401 || e.status === 403);
 
-// The projects this key may read (`GET /api/projects`; every project without keys). null when the
-// receiver has no such endpoint (older versions): then there is no picker.
+// The projects this key may read (`GET /api/projects`: `{projects: [{project, default}]}`; every
+// project without keys), as names, and the one reads show without `project=` (the key's home, else
+// `default`). null when the receiver has no such endpoint (older versions): then there is no picker.
 let projectsLoad = null;
 function projects() {
   projectsLoad ??= api('/api/projects', {}, false).then(
-    (d) => (d.projects || []).map((p) => p.project),
+    (d) => {
+      const all = d.projects || [];
+      return { names: all.map((p) => p.project), home: all.find((p) => p.default)?.project };
+    },
     (e) => {
       if (e instanceof HttpError && e.status === 404) return null;
       projectsLoad = null;
@@ -154,8 +158,8 @@ function projects() {
 function chooseProject(list, params) {
   const wanted = params.get('project');
   if (wanted) return wanted;
-  if (!list?.length) return null;
-  return list.includes('default') ? 'default' : list[0];
+  if (!list?.names.length) return null;
+  return list.home ?? (list.names.includes('default') ? 'default' : list.names[0]);
 }
 
 // The price table's name for the tooltips of list-price costs (one per receiver).
@@ -176,8 +180,8 @@ async function loadPrices() {
 function renderAccount(list, params) {
   const box = document.getElementById('account');
   const kids = [];
-  if (list && list.length > 1) {
-    const options = [...list];
+  if (list && list.names.length > 1) {
+    const options = [...list.names];
     if (PROJECT && !options.includes(PROJECT)) options.push(PROJECT);
     // Switching projects opens the new project's users list over the same time range.
     const select = h(
@@ -581,7 +585,7 @@ function card(label, value, note, raw) {
     h('div', { class: 'note' }, note),
   );
 }
-function errorBox(title, message) {
+function errorBox(title, ...message) {
   return h('div', { class: 'error', role: 'alert' }, h('strong', null, title), ' ', message);
 }
 
@@ -1298,9 +1302,25 @@ async function render() {
     const list = await projects();
     if (seq !== renderSeq) return;
     PROJECT = chooseProject(list, params);
-    await loadPrices();
-    if (seq !== renderSeq) return;
     renderAccount(list, params);
+    try {
+      await loadPrices();
+    } catch (e) {
+      // A key that lists its projects but may not read the one in the URL (a shared link): stay
+      // signed in, say so, and offer the key's projects.
+      if (!(list && e.status === 403)) throw e;
+      if (seq !== renderSeq) return;
+      const home = chooseProject(list, new URLSearchParams());
+      app.replaceChildren(
+        errorBox(
+          `This key cannot read project “${PROJECT}”.`,
+          `${e.message} `,
+          h('a', { href: hashOf('/', { project: home }) }, `Open project “${home}”`),
+        ),
+      );
+      return done(seq, hash);
+    }
+    if (seq !== renderSeq) return;
     const m = path.match(/^\/users\/(.+)$/);
     if (m) {
       let id;
