@@ -236,7 +236,7 @@ function showSignIn(message) {
         ev.preventDefault();
         const key = input.value.trim();
         if (!/^[\x21-\x7e]+$/.test(key)) {
-          error.textContent = 'A key is printable ASCII without spaces.';
+          error.textContent = 'A key is visible ASCII without spaces.';
           input.focus();
           return;
         }
@@ -250,8 +250,10 @@ function showSignIn(message) {
     h(
       'p',
       { id: 'sign-in-help', class: 'sub' },
-      'This receiver needs an API key to read its data: a read key (',
-      code('userspan serve --api-key KEY=PROJECT'),
+      'This receiver needs a key to read its data: a read key (',
+      code('--read-key'),
+      ' or ',
+      code('--api-key'),
       '), not an ingest key. It is kept in this tab only (sessionStorage) and sent as ',
       code('Authorization: Bearer'),
       '.',

@@ -91,6 +91,13 @@ test('without a key the page shows the sign-in form, and a wrong key is refused 
   assert.equal(await page.$('#users'), null, 'no data without a key');
   assert.equal(await page.textContent('#sign-in-error'), '', 'no error before a key was tried');
   assert.equal(await page.$('#sign-out'), null);
+  // A key with a space cannot be one: said on the form, nothing sent.
+  page.requests.length = 0;
+  await page.fill('#read-key', 'has space');
+  await page.click('#sign-in button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('#sign-in-error').textContent !== '');
+  assert.equal(await page.textContent('#sign-in-error'), 'A key is visible ASCII without spaces.');
+  assert.deepEqual(page.requests, []);
   await signIn(page, 'not-a-key');
   assert.ok(await page.isVisible('#sign-in'), 'still the form');
   const refused = await apiError(keyed.base, '/api/projects', 'not-a-key');
