@@ -178,6 +178,9 @@ async function loadPrices() {
 
 // ---------- top bar: project picker and sign-out ----------
 function renderAccount(list, params) {
+  // The top bar's links stay in the project the URL names.
+  const home = hashOf('/', { project: params.get('project') });
+  for (const a of document.querySelectorAll('.topbar .brand, #nav-users')) a.setAttribute('href', home);
   const box = document.getElementById('account');
   const kids = [];
   if (list && list.names.length > 1) {
