@@ -1028,6 +1028,14 @@ async function renderUser(id, p, seq) {
     { class: 'back', href: hashOf('/', { range: p.get('range'), project: p.get('project') }) },
     '← All users',
   );
+  if (id === '.' || id === '..') {
+    // URL parsers resolve dot segments (also %2E), so no /api/users/{user_id} path names this id.
+    app.replaceChildren(
+      back,
+      errorBox(`Cannot open user “${id}”.`, 'A URL path cannot name the user ids “.” and “..”: see them in the list.'),
+    );
+    return;
+  }
   let d, sessions, traces;
   try {
     [d, sessions, traces] = await Promise.all([

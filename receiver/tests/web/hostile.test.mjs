@@ -299,6 +299,8 @@ test('hostile and invalid URL state is refused with a message, never thrown', as
     ['#/users/%E0%A4%A', 'not valid percent-encoding'],
     [`#/users/${encodeURIComponent('<img src=x onerror=window.__pwned=1>')}`, 'Could not load user “<img src=x'],
     ['#/?sort=<script>x</script>', 'Could not load users'],
+    ['#/users/..', 'A URL path cannot name the user ids “.” and “..”'],
+    ['#/users/%2E', 'A URL path cannot name the user ids “.” and “..”'],
   ]) {
     await open(page, hash);
     // The refusals (400, 404) are expected here, and Chromium logs each failed fetch: drop them.
