@@ -43,12 +43,14 @@ pub struct BenchArgs {
     #[arg(long, default_value = "userspan-bench.db")]
     pub db: std::path::PathBuf,
     /// What the LLM spans carry: `reported` (GenAI usage and a `gen_ai.usage.total_cost`, so
-    /// nothing is priced at ingest) or `realistic` (what instrumentations send: OpenInference or
+    /// nothing is priced at ingest), `realistic` (what instrumentations send: OpenInference or
     /// OTel GenAI usage, cache and reasoning tokens, a model and provider, no cost, so every LLM
     /// span is priced at ingest from the genai-prices table; 1 trace in 20 uses a model the table
-    /// does not know).
-    #[arg(long, value_enum, default_value_t = Workload::Reported)]
-    pub workload: Workload,
+    /// does not know) or `realistic-costed` (the same spans with a reported cost as well, so
+    /// nothing is priced: the A/B of pricing). A comma-separated list runs each in turn, on a
+    /// fresh database and receiver, and ends with a table of them side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Reported])]
+    pub workload: Vec<Workload>,
 }
 
 /// The span attributes of `userspan bench` (`--workload`).
@@ -58,6 +60,9 @@ pub enum Workload {
     Reported,
     /// OpenInference / OTel GenAI usage without cost: priced at ingest.
     Realistic,
+    /// The spans of `realistic` with their cost reported too (`llm.cost.total`,
+    /// `gen_ai.usage.total_cost`): nothing priced.
+    RealisticCosted,
 }
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
@@ -70,7 +75,7 @@ fn sv(k: &str, v: String) -> KeyValue {
 
 /// Builds request `b` of the workload: traces of `spans_per_trace` spans (a root and chat
 /// children with tokens and cost), spread over 29 days, users round-robin.
-fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
+fn make_batch(args: &BenchArgs, workload: Workload, b: usize, now: i64) -> Vec<u8> {
     let first = b * args.batch;
     let last = (first + args.batch).min(args.spans);
     let spt = args.spans_per_trace.max(1);
@@ -90,8 +95,8 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
                 sv(conv::USER_ID_TYPE, conv::USER_ID_TYPE_EMAIL.into()),
                 sv(conv::SESSION_ID, format!("session-{session}")),
             ];
-            if k > 0 && args.workload == Workload::Realistic {
-                realistic_llm_attrs(&mut attrs, trace, n);
+            if k > 0 && workload != Workload::Reported {
+                realistic_llm_attrs(&mut attrs, trace, n, workload == Workload::RealisticCosted);
             } else if k > 0 {
                 attrs.push(sv(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT.into()));
                 attrs.push(sv(
@@ -129,8 +134,10 @@ fn make_batch(args: &BenchArgs, b: usize, now: i64) -> Vec<u8> {
 
 /// The attributes of an LLM span as the instrumentations send them (no cost): OpenInference
 /// (`llm.*`, as `openinference-instrumentation-openai` / `-anthropic`) on even traces, OTel GenAI
-/// (`gen_ai.*`, as `opentelemetry-instrumentation-openai-v2`) on odd ones.
-fn realistic_llm_attrs(attrs: &mut Vec<KeyValue>, trace: usize, n: usize) {
+/// (`gen_ai.*`, as `opentelemetry-instrumentation-openai-v2`) on odd ones; with `costed`, a
+/// reported cost too.
+fn realistic_llm_attrs(attrs: &mut Vec<KeyValue>, trace: usize, n: usize, costed: bool) {
+    let cost = any_value::Value::DoubleValue(0.0001 * (n % 50) as f64);
     let int = |k: &str, v: i64| kv(k, any_value::Value::IntValue(v));
     let (provider, model) = match trace % 20 {
         0 => ("openai", "acme-internal-llm-v1"),
@@ -152,6 +159,9 @@ fn realistic_llm_attrs(attrs: &mut Vec<KeyValue>, trace: usize, n: usize) {
         if cached > 0 {
             attrs.push(int(conv::LLM_TOKEN_COUNT_PROMPT_CACHE_READ, cached));
         }
+        if costed {
+            attrs.push(kv(conv::LLM_COST_TOTAL, cost));
+        }
     } else {
         attrs.push(sv(conv::GEN_AI_OPERATION_NAME, conv::OPERATION_CHAT.into()));
         attrs.push(sv(conv::GEN_AI_SYSTEM, provider.into()));
@@ -164,6 +174,9 @@ fn realistic_llm_attrs(attrs: &mut Vec<KeyValue>, trace: usize, n: usize) {
         }
         if provider == "openai" {
             attrs.push(sv(conv::OPENAI_RESPONSE_SERVICE_TIER, "default".into()));
+        }
+        if costed {
+            attrs.push(kv(conv::GEN_AI_USAGE_TOTAL_COST, cost));
         }
     }
 }
@@ -193,8 +206,43 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs the benchmark and prints the figures.
+/// The figures of one workload's run.
+struct Summary {
+    workload: Workload,
+    spans_per_s: f64,
+    /// Server CPU per span, µs: writer, index updates, HTTP + decode, checkpoint.
+    cpu_us: [f64; 4],
+    /// `GET /api/users` p50 and p95, ms.
+    users_ms: (f64, f64),
+}
+
+/// Runs the benchmark of each workload in turn and prints the figures (with more than one, a
+/// table of them side by side at the end).
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    let mut all = Vec::new();
+    for (i, w) in args.workload.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        all.push(run_one(args, *w)?);
+    }
+    if all.len() > 1 {
+        println!(
+            "\n| workload | spans/s | CPU per span: writer / index / HTTP+decode / checkpoint | /api/users p50 / p95 |"
+        );
+        println!("|---|---|---|---|");
+        for s in &all {
+            let [w, i, d, c] = s.cpu_us;
+            println!(
+                "| {:?} | {:.0} | {w:.1} / {i:.1} / {d:.1} / {c:.1} us | {:.1} / {:.1} ms |",
+                s.workload, s.spans_per_s, s.users_ms.0, s.users_ms.1
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_one(args: &BenchArgs, workload: Workload) -> Result<Summary, String> {
     for ext in ["", "-wal", "-shm"] {
         let mut p = args.db.clone().into_os_string();
         p.push(ext);
@@ -205,7 +253,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     print!("encoding {batches} requests of {} spans ... ", args.batch);
     let t0 = Instant::now();
     let bodies: Arc<Vec<axum::body::Bytes>> =
-        Arc::new((0..batches).map(|b| axum::body::Bytes::from(make_batch(args, b, now))).collect());
+        Arc::new((0..batches).map(|b| axum::body::Bytes::from(make_batch(args, workload, b, now))).collect());
     let bytes: usize = bodies.iter().map(|b| b.len()).sum();
     println!("{:.1}s, {:.0} MiB", t0.elapsed().as_secs_f64(), bytes as f64 / 1048576.0);
 
@@ -218,12 +266,14 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         // Load goes over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,
         prices: None,
+        tls: None,
+        retention_days: None,
     })?;
     let url = running.url();
     println!(
         "ingest: {} spans ({:?} workload), {} users, {} connections -> {url}/v1/traces (SQLite {}, WAL, synchronous=FULL)",
         args.spans,
-        args.workload,
+        workload,
         args.users,
         args.connections,
         args.db.display()
@@ -269,10 +319,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         w.join().map_err(|_| "a sender panicked".to_string())??;
     }
     let secs = start.elapsed().as_secs_f64();
+    let spans_per_s = args.spans as f64 / secs;
     println!(
         "  {:.1}s, {:.0} spans/s sustained ({} requests answered 503 and were retried)",
         secs,
-        args.spans as f64 / secs,
+        spans_per_s,
         retries.load(Ordering::Relaxed)
     );
 
@@ -283,13 +334,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         };
         (sum(&cpu_after) - sum(&cpu_before)).max(0.0) * 1e6 / args.spans as f64
     };
+    let cpu_us = ["userspan-writer", "userspan-index", "userspan-worker", "userspan-checkp"].map(per_span);
     if !cpu_after.is_empty() {
         println!(
             "  server CPU per span: writer {:.1} us, index updates {:.1} us, HTTP + decode (userspan-worker threads) {:.1} us, checkpoint {:.1} us",
-            per_span("userspan-writer"),
-            per_span("userspan-index"),
-            per_span("userspan-worker"),
-            per_span("userspan-checkp"),
+            cpu_us[0], cpu_us[1], cpu_us[2], cpu_us[3],
         );
     }
 
@@ -311,6 +360,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let total: serde_json::Value =
         client.get(format!("{url}/api/users?limit=1")).send().and_then(|r| r.json()).map_err(|e| e.to_string())?;
     println!("users list: {} users, {} traces in the last 30 days", total["total"], total["overview"]["traces"]);
+    let mut users_ms = (0.0, 0.0);
     for (label, path) in [
         ("GET /api/users (default: 30 days, sort last_seen, limit 50)", "/api/users".to_string()),
         ("GET /api/users?sort=cost_usd&q=user-00", "/api/users?sort=cost_usd&q=user-00".to_string()),
@@ -318,6 +368,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         ("GET /api/users/{id}", "/api/users/user-00042@bench.example".to_string()),
     ] {
         let v = lat(&path, args.queries)?;
+        if path == "/api/users" {
+            users_ms = (percentile(&v, 0.5), percentile(&v, 0.95));
+        }
         println!(
             "  {label}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} requests)",
             percentile(&v, 0.5),
@@ -327,5 +380,5 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         );
     }
     running.stop();
-    Ok(())
+    Ok(Summary { workload, spans_per_s, cpu_us, users_ms })
 }
