@@ -374,6 +374,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         // The SDK exports over OTLP/HTTP; no gRPC port to collide with a running `userspan serve`.
         grpc: crate::server::GrpcListen::Off,
         prices: None,
+        tls: None,
     };
     let running = match spawn(cfg.clone()) {
         Ok(r) => r,

@@ -8,6 +8,7 @@ use userspan_receiver::auth::{parse_ingest_key, parse_read_key, KeySources, KEYS
 use userspan_receiver::server::{parse_api_key, parse_grpc_listen, spawn, GrpcListen, ServerConfig};
 use userspan_receiver::store::schema::DbPath;
 use userspan_receiver::store::DEFAULT_QUEUE_REQUESTS;
+use userspan_receiver::tls::TlsFiles;
 use userspan_receiver::{bench, demo, table};
 
 #[derive(Parser)]
@@ -62,6 +63,14 @@ enum Command {
         /// `cache_read`, `cache_write`, `reasoning`. A bad file stops the server at start.
         #[arg(long, value_name = "FILE")]
         prices: Option<std::path::PathBuf>,
+        /// Serve HTTP (OTLP/HTTP, API, dashboard) and OTLP/gRPC over TLS with this PEM
+        /// certificate chain (server certificate first). Needs --tls-key. Read at start: restart
+        /// to pick up a renewed certificate.
+        #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The PEM private key of --tls-cert (PKCS#8, RSA or EC; not encrypted). Needs --tls-cert.
+        #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Print the users table of a database.
     Users(table::UsersArgs),
@@ -75,7 +84,19 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, grpc_listen, db, api_keys, ingest_keys, read_keys, keys_file, queue, prices } => {
+        Command::Serve {
+            listen,
+            grpc_listen,
+            db,
+            api_keys,
+            ingest_keys,
+            read_keys,
+            keys_file,
+            queue,
+            prices,
+            tls_cert,
+            tls_key,
+        } => {
             serve(ServerConfig {
                 listen,
                 db: DbPath::parse(&db),
@@ -92,6 +113,7 @@ fn main() -> ExitCode {
                 grpc: grpc_listen
                     .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
                 prices,
+                tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key }),
             })
         }
         Command::Users(args) => table::run(&args),
@@ -110,6 +132,7 @@ fn main() -> ExitCode {
 fn serve(cfg: ServerConfig) -> Result<(), String> {
     let prices = cfg.prices.clone();
     let db = cfg.db.clone();
+    let tls = cfg.tls.clone();
     let running = spawn(cfg)?;
     // Before the banner: a SIGHUP sent once the banner shows reloads keys, never kills.
     let signals = Signals::install();
@@ -121,6 +144,16 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
         let _ = out.flush();
     };
     say(format!("userspan receiver listening on {}", running.url()));
+    if let Some(t) = tls {
+        say(format!(
+            "  TLS:              on (HTTP and OTLP/gRPC), certificate {}, key {}",
+            t.cert.display(),
+            t.key.display()
+        ));
+        if let Some(why) = &running.tls_note {
+            say(format!("  TLS warning:      {why}"));
+        }
+    }
     say(format!("  OTLP/HTTP traces: POST {}/v1/traces", running.url()));
     say(match (running.grpc_url(), &running.grpc_note) {
         (Some(u), _) => format!("  OTLP/gRPC traces: {u} (TraceService/Export)"),

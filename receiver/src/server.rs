@@ -42,6 +42,8 @@ pub struct ServerConfig {
     /// `--prices FILE`: model prices that take precedence over the bundled `genai-prices`
     /// table ([`crate::pricing::parse_prices`]); a bad file stops [`spawn`].
     pub prices: Option<std::path::PathBuf>,
+    /// `--tls-cert/--tls-key`: serve both ports over TLS ([`crate::tls`]); bad files stop [`spawn`].
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl ServerConfig {
@@ -55,6 +57,7 @@ impl ServerConfig {
             queue_requests: DEFAULT_QUEUE_REQUESTS,
             grpc: GrpcListen::On("127.0.0.1:0".parse().expect("valid address")),
             prices: None,
+            tls: None,
         }
     }
 }
@@ -78,20 +81,32 @@ pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     /// Why OTLP/gRPC is not served although it was asked for ([`GrpcListen::IfFree`]).
     pub grpc_note: Option<String>,
+    /// Both ports serve TLS (`https://` URLs).
+    pub tls: bool,
+    /// Why clients may refuse the TLS certificate (expired, a CA certificate): [`crate::tls::Tls::note`].
+    pub tls_note: Option<String>,
     keys: Arc<crate::auth::Keys>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
-    /// `http://addr`.
+    /// `http://addr`, or `https://addr` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme(), self.addr)
     }
 
-    /// `http://grpc_addr`, the OTLP/gRPC endpoint, when gRPC is served.
+    /// `http://grpc_addr` (`https://` with TLS), the OTLP/gRPC endpoint, when gRPC is served.
     pub fn grpc_url(&self) -> Option<String> {
-        self.grpc_addr.map(|a| format!("http://{a}"))
+        self.grpc_addr.map(|a| format!("{}://{a}", self.scheme()))
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The keys in force; `userspan serve` calls [`crate::auth::Keys::reload`] on SIGHUP.
@@ -135,6 +150,8 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
         Some(p) => Pricer::from_file(p)?,
         None => Pricer::bundled(),
     };
+    let tls = cfg.tls.as_ref().map(crate::tls::Tls::load).transpose()?;
+    let tls_note = tls.as_ref().and_then(|t| t.note().map(str::to_string));
     // Keys too (a bad keys file, one key with two kinds).
     let keys = Arc::new(crate::auth::Keys::load(&cfg.api_keys, &cfg.keys)?);
     let store = Store::open(&cfg.db, cfg.queue_requests)?;
@@ -198,15 +215,22 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
                 let grpc = grpc_listener.map(|l| {
                     let listener = tokio::net::TcpListener::from_std(l).expect("listener");
                     let (st, stop) = (state.clone(), stopped(stopping.clone()));
+                    let tls = tls.as_ref().map(crate::tls::Tls::grpc);
                     tokio::spawn(async move {
-                        if let Err(e) = crate::api::grpc::serve(st, listener, stop).await {
+                        if let Err(e) = crate::api::grpc::serve_with(st, listener, tls, stop).await {
                             eprintln!("userspan: {e}");
                         }
                     })
                 });
-                let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
                 let app = router(state);
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped(stopping)).await;
+                if let Some(tls) = tls {
+                    if let Err(e) = tls.serve(std_listener, app, stopped(stopping)).await {
+                        eprintln!("userspan: HTTPS server failed: {e}");
+                    }
+                } else {
+                    let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+                    let _ = axum::serve(listener, app).with_graceful_shutdown(stopped(stopping)).await;
+                }
                 if let Some(g) = grpc {
                     let _ = g.await;
                 }
@@ -215,5 +239,14 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
             store.close();
         })
         .map_err(|e| e.to_string())?;
-    Ok(Running { addr, grpc_addr, grpc_note, keys, stop: Some(stop_tx), thread: Some(thread) })
+    Ok(Running {
+        addr,
+        grpc_addr,
+        grpc_note,
+        tls: cfg.tls.is_some(),
+        tls_note,
+        keys,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
 }

@@ -190,7 +190,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    tonic::transport::Server::builder()
+    serve_with(st, listener, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (`serve --tls-cert/--tls-key`, [`crate::tls::Tls::grpc`]).
+pub async fn serve_with(
+    st: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls).map_err(|e| format!("OTLP/gRPC TLS: {e}"))?;
+    }
+    server
         .serve_with_incoming_shutdown(
             TraceService::new(st),
             tonic::transport::server::TcpIncoming::from(listener),
