@@ -13,12 +13,15 @@ mod common;
 use common::*;
 use flate2::{write::GzEncoder, Compression};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use proptest::prelude::*;
 use prost::Message;
 use std::io::Write;
-use userspan_receiver::ingest::MAX_BODY_BYTES;
+use userspan_receiver::api::budget::{self, Estimate};
+use userspan_receiver::api::grpc::EXPORT_PATH;
+use userspan_receiver::ingest::{decode_request, Encoding, MAX_BODY_BYTES};
 
 /// Cases per property: `PROPTEST_CASES`, else 64.
 fn config() -> ProptestConfig {
@@ -517,4 +520,495 @@ fn api_parameters_and_path_ids() {
     });
     assert_healthy(&url);
     assert_memory_bounded();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Decode amplification: bodies small on the wire that decode to many tiny messages
+// ------------------------------------------------------------------------------------------------
+
+/// A length-delimited field `number` holding `payload`, protobuf-encoded.
+fn ld(number: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
+    prost::encoding::encode_varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// An `ExportTraceServiceRequest` with one span list `spans` (the `ScopeSpans.spans` entries,
+/// encoded).
+fn with_spans(spans: &[u8]) -> Vec<u8> {
+    ld(1, &ld(2, spans)) // resource_spans { scope_spans { spans... } }
+}
+
+/// The attack bodies of about `wire` bytes each, protobuf: (what, body).
+fn amplifying_protobuf(wire: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let n = wire / 2;
+    // One span whose entries of `field` are all empty messages (2 bytes each).
+    let span_of = |field: u32| with_spans(&ld(2, &ld(field, &[]).repeat(n)));
+    // One attribute whose value is an array of `n` empty `AnyValue`s.
+    let array = ld(5, &ld(1, &[]).repeat(n)); // AnyValue.array_value { values... }
+    let kv = [ld(1, b"k"), ld(2, &array)].concat();
+    vec![
+        ("empty spans", with_spans(&ld(2, &[]).repeat(n))),
+        ("empty attributes", span_of(9)),
+        ("empty events", span_of(11)),
+        ("empty links", span_of(13)),
+        ("empty array values", with_spans(&ld(2, &ld(9, &kv)))),
+        ("empty resource spans", ld(1, &[]).repeat(n)),
+    ]
+}
+
+/// The attack bodies of about `wire` bytes each, OTLP/JSON: (what, body).
+fn amplifying_json(wire: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let n = wire / 3;
+    let many = |item: &str| vec![item; n].join(",");
+    let spans = |inner: &str| format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{inner}]}}]}}]}}"#);
+    vec![
+        ("empty spans", spans(&many("{}")).into_bytes()),
+        ("empty events", spans(&format!(r#"{{"events":[{}]}}"#, many("{}"))).into_bytes()),
+        (
+            "empty array values",
+            spans(&format!(
+                r#"{{"attributes":[{{"key":"k","value":{{"arrayValue":{{"values":[{}]}}}}}}]}}"#,
+                many("{}")
+            ))
+            .into_bytes(),
+        ),
+        ("empty resource spans", format!(r#"{{"resourceSpans":[{}]}}"#, many("{}")).into_bytes()),
+    ]
+}
+
+/// `userspan serve` in a child process (its memory measured apart from the test's), in memory,
+/// HTTP and gRPC on free ports; killed when dropped.
+struct ChildServer {
+    child: std::process::Child,
+    http: String,
+    grpc: String,
+}
+
+impl ChildServer {
+    fn start() -> ChildServer {
+        use std::io::{BufRead, BufReader};
+        let bin = std::env::var("USERSPAN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_userspan").to_string());
+        let mut child = std::process::Command::new(bin)
+            .args(["serve", "--db", ":memory:", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("userspan serve starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+        let http = lines.next().expect("a banner").rsplit(' ').next().unwrap().to_string();
+        let grpc = lines
+            .find_map(|l| l.strip_prefix("  OTLP/gRPC traces: ").map(|r| r.split(' ').next().unwrap().to_string()))
+            .expect("a gRPC line");
+        // Keep reading its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ChildServer { child, http, grpc }
+    }
+
+    /// A `kB` line of the child's /proc status (`VmHWM`: peak resident set; `VmRSS`), bytes.
+    fn status_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `google.rpc.Status` message of an OTLP/HTTP error body (protobuf or JSON, as `ct`).
+fn status_message(ct: &str, body: &[u8]) -> String {
+    if ct == PROTOBUF {
+        return userspan_receiver::api::otlp::RpcStatus::decode(body).map(|s| s.message).unwrap_or_default();
+    }
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One attack on a fresh child server: the answer (HTTP status or gRPC code, message) and the
+/// growth of the server's peak resident memory (`VmHWM`) over its idle peak, bytes.
+fn attack(transport: &str, ct: &str, body: &[u8], gz: bool) -> (String, String, u64) {
+    let srv = ChildServer::start();
+    let start = srv.status_bytes("VmHWM");
+    let sent = if gz { gzip(body) } else { body.to_vec() };
+    let (answer, msg) = if transport == "HTTP" {
+        let mut r = http().post(format!("{}/v1/traces", srv.http)).header("content-type", ct).body(sent);
+        if gz {
+            r = r.header("content-encoding", "gzip");
+        }
+        let r = r.send().expect("the receiver answers");
+        (r.status().as_u16().to_string(), status_message(ct, &r.bytes().unwrap_or_default()))
+    } else {
+        match GrpcClient::new(&srv.grpc).export(body.to_vec(), gz) {
+            Ok(_) => ("OK".to_string(), String::new()),
+            Err(e) => (format!("{:?}", e.code()), e.message().to_string()),
+        }
+    };
+    // Still serving, and back at its size once the attack is refused.
+    let ok = request(vec![span(1, 1, now_ns() - HOUR_NS, 1).attrs(user("after-attack"))]);
+    assert_eq!(post(&srv.http, PROTOBUF, ok.encode_to_vec(), false), 200, "serves after {transport} {answer}");
+    (answer, msg, srv.status_bytes("VmHWM").saturating_sub(start))
+}
+
+/// Bodies of 8 MiB that would decode to 0.5 to 1 GB are refused before decoding, over both
+/// transports, plain and gzip, with the limit named; the server's peak memory grows by little more
+/// than the body, and it serves normal requests after. One that decodes to less than the budget
+/// (128 MiB of empty `AnyValue`s) is accepted, its memory within the budget. `USERSPAN_BIN`
+/// measures another build of `userspan` instead (the "before" figures of BENCHMARKS.md).
+#[test]
+fn amplifying_bodies_are_refused_before_decoding() {
+    let wire = 8 << 20;
+    let mut cases: Vec<(String, &str, &str, Vec<u8>, bool)> = Vec::new();
+    let mut protobuf = amplifying_protobuf(wire);
+    let (_, array_values) = protobuf.iter().find(|c| c.0 == "empty array values").unwrap().clone();
+    protobuf.retain(|c| c.0 != "empty array values");
+    // 20 MiB of them: 10 M values, 512 MiB once decoded (their `Vec` doubled to 16 M).
+    protobuf.extend(amplifying_protobuf(20 << 20).into_iter().filter(|c| c.0 == "empty array values"));
+    for (i, (what, body)) in protobuf.into_iter().enumerate() {
+        cases.push((format!("protobuf {what}"), "HTTP", PROTOBUF, body.clone(), false));
+        cases.push((format!("protobuf {what}"), "gRPC", PROTOBUF, body.clone(), false));
+        if i == 1 {
+            cases.push((format!("protobuf {what}"), "HTTP", PROTOBUF, body.clone(), true));
+            cases.push((format!("protobuf {what}"), "gRPC", PROTOBUF, body, true));
+        }
+    }
+    for (i, (what, body)) in amplifying_json(wire).into_iter().enumerate() {
+        cases.push((format!("JSON {what}"), "HTTP", JSON, body.clone(), false));
+        if i == 0 {
+            cases.push((format!("JSON {what}"), "HTTP", JSON, body, true));
+        }
+    }
+    let mut failures = Vec::new();
+    for (what, transport, ct, body, gz) in cases {
+        let (answer, msg, grew) = attack(transport, ct, &body, gz);
+        eprintln!(
+            "{transport} {what} ({} MiB, gzip {gz}): {answer}, peak RSS +{} MiB: {msg}",
+            body.len() >> 20,
+            grew >> 20
+        );
+        let refused = matches!(answer.as_str(), "413" | "ResourceExhausted");
+        // The body (8 MiB), a gzip copy, hyper's and tonic's buffers: far below a decode.
+        if !refused || !msg.contains("256 MiB") || !msg.contains("decode budget") || grew > 96 << 20 {
+            failures.push(format!("{transport} {what} (gzip {gz}): {answer}, +{} MiB: {msg}", grew >> 20));
+        }
+    }
+    // Under the budget: accepted, and the memory it took is within it.
+    for transport in ["HTTP", "gRPC"] {
+        let (answer, msg, grew) = attack(transport, PROTOBUF, &array_values, false);
+        eprintln!("{transport} protobuf empty array values (8 MiB): {answer}, peak RSS +{} MiB", grew >> 20);
+        if !matches!(answer.as_str(), "200" | "OK") || grew > budget::MAX_DECODED_BYTES + (64 << 20) {
+            failures.push(format!("{transport} 8 MiB of empty array values: {answer}, +{} MiB: {msg}", grew >> 20));
+        }
+    }
+    assert!(failures.is_empty(), "not refused within the memory bound:\n{}", failures.join("\n"));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The budget's estimate against the decoder's real allocations
+// ------------------------------------------------------------------------------------------------
+
+/// The global allocator, counting the heap of each thread (live bytes and the peak since
+/// [`measure_heap`] started), in glibc malloc chunks like the budget's estimate.
+struct CountingAlloc;
+
+thread_local! {
+    static LIVE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+fn chunk(len: usize) -> i64 {
+    (((len + 8 + 15) & !15).max(32)) as i64
+}
+
+fn count(delta: i64) {
+    let _ = LIVE.try_with(|l| {
+        l.set(l.get() + delta);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator with the caller's arguments unchanged;
+// the counting touches only const-initialised thread-locals (no allocation, no destructor).
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(chunk(layout.size()));
+        // SAFETY: the caller's `layout`, as `GlobalAlloc::alloc` requires of it.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        count(-chunk(layout.size()));
+        // SAFETY: `ptr` was allocated by `System` (through `alloc` / `realloc`) with `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count(chunk(new_size) - chunk(layout.size()));
+        // SAFETY: `ptr` was allocated by `System` with `layout`; `new_size` is the caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// The peak heap `f` allocates on this thread above what was live when it started, bytes.
+fn measure_heap<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let base = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(base));
+    let out = f();
+    (out, (PEAK.with(|p| p.get()) - base).max(0) as u64)
+}
+
+/// (estimate, peak heap of the real decode) of `body`; the decode must succeed when `valid`.
+fn estimate_and_decode(body: &[u8], enc: Encoding) -> (Estimate, u64) {
+    let est = budget::estimate(body, enc, u64::MAX).expect("no limit");
+    let (decoded, heap) = measure_heap(|| decode_request(body, enc));
+    drop(decoded);
+    (est, heap)
+}
+
+#[test]
+fn the_budget_estimate_bounds_the_decoders_allocations() {
+    // Generated requests: the estimate is never below what prost / serde allocate at their peak,
+    // and not far above (a realistic request must not be refused): protobuf within 25 %, JSON
+    // within 4 times (serde's copies of nested values are counted as if all lived at once).
+    proptest!(config(), |(req in request_strategy())| {
+        let (est, heap) = estimate_and_decode(&req.encode_to_vec(), Encoding::Protobuf);
+        prop_assert!(est.bytes >= heap, "protobuf: estimated {} < allocated {}", est.bytes, heap);
+        prop_assert!(est.bytes <= heap + heap / 4 + 1024, "protobuf: estimated {} for {} allocated", est.bytes, heap);
+        let (est, heap) = estimate_and_decode(&serde_json::to_vec(&req).unwrap(), Encoding::Json);
+        prop_assert!(est.bytes >= heap, "JSON: estimated {} < allocated {}", est.bytes, heap);
+        prop_assert!(est.bytes <= 4 * heap + 4096, "JSON: estimated {} for {} allocated", est.bytes, heap);
+    });
+    // The attack shapes, small: the same bound.
+    for (what, body) in amplifying_protobuf(64 << 10) {
+        let (est, heap) = estimate_and_decode(&body, Encoding::Protobuf);
+        eprintln!("protobuf {what}: {} bytes, estimated {} allocated {heap}", body.len(), est.bytes);
+        assert!(est.bytes >= heap && est.bytes <= 2 * heap + 4096, "protobuf {what}: {} vs {heap}", est.bytes);
+    }
+    for (what, body) in amplifying_json(64 << 10) {
+        let (est, heap) = estimate_and_decode(&body, Encoding::Json);
+        eprintln!("JSON {what}: {} bytes, estimated {} allocated {heap}", body.len(), est.bytes);
+        assert!(est.bytes >= heap && est.bytes <= 2 * heap + 4096, "JSON {what}: {} vs {heap}", est.bytes);
+    }
+    // Nested AnyValues in JSON: serde copies each level's buffered object again.
+    for depth in [1, 5, 20, 40] {
+        let sp = span(1, 1, now_ns(), 1).attrs(vec![KeyValue {
+            key: "deep".into(),
+            value: Some(nested_array(depth)),
+            ..Default::default()
+        }]);
+        let mut sp = sp;
+        sp.attributes.push(s("big", &"\\\"".repeat(1000)));
+        let body = serde_json::to_vec(&request(vec![sp])).unwrap();
+        let (est, heap) = estimate_and_decode(&body, Encoding::Json);
+        eprintln!("JSON depth {depth}: {} bytes, estimated {} allocated {heap}", body.len(), est.bytes);
+        assert!(est.bytes >= heap, "JSON depth {depth}: {} vs {heap}", est.bytes);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// OTLP/gRPC
+// ------------------------------------------------------------------------------------------------
+
+/// tonic codec sending a message's bytes as given (valid or not) and decoding the response.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<ExportTraceServiceResponse>, tonic::Status> {
+        ExportTraceServiceResponse::decode(src).map(Some).map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+/// A tonic client on one channel, sending message bytes to `TraceService/Export`.
+struct GrpcClient {
+    rt: tokio::runtime::Runtime,
+    channel: tonic::transport::Channel,
+}
+
+impl GrpcClient {
+    fn new(url: &str) -> GrpcClient {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let channel =
+            rt.block_on(tonic::transport::Channel::from_shared(url.to_string()).unwrap().connect()).expect("connects");
+        GrpcClient { rt, channel }
+    }
+
+    /// One call with `message` as the request's bytes, gzip-compressed when `gzip`.
+    fn export(&self, message: Vec<u8>, gzip: bool) -> Result<ExportTraceServiceResponse, tonic::Status> {
+        self.rt.block_on(async {
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+            if gzip {
+                grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
+            grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT_PATH);
+            grpc.unary(tonic::Request::new(message), path, RawCodec).await.map(|r| r.into_inner())
+        })
+    }
+}
+
+/// Codes that would be a fault of the receiver (a panic, an unmapped error) rather than an
+/// answer to the input.
+fn assert_not_a_fault(what: &str, code: tonic::Code, msg: &str) {
+    assert!(
+        !matches!(code, tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::DataLoss),
+        "{what}: answered {code:?}: {msg}"
+    );
+}
+
+/// A raw HTTP/2 call to `TraceService/Export` with `body` as the whole request body (length
+/// prefixes and all, or anything else) and `grpc-encoding` when given: (grpc-status, message).
+fn raw_grpc(
+    rt: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> (i32, String) {
+    use tonic::codegen::http;
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (h2, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut h2 = h2.ready().await.unwrap();
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}{EXPORT_PATH}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        if let Some(e) = encoding {
+            req = req.header("grpc-encoding", e);
+        }
+        let (resp, mut send) = h2.send_request(req.body(()).unwrap(), false).unwrap();
+        send.send_data(body.into(), true).unwrap();
+        let (head, mut recv) = resp.await.expect("an answer").into_parts();
+        assert_eq!(head.status, 200, "gRPC answers over HTTP 200");
+        while let Some(chunk) = recv.data().await {
+            chunk.expect("the body");
+        }
+        let trailers = recv.trailers().await.ok().flatten().unwrap_or_default();
+        let field = |k: &str| {
+            head.headers.get(k).or_else(|| trailers.get(k)).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        };
+        (field("grpc-status").parse().expect("a grpc-status"), field("grpc-message"))
+    })
+}
+
+/// The gRPC length-prefixed frame of `message`.
+fn grpc_frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+    let mut v = vec![u8::from(compressed)];
+    v.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    v.extend_from_slice(message);
+    v
+}
+
+#[test]
+fn grpc_mutated_requests_and_random_frames() {
+    let srv = fuzz_server();
+    let url = srv.grpc_url().expect("gRPC");
+    let addr = srv.grpc_addr.expect("gRPC");
+    let client = GrpcClient::new(&url);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // Real requests, as generated (accepted), then mutated: sent by tonic, plain or gzip.
+    proptest!(config(), |(req in request_strategy(), e in edits(), gz in any::<bool>())| {
+        let proto = req.encode_to_vec();
+        prop_assert!(client.export(proto.clone(), gz).is_ok(), "a valid request");
+        if let Err(s) = client.export(apply(proto, &e), gz) {
+            assert_not_a_fault("mutated request", s.code(), s.message());
+        }
+    });
+    // Raw HTTP/2 bodies: a frame around mutated bytes (the length prefix right or not, the
+    // compressed flag with and without `grpc-encoding: gzip`), and random bytes.
+    let flag =
+        prop_oneof![Just((false, None)), Just((true, Some("gzip"))), Just((true, None)), Just((false, Some("gzip")))];
+    proptest!(config(), |(req in request_strategy(), e in edits(), (compressed, enc) in flag, framing in 0u8..4, noise in proptest::collection::vec(any::<u8>(), 0..64))| {
+        let message = apply(req.encode_to_vec(), &e);
+        let message = if compressed && framing != 3 { gzip(&message) } else { message };
+        let body = match framing {
+            0 => grpc_frame(compressed, &message),
+            1 => [grpc_frame(compressed, &message), noise.clone()].concat(), // trailing bytes
+            2 => apply(grpc_frame(compressed, &message), &e), // the prefix mutated too
+            _ => noise.clone(),
+        };
+        let (code, msg) = raw_grpc(&rt, addr, body, enc);
+        assert_not_a_fault("raw body", tonic::Code::from(code), &msg);
+    });
+    assert!(client
+        .export(request(vec![span(1, 1, now_ns() - HOUR_NS, 1).attrs(user("after"))]).encode_to_vec(), false)
+        .is_ok());
+    assert_healthy(&srv.url());
+    assert_memory_bounded();
+}
+
+#[test]
+fn grpc_deep_nesting_and_gzip_bombs() {
+    let srv = fuzz_server();
+    let client = GrpcClient::new(&srv.grpc_url().expect("gRPC"));
+    let sp = span(1, 1, now_ns() - HOUR_NS, 1);
+    // Arrays 40 deep are 85 messages down: decoded. 60 deep is past prost's recursion limit of
+    // 100: bad data, not a stack overflow.
+    for depth in [40, 60, 5_000, 100_000] {
+        let r = client.export(nested_bytes(depth, &sp), false);
+        match depth {
+            40 => assert!(r.is_ok(), "depth {depth}: {r:?}"),
+            _ => {
+                let e = r.expect_err("too deep");
+                assert_eq!(e.code(), tonic::Code::InvalidArgument, "depth {depth}: {e:?}");
+            }
+        }
+    }
+    // A gzip stream of zeros (one member: tonic's gzip decoder reads the first member only):
+    // inside the cap bad protobuf, over it RESOURCE_EXHAUSTED (tonic's cap after decompression,
+    // mapped like the HTTP one), without inflating more than the cap.
+    for (mib, want) in [(4, tonic::Code::InvalidArgument), ((MAX_BODY_BYTES >> 20) + 1, tonic::Code::ResourceExhausted)]
+    {
+        let bomb = gzip(&vec![0u8; mib << 20]);
+        let (code, msg) = raw_grpc(&client.rt, srv.grpc_addr.unwrap(), grpc_frame(true, &bomb), Some("gzip"));
+        assert_eq!(tonic::Code::from(code), want, "{mib} MiB of zeros: {msg}");
+        assert_memory_bounded();
+    }
+    assert!(client.export(request(vec![sp.attrs(user("after"))]).encode_to_vec(), false).is_ok());
 }

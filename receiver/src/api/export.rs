@@ -5,6 +5,9 @@
 //! mapping of both transports (the layout of the OpenTelemetry Collector's OTLP receiver, where
 //! one error value is rendered per transport).
 //!
+//! Every body is checked against the decode budget ([`super::budget`]) after decompression and
+//! before decoding: the memory its decoded form would take is bounded, not only its size.
+//!
 //! Status codes follow the OTLP specification (`opentelemetry-proto` `docs/specification.md`,
 //! "OTLP/gRPC Response" and "OTLP/HTTP Response"): bad data is `INVALID_ARGUMENT` / 400 (not
 //! retryable), a missing key `UNAUTHENTICATED` / 401, a key without the right
@@ -13,6 +16,7 @@
 //! stopping receiver `UNAVAILABLE` / 503 with `google.rpc.RetryInfo` / `Retry-After` of
 //! [`RETRY_AFTER`].
 
+use super::budget::{self, OverBudget};
 use super::AppState;
 use crate::ingest::{
     decode_request, gunzip_capped, map_request_with, DecodeError, Encoding, IngestContext, MAX_BODY_BYTES,
@@ -50,6 +54,9 @@ pub enum ExportError {
     /// Larger than [`MAX_BODY_BYTES`] (64 MiB) after decompression (413 / `RESOURCE_EXHAUSTED`,
     /// no retry info: retrying the same request cannot succeed).
     TooLarge,
+    /// Would take more than [`budget::MAX_DECODED_BYTES`] (256 MiB) of memory once decoded, by
+    /// [`budget::check`]'s estimate before decoding (413 / `RESOURCE_EXHAUSTED`, no retry info).
+    OverBudget(OverBudget),
     /// Not decodable: bad gzip, bad protobuf, bad JSON; the decoder's message
     /// (400 / `INVALID_ARGUMENT`).
     Invalid(String),
@@ -70,7 +77,7 @@ impl ExportError {
             ExportError::UnsupportedContentType(_) | ExportError::UnsupportedContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            ExportError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ExportError::TooLarge | ExportError::OverBudget(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ExportError::Invalid(_) => StatusCode::BAD_REQUEST,
             ExportError::Busy | ExportError::ShuttingDown | ExportError::WriteFailed(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -87,7 +94,7 @@ impl ExportError {
             ExportError::UnsupportedContentType(_)
             | ExportError::UnsupportedContentEncoding(_)
             | ExportError::Invalid(_) => tonic::Code::InvalidArgument,
-            ExportError::TooLarge => tonic::Code::ResourceExhausted,
+            ExportError::TooLarge | ExportError::OverBudget(_) => tonic::Code::ResourceExhausted,
             ExportError::Busy | ExportError::ShuttingDown | ExportError::WriteFailed(_) => tonic::Code::Unavailable,
         }
     }
@@ -126,6 +133,7 @@ impl fmt::Display for ExportError {
             ExportError::TooLarge => {
                 write!(f, "the request is larger than {MAX_BODY_BYTES} bytes (after decompression)")
             }
+            ExportError::OverBudget(over) => over.fmt(f),
             ExportError::Invalid(msg) | ExportError::WriteFailed(msg) => f.write_str(msg),
             ExportError::Busy => f.write_str("the receiver is busy storing earlier requests; retry after the delay"),
             ExportError::ShuttingDown => f.write_str("the receiver is shutting down"),
@@ -171,9 +179,10 @@ impl Accepted {
     }
 }
 
-/// Exports one request: gunzips `payload` when `gzip` (capped at [`MAX_BODY_BYTES`]), decodes
-/// it as `enc`, maps its spans into `project` (see [`authenticate`]), hands them to the writer
-/// and returns once the writer has COMMITTED them (durable), or why not. Decoding runs on the
+/// Exports one request: gunzips `payload` when `gzip` (capped at [`MAX_BODY_BYTES`]), checks
+/// the memory its decoded form would take ([`budget::check`], before decoding), decodes it as
+/// `enc`, maps its spans into `project` (see [`authenticate`]), hands them to the writer and
+/// returns once the writer has COMMITTED them (durable), or why not. Decoding runs on the
 /// blocking pool, off the I/O threads.
 pub async fn export(
     st: &AppState,
@@ -191,8 +200,10 @@ pub async fn export(
         } else {
             &payload
         };
+        // The memory the decoded request would take is bounded before anything is allocated.
+        budget::check(plain, enc).map_err(ExportError::OverBudget)?;
         let req = decode_request(plain, enc)?;
-        Ok::<_, DecodeError>(map_request_with(req, project.as_deref(), &ingest.pricer))
+        Ok::<_, ExportError>(map_request_with(req, project.as_deref(), &ingest.pricer))
     })
     .await
     .map_err(|e| ExportError::Invalid(format!("decoder failed: {e}")))??;

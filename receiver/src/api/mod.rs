@@ -1,6 +1,7 @@
 //! HTTP: the OTLP/HTTP trace endpoint ([`otlp`]) and the JSON API ([`users`]) on one axum router;
 //! OTLP/gRPC ([`grpc`]) on its own port. Both OTLP transports share [`export`].
 
+pub mod budget;
 pub mod cohorts;
 pub mod export;
 pub mod grpc;
