@@ -5,7 +5,7 @@
 //! refers to these constants and never re-types the literal.
 //!
 //! The source groups them in sections, in this order: emitted span keys; identity aliases (user
-//! id, session id, e-mail, metadata); usage aliases (tokens, model, provider); id types;
+//! id, session id, e-mail, metadata); tags and metadata aliases; usage aliases (tokens, model, provider); id types;
 //! operations; other keys the receiver reads (cost, tools, guardrails); events; resource keys;
 //! baggage; limits.
 //!
@@ -39,7 +39,8 @@
 //!   `ai.model.provider`, `ai.response.model`, `ai.usage.*`, `ai.toolCall.name`, and
 //!   `experimental_telemetry.metadata` as `ai.telemetry.metadata.<key>`.
 //! - **LangSmith** — its OpenTelemetry mapping: `langsmith.metadata.user_id`,
-//!   `langsmith.trace.session_id`.
+//!   `langsmith.trace.session_id`, `langsmith.metadata.<key>`, `langsmith.span.tags`.
+//! - **Latitude** also: `latitude.tags`, `latitude.metadata` (its telemetry SDK's `capture`).
 //! - **OpenLLMetry** also: `llm.request.type`, `llm.usage.total_tokens`, `llm.user` (the OpenAI
 //!   request's `user`); **OpenLIT**: `gen_ai.request.user`.
 //! - **userspan** — the project's own, in the namespace of the nearest convention: `user.id.type`,
@@ -158,12 +159,85 @@ pub const SESSION_ID_ALIASES: &[&str] = &[
     LANGSMITH_SESSION_ID,
 ];
 
-/// Langfuse's trace tags (string array), emitted beside [`TAGS`] when the `compat` option names
-/// Langfuse.
+// ---------------------------------------------------------------------------------------------
+// Tags and metadata aliases
+// ---------------------------------------------------------------------------------------------
+
+/// Latitude's tags: JSON array text of strings (`@latitude-data/telemetry`'s `capture({tags})` sets
+/// `latitude.tags` to `JSON.stringify(tags)`, propagated as baggage; Latitude's own OTLP resolver
+/// reads it with `fromJsonStringArray`, `latitude-llm` `packages/domain/spans/src/otlp/resolvers/enrichment.ts`).
+pub const LATITUDE_TAGS: &str = "latitude.tags";
+/// Latitude's metadata: JSON object text (`capture({metadata})` sets `latitude.metadata` to
+/// `JSON.stringify(metadata)`; same sources as [`LATITUDE_TAGS`]).
+pub const LATITUDE_METADATA: &str = "latitude.metadata";
+/// Langfuse's trace tags (string array; Langfuse SDK v3+ `propagate_attributes(tags=...)`, and its
+/// OTel ingestion `extractTags`, `langfuse` `web/src/features/otel/server/OtelIngestionProcessor.ts`,
+/// also accepts JSON array text and comma-separated text). Emitted beside [`TAGS`] when the
+/// `compat` option names Langfuse.
 pub const LANGFUSE_TRACE_TAGS: &str = "langfuse.trace.tags";
-/// Prefix of Langfuse's per-key trace metadata (`langfuse.trace.metadata.<key>`, one string
-/// attribute per top-level key of [`METADATA`]), emitted when the `compat` option names Langfuse.
+/// Langfuse's trace metadata as one JSON object text (`langfuse.trace.metadata`, read by Langfuse's
+/// OTel ingestion `extractMetadata` before the per-key form [`LANGFUSE_TRACE_METADATA_PREFIX`]).
+pub const LANGFUSE_TRACE_METADATA: &str = "langfuse.trace.metadata";
+/// Langfuse's observation (span) metadata as one JSON object text (`langfuse.observation.metadata`).
+pub const LANGFUSE_OBSERVATION_METADATA: &str = "langfuse.observation.metadata";
+/// Prefix of Langfuse's per-key trace metadata (`langfuse.trace.metadata.<key>`, one attribute per
+/// top-level key). The Langfuse Python SDK v3+ writes each value as JSON text (`"\"pro\""`, seen
+/// in `receiver/tests/fixtures/instrumentations/langfuse-openai.json`); userspan's `compat`
+/// emission writes strings as they are and other values as JSON text.
 pub const LANGFUSE_TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
+/// Prefix of Langfuse's per-key observation metadata (`langfuse.observation.metadata.<key>`; values
+/// as in [`LANGFUSE_TRACE_METADATA_PREFIX`]).
+pub const LANGFUSE_OBSERVATION_METADATA_PREFIX: &str = "langfuse.observation.metadata.";
+/// Prefix of OpenLLMetry / Traceloop's association properties
+/// (`Traceloop.set_association_properties({...})`: `traceloop.association.properties.<key>`, one
+/// attribute per key), read as metadata but for [`TRACELOOP_USER_ID`] and [`TRACELOOP_SESSION_ID`].
+pub const TRACELOOP_ASSOCIATION_PROPERTIES_PREFIX: &str = "traceloop.association.properties.";
+/// Prefix of the Vercel AI SDK's call metadata (`experimental_telemetry.metadata`, recorded as
+/// `ai.telemetry.metadata.<key>` on every span of the call, [telemetry
+/// docs](https://ai-sdk.dev/docs/ai-sdk-core/telemetry)), read as metadata but for
+/// [`AI_TELEMETRY_USER_ID`], [`AI_TELEMETRY_SESSION_ID`], [`AI_TELEMETRY_THREAD_ID`] and
+/// [`AI_TELEMETRY_TAGS`].
+pub const AI_TELEMETRY_METADATA_PREFIX: &str = "ai.telemetry.metadata.";
+/// Tags of a Vercel AI SDK call (`experimental_telemetry.metadata.tags`, a string array): Langfuse's
+/// OTel ingestion reads `ai.telemetry.metadata.tags` as the trace's tags.
+pub const AI_TELEMETRY_TAGS: &str = "ai.telemetry.metadata.tags";
+/// LangSmith's tags: comma-separated text (its OpenTelemetry mapping's `langsmith.span.tags`, e.g.
+/// `"travel,booking"` in LangSmith's OTel guides; Latitude's resolver splits it on commas).
+pub const LANGSMITH_SPAN_TAGS: &str = "langsmith.span.tags";
+/// Prefix of LangSmith's run metadata (`langsmith.metadata.<key>`, one attribute per key), read as
+/// metadata but for [`LANGSMITH_USER_ID`].
+pub const LANGSMITH_METADATA_PREFIX: &str = "langsmith.metadata.";
+
+/// Keys the receiver reads a span's tags from; tags are a set, so every key present adds its tags:
+/// [`TAGS`] (OpenInference, userspan's own; string array), [`LATITUDE_TAGS`] (JSON array text),
+/// [`LANGFUSE_TRACE_TAGS`] (string array), [`AI_TELEMETRY_TAGS`] (Vercel AI SDK, as Langfuse reads
+/// it), [`LANGSMITH_SPAN_TAGS`] (comma-separated text). Each value may be a string array, JSON
+/// array text or comma-separated text.
+pub const TAGS_KEYS: &[&str] = &[TAGS, LATITUDE_TAGS, LANGFUSE_TRACE_TAGS, AI_TELEMETRY_TAGS, LANGSMITH_SPAN_TAGS];
+/// Keys whose value is a whole metadata object (JSON object text), in precedence order: a key of
+/// the object given by an earlier key wins over the same key from a later one, and over every
+/// [`METADATA_KEY_PREFIXES`] attribute: [`METADATA`] (OpenInference, userspan's own),
+/// [`LATITUDE_METADATA`] (Latitude), [`LANGFUSE_TRACE_METADATA`], [`LANGFUSE_OBSERVATION_METADATA`]
+/// (Langfuse).
+pub const METADATA_OBJECT_KEYS: &[&str] =
+    &[METADATA, LATITUDE_METADATA, LANGFUSE_TRACE_METADATA, LANGFUSE_OBSERVATION_METADATA];
+/// Prefixes of one-attribute-per-key metadata (`<prefix><key>` = value), in precedence order after
+/// [`METADATA_OBJECT_KEYS`]: [`LANGFUSE_TRACE_METADATA_PREFIX`],
+/// [`LANGFUSE_OBSERVATION_METADATA_PREFIX`] (Langfuse), [`TRACELOOP_ASSOCIATION_PROPERTIES_PREFIX`]
+/// (OpenLLMetry / Traceloop), [`AI_TELEMETRY_METADATA_PREFIX`] (Vercel AI SDK),
+/// [`LANGSMITH_METADATA_PREFIX`] (LangSmith). An attribute that is itself a resolved key (an
+/// identity alias such as [`TRACELOOP_USER_ID`], or [`AI_TELEMETRY_TAGS`]) is not metadata.
+pub const METADATA_KEY_PREFIXES: &[&str] = &[
+    LANGFUSE_TRACE_METADATA_PREFIX,
+    LANGFUSE_OBSERVATION_METADATA_PREFIX,
+    TRACELOOP_ASSOCIATION_PROPERTIES_PREFIX,
+    AI_TELEMETRY_METADATA_PREFIX,
+    LANGSMITH_METADATA_PREFIX,
+];
+/// Of [`METADATA_KEY_PREFIXES`], those whose string values are JSON text (Langfuse's SDK serialises
+/// each value): a value that parses as JSON is that JSON value, any other string is kept as text.
+pub const JSON_VALUED_METADATA_PREFIXES: &[&str] =
+    &[LANGFUSE_TRACE_METADATA_PREFIX, LANGFUSE_OBSERVATION_METADATA_PREFIX];
 
 // ---------------------------------------------------------------------------------------------
 // Usage aliases: tokens, model, provider
@@ -544,3 +618,6 @@ pub const MAX_ID_CHARS: usize = 256;
 /// Largest `metadata` / `user.metadata` JSON text kept, in bytes (4 KiB). Larger objects lose their
 /// last keys (in key order) until they fit and gain `"_truncated": true`.
 pub const MAX_METADATA_BYTES: usize = 4096;
+/// Most tags the receiver keeps per span and per trace (the first ones in sorted order); each tag
+/// is at most [`MAX_ID_CHARS`] characters. Cuts are counted (`GET /api/stats`).
+pub const MAX_TAGS: usize = 64;

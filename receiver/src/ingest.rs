@@ -112,6 +112,16 @@ pub struct IngestCounts {
     /// Reported costs ignored because negative, not a number (NaN, text) or ≥ 10^9 USD; the span
     /// is then priced as if it reported none.
     pub invalid_reported_costs: i64,
+    /// Spans whose tags were cut: a tag over 256 characters, or more than
+    /// `userspan::conventions::MAX_TAGS` tags.
+    pub truncated_tags: i64,
+    /// Spans with a tags value that is not a string, a string array or JSON array text of strings
+    /// (that value, or its non-string items, ignored).
+    pub invalid_tags: i64,
+    /// Spans whose metadata was over 4 KiB of JSON (entries dropped, `"_truncated": true` added).
+    pub truncated_metadata: i64,
+    /// Spans with a metadata object value that is not a JSON object (ignored).
+    pub invalid_metadata: i64,
 }
 
 impl IngestCounts {
@@ -122,6 +132,10 @@ impl IngestCounts {
         self.unpriced_spans += o.unpriced_spans;
         self.invalid_token_counts += o.invalid_token_counts;
         self.invalid_reported_costs += o.invalid_reported_costs;
+        self.truncated_tags += o.truncated_tags;
+        self.invalid_tags += o.invalid_tags;
+        self.truncated_metadata += o.truncated_metadata;
+        self.invalid_metadata += o.invalid_metadata;
     }
 }
 
@@ -160,6 +174,10 @@ impl IngestContext {
             }
             c.invalid_token_counts += i64::from(r.issues.invalid_tokens);
             c.invalid_reported_costs += i64::from(r.issues.invalid_cost);
+            c.truncated_tags += i64::from(r.issues.tags_truncated);
+            c.invalid_tags += i64::from(r.issues.invalid_tags);
+            c.truncated_metadata += i64::from(r.issues.metadata_truncated);
+            c.invalid_metadata += i64::from(r.issues.invalid_metadata);
         }
         per
     }
@@ -212,7 +230,9 @@ pub fn map_request_with(req: ExportTraceServiceRequest, project_override: Option
             match kv.key.as_str() {
                 conv::RESOURCE_PROJECT => res_project = str_value(kv.value.as_ref()).filter(|s| !s.is_empty()),
                 conv::SERVICE_NAME => service = str_value(kv.value.as_ref()).map(Arc::<str>::from),
-                _ => res.take(kv),
+                _ => {
+                    res.take(kv);
+                }
             }
         }
         let project = intern(project_override.or(res_project.as_deref()).unwrap_or(conv::DEFAULT_PROJECT));
@@ -254,9 +274,16 @@ fn map_span(
         Some(id_array::<8>(&span.parent_span_id, "parent_span_id")?)
     };
     let mut r = Resolved::default();
+    let mut labels = Labels::default();
     for kv in &span.attributes {
-        r.take(kv);
+        match r.take(kv) {
+            Some((Field::Tags, _)) => labels.tags.push(kv),
+            Some((Field::Metadata, prio)) => labels.meta.push((prio, None, kv)),
+            Some(_) => {}
+            None => labels.take_prefixed(kv),
+        }
     }
+    let (tags, metadata, label_issues) = labels.resolve();
     let attributes_json = attributes_json(&span.attributes);
     let (mut eval_pass, mut eval_total) = (0, 0);
     for ev in &span.events {
@@ -397,13 +424,153 @@ fn map_span(
         cost_source,
         price_provider,
         price_model,
-        issues: crate::model::SpanIssues { invalid_tokens, invalid_cost },
+        issues: crate::model::SpanIssues { invalid_tokens, invalid_cost, ..label_issues },
         llm_call,
         eval_pass,
         eval_total,
         guardrail,
         attributes_json,
+        tags,
+        metadata,
     })
+}
+
+/// The tags and metadata attributes of one span, borrowed until [`Labels::resolve`] (a span that
+/// carries none allocates nothing).
+#[derive(Default)]
+struct Labels<'a> {
+    /// Attributes of a `conv::TAGS_KEYS` key.
+    tags: Vec<&'a KeyValue>,
+    /// Metadata attributes with their precedence (lower wins): a `conv::METADATA_OBJECT_KEYS`
+    /// object (no sub-key) or, after them, a `conv::METADATA_KEY_PREFIXES` attribute with its key
+    /// below the prefix.
+    meta: Vec<(u8, Option<&'a str>, &'a KeyValue)>,
+}
+
+/// The precedence of a `<prefix><key>` metadata attribute and its key below the prefix.
+pub fn metadata_prefix(key: &str) -> Option<(u8, &str)> {
+    // Every prefix starts with one of these bytes: most keys are turned away by the first.
+    if !matches!(key.as_bytes().first(), Some(b'l' | b't' | b'a')) {
+        return None;
+    }
+    let base = conv::METADATA_OBJECT_KEYS.len();
+    conv::METADATA_KEY_PREFIXES
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| key.strip_prefix(p).filter(|sub| !sub.is_empty()).map(|sub| ((base + i) as u8, sub)))
+}
+
+impl<'a> Labels<'a> {
+    /// Keeps `kv` if it is a per-key metadata attribute (the caller has checked it is no resolved
+    /// key, so identity keys under a prefix stay identity only).
+    fn take_prefixed(&mut self, kv: &'a KeyValue) {
+        if let Some((prio, sub)) = metadata_prefix(&kv.key) {
+            self.meta.push((prio, Some(sub), kv));
+        }
+    }
+
+    /// The span's tags (JSON array text) and metadata (JSON object text), capped, and what was cut
+    /// or unusable. Tags: a string array's strings (other items are invalid), JSON array text's
+    /// strings, or comma-separated text (each part trimmed); empty tags dropped, each cut to
+    /// `conv::MAX_ID_CHARS` characters. Metadata: per key, the attribute of lowest precedence wins.
+    fn resolve(mut self) -> (Option<String>, Option<String>, crate::model::SpanIssues) {
+        let mut issues = crate::model::SpanIssues::default();
+        if self.tags.is_empty() && self.meta.is_empty() {
+            return (None, None, issues);
+        }
+        let mut tags = std::collections::BTreeSet::new();
+        let mut add = |t: &str, issues: &mut crate::model::SpanIssues| {
+            if t.is_empty() {
+                return;
+            }
+            match t.char_indices().nth(conv::MAX_ID_CHARS) {
+                Some((cut, _)) => {
+                    issues.tags_truncated = true;
+                    tags.insert(t[..cut].to_string());
+                }
+                None => {
+                    tags.insert(t.to_string());
+                }
+            }
+        };
+        for kv in &self.tags {
+            match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::ArrayValue(a)) => {
+                    for x in &a.values {
+                        match &x.value {
+                            Some(Value::StringValue(t)) => add(t, &mut issues),
+                            _ => issues.invalid_tags = true,
+                        }
+                    }
+                }
+                Some(Value::StringValue(text)) if text.trim_start().starts_with('[') => {
+                    match serde_json::from_str::<Vec<Json>>(text) {
+                        Ok(items) => {
+                            for x in items {
+                                match x {
+                                    Json::String(t) => add(&t, &mut issues),
+                                    _ => issues.invalid_tags = true,
+                                }
+                            }
+                        }
+                        Err(_) => issues.invalid_tags = true,
+                    }
+                }
+                Some(Value::StringValue(text)) => text.split(',').for_each(|t| add(t.trim(), &mut issues)),
+                _ => issues.invalid_tags = true,
+            }
+        }
+        let (tags, cut) = crate::model::cap_tags(tags);
+        issues.tags_truncated |= cut;
+        let tags = (!tags.is_empty()).then(|| serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()));
+
+        // Lowest precedence first; the first value of a key wins.
+        self.meta.sort_by_key(|(prio, _, _)| *prio);
+        let mut merged: std::collections::BTreeMap<String, Json> = std::collections::BTreeMap::new();
+        for (prio, sub, kv) in &self.meta {
+            let v = kv.value.as_ref();
+            match sub {
+                None => {
+                    let obj = match v.and_then(|v| v.value.as_ref()) {
+                        Some(Value::StringValue(text)) => match serde_json::from_str::<Json>(text) {
+                            Ok(Json::Object(o)) => Some(o),
+                            _ => None,
+                        },
+                        Some(Value::KvlistValue(_)) => match any_to_json(v) {
+                            Json::Object(o) => Some(o),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    match obj {
+                        Some(o) => o.into_iter().for_each(|(k, x)| {
+                            merged.entry(k).or_insert(x);
+                        }),
+                        None => issues.invalid_metadata = true,
+                    }
+                }
+                Some(key) => {
+                    if merged.contains_key(*key) {
+                        continue;
+                    }
+                    let prefix = conv::METADATA_KEY_PREFIXES[usize::from(*prio) - conv::METADATA_OBJECT_KEYS.len()];
+                    let x = match v.and_then(|v| v.value.as_ref()) {
+                        Some(Value::StringValue(text)) if conv::JSON_VALUED_METADATA_PREFIXES.contains(&prefix) => {
+                            serde_json::from_str::<Json>(text).unwrap_or_else(|_| Json::String(text.clone()))
+                        }
+                        _ => any_to_json(v),
+                    };
+                    merged.insert(key.to_string(), x);
+                }
+            }
+        }
+        let metadata = (!merged.is_empty()).then(|| {
+            let (text, cut) = crate::model::cap_metadata(merged);
+            issues.metadata_truncated = cut;
+            text
+        });
+        (tags, metadata, issues)
+    }
 }
 
 /// What the resolver fills from one span attribute (a resource's attributes fill the identity
@@ -462,6 +629,11 @@ pub enum Field {
     /// The OpenInference span kind (`GUARDRAIL` marks a guardrail span, `LLM` and `EMBEDDING` an
     /// LLM operation; the last value wins).
     SpanKind,
+    /// Tags (`SpanRow::tags`): every key present adds its tags (a set, no precedence).
+    Tags,
+    /// A whole metadata object (JSON object text, `SpanRow::metadata`); per-key metadata
+    /// attributes are matched by prefix ([`metadata_prefix`]), after these.
+    Metadata,
 }
 
 /// `list[i]`, or `""` past its end (no resolved key is empty): the patterns of [`resolve_key`].
@@ -551,6 +723,8 @@ resolver! {
     CostDetails => &[conv::LANGFUSE_COST_DETAILS],
     GuardrailTriggered => &[conv::GUARDRAIL_TRIGGERED],
     SpanKind => &[conv::OPENINFERENCE_SPAN_KIND],
+    Tags => conv::TAGS_KEYS,
+    Metadata => conv::METADATA_OBJECT_KEYS,
 }
 
 /// Attribute slots filled in one pass; a lower precedence number wins (userspan's own key is 0).
@@ -624,8 +798,11 @@ fn num_value(v: Option<&AnyValue>) -> Option<f64> {
 }
 
 impl Resolved {
-    fn take(&mut self, kv: &KeyValue) {
-        let Some((field, prio)) = resolve_key(&kv.key) else { return };
+    /// Fills the slot of `kv`'s key, if it is a resolved key; returns what it resolved to (tags and
+    /// metadata are left to the caller).
+    fn take(&mut self, kv: &KeyValue) -> Option<(Field, u8)> {
+        let found = resolve_key(&kv.key);
+        let (field, prio) = found?;
         let v = kv.value.as_ref();
         match field {
             Field::UserId => put_str(&mut self.user_id, prio, v),
@@ -660,7 +837,9 @@ impl Resolved {
                 self.span_kind_guardrail = is(conv::SPAN_KIND_GUARDRAIL);
                 self.span_kind_llm = conv::LLM_CALL_SPAN_KINDS.iter().any(|k| is(k));
             }
+            Field::Tags | Field::Metadata => {}
         }
+        found
     }
 
     /// Fills what no dedicated key gave from Langfuse's JSON details: input / output tokens from

@@ -53,6 +53,15 @@ pub struct SpanIssues {
     pub invalid_tokens: bool,
     /// A reported cost was negative, not a number or absurd (ignored).
     pub invalid_cost: bool,
+    /// A tag was over [`userspan::conventions::MAX_ID_CHARS`] characters, or the span had more
+    /// than [`userspan::conventions::MAX_TAGS`] tags (cut).
+    pub tags_truncated: bool,
+    /// A tags value was not a string, a string array or JSON array text of strings (ignored).
+    pub invalid_tags: bool,
+    /// The span's merged metadata was over [`userspan::conventions::MAX_METADATA_BYTES`] (cut).
+    pub metadata_truncated: bool,
+    /// A metadata object value was not a JSON object (ignored).
+    pub invalid_metadata: bool,
 }
 
 /// One span as stored, with everything the metrics need already resolved from its attributes.
@@ -128,6 +137,108 @@ pub struct SpanRow {
     pub guardrail: bool,
     /// All span attributes as a JSON object text (for later trace views).
     pub attributes_json: String,
+    /// The span's tags (every key of `userspan::conventions::TAGS_KEYS`), as JSON array text:
+    /// distinct, sorted, capped ([`cap_tags`]); `None` when it has none.
+    pub tags: Option<String>,
+    /// The span's free-form metadata (`METADATA_OBJECT_KEYS` and `METADATA_KEY_PREFIXES` of
+    /// `userspan::conventions`, merged), as JSON object text capped by [`cap_metadata`]; `None`
+    /// when it has none.
+    pub metadata: Option<String>,
+}
+
+/// A trace's tags and free-form metadata, merged from its spans ([`TraceRec::from_spans`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagsMetadata {
+    /// Distinct, sorted, at most [`userspan::conventions::MAX_TAGS`].
+    pub tags: Vec<String>,
+    /// JSON object text, at most [`userspan::conventions::MAX_METADATA_BYTES`]; `None` when empty.
+    pub metadata: Option<String>,
+}
+
+impl TagsMetadata {
+    /// From the stored columns (JSON array text of tags, JSON object text); `None` when neither
+    /// holds anything (a tags text that is not an array of strings reads as no tags).
+    pub fn from_stored(tags: Option<String>, metadata: Option<String>) -> Option<Arc<TagsMetadata>> {
+        let tags: Vec<String> = tags.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        (!tags.is_empty() || metadata.is_some()).then(|| Arc::new(TagsMetadata { tags, metadata }))
+    }
+}
+
+/// The first [`userspan::conventions::MAX_TAGS`] of `tags` (they are kept sorted), and whether
+/// any was dropped.
+pub fn cap_tags(tags: std::collections::BTreeSet<String>) -> (Vec<String>, bool) {
+    let max = userspan::conventions::MAX_TAGS;
+    let cut = tags.len() > max;
+    (tags.into_iter().take(max).collect(), cut)
+}
+
+/// A metadata object as JSON text of at most [`userspan::conventions::MAX_METADATA_BYTES`]: whole
+/// when it fits; otherwise its entries are kept in key order while they fit (an entry that does
+/// not fit is skipped, later smaller ones may still be kept) and `"_truncated": true` is added.
+/// Returns the text and whether it was cut.
+pub fn cap_metadata(m: std::collections::BTreeMap<String, serde_json::Value>) -> (String, bool) {
+    use serde_json::Value as Json;
+    const MARK: &str = "_truncated";
+    let max = userspan::conventions::MAX_METADATA_BYTES;
+    let entry_len =
+        |k: &str, v: &Json| serde_json::to_string(k).map_or(usize::MAX / 4, |t| t.len()) + 1 + v.to_string().len();
+    // `{}` plus each entry and a comma between them.
+    let full = 2 + m.iter().map(|(k, v)| entry_len(k, v)).sum::<usize>() + m.len().saturating_sub(1);
+    if full <= max {
+        let obj: serde_json::Map<String, Json> = m.into_iter().collect();
+        return (Json::Object(obj).to_string(), false);
+    }
+    let mut budget = max - 2 - entry_len(MARK, &Json::Bool(true));
+    let mut kept = serde_json::Map::new();
+    for (k, v) in m {
+        let need = entry_len(&k, &v) + 1;
+        if k != MARK && need <= budget {
+            budget -= need;
+            kept.insert(k, v);
+        }
+    }
+    kept.insert(MARK.into(), Json::Bool(true));
+    (Json::Object(kept).to_string(), true)
+}
+
+/// The tags and metadata of a trace from its spans' ([`SpanRow::tags`], [`SpanRow::metadata`]):
+/// tags are the union, sorted, capped by [`cap_tags`]; for each metadata key, the value of the
+/// span with the smallest `(rank, start_ns, span_id)` wins (rank 0 for a root span, as for the
+/// trace's name), and the merge is capped by [`cap_metadata`]. `None` when no span has any.
+fn merge_tags_metadata(spans: &[&SpanRow]) -> Option<Arc<TagsMetadata>> {
+    use serde_json::Value as Json;
+    let mut tags = std::collections::BTreeSet::new();
+    let mut with_meta: Vec<&SpanRow> = Vec::new();
+    for s in spans {
+        if let Some(t) = &s.tags {
+            if let Ok(list) = serde_json::from_str::<Vec<String>>(t) {
+                tags.extend(list);
+            }
+        }
+        if s.metadata.is_some() {
+            with_meta.push(s);
+        }
+    }
+    if tags.is_empty() && with_meta.is_empty() {
+        return None;
+    }
+    let metadata = match with_meta.as_slice() {
+        [] => None,
+        [one] => one.metadata.clone(),
+        _ => {
+            with_meta.sort_by_key(|s| (u8::from(s.parent_span_id.is_some()), s.start_ns, s.span_id));
+            let mut merged: std::collections::BTreeMap<String, Json> = std::collections::BTreeMap::new();
+            for s in with_meta {
+                if let Some(Ok(Json::Object(o))) = s.metadata.as_deref().map(serde_json::from_str::<Json>) {
+                    for (k, v) in o {
+                        merged.entry(k).or_insert(v);
+                    }
+                }
+            }
+            Some(cap_metadata(merged).0)
+        }
+    };
+    Some(Arc::new(TagsMetadata { tags: cap_tags(tags).0, metadata }))
 }
 
 /// Model usage inside one trace.
@@ -308,6 +419,8 @@ pub struct TraceRec {
     pub guardrail: bool,
     /// Models, providers, tools.
     pub breakdown: Breakdown,
+    /// Tags and metadata merged from the spans; `None` when no span has any.
+    pub tags_metadata: Option<Arc<TagsMetadata>>,
 }
 
 impl TraceRec {
@@ -333,6 +446,7 @@ impl TraceRec {
             eval_total: 0,
             guardrail: false,
             breakdown: Breakdown::default(),
+            tags_metadata: None,
         }
     }
 
@@ -343,7 +457,18 @@ impl TraceRec {
         for (s, c) in spans.iter().zip(nesting(spans)) {
             t.add_span(s, c);
         }
+        t.tags_metadata = merge_tags_metadata(spans);
         t
+    }
+
+    /// The trace's tags (empty when none).
+    pub fn tags(&self) -> &[String] {
+        self.tags_metadata.as_ref().map_or(&[], |x| x.tags.as_slice())
+    }
+
+    /// The trace's metadata JSON object text, if any.
+    pub fn metadata(&self) -> Option<&str> {
+        self.tags_metadata.as_ref().and_then(|x| x.metadata.as_deref())
     }
 
     /// Folds one span into the rollup, counting its usage (tokens, cost) and its LLM call only as

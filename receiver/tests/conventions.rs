@@ -8,7 +8,7 @@ use common::*;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde_json::{json, Value};
 use userspan::conventions as conv;
-use userspan_receiver::ingest::{resolve_key, Field, RESOLVED_KEYS};
+use userspan_receiver::ingest::{metadata_prefix, resolve_key, Field, RESOLVED_KEYS};
 
 /// Every attribute key the receiver resolves, per field and in precedence order, written out: a
 /// change to what the receiver reads must show here.
@@ -116,6 +116,21 @@ const EXPECTED: &[(Field, &[&str])] = &[
     (Field::CostDetails, &["langfuse.observation.cost_details"]),
     (Field::GuardrailTriggered, &["guardrail.triggered"]),
     (Field::SpanKind, &["openinference.span.kind"]),
+    (
+        Field::Tags,
+        &["tag.tags", "latitude.tags", "langfuse.trace.tags", "ai.telemetry.metadata.tags", "langsmith.span.tags"],
+    ),
+    (Field::Metadata, &["metadata", "latitude.metadata", "langfuse.trace.metadata", "langfuse.observation.metadata"]),
+];
+
+/// Prefixes of one-attribute-per-key metadata, in precedence order (after the [`Field::Metadata`]
+/// keys), written out.
+const EXPECTED_PREFIXES: &[&str] = &[
+    "langfuse.trace.metadata.",
+    "langfuse.observation.metadata.",
+    "traceloop.association.properties.",
+    "ai.telemetry.metadata.",
+    "langsmith.metadata.",
 ];
 
 /// Keys other SDKs or apps use that the conventions do not name: none may resolve.
@@ -183,6 +198,8 @@ fn the_resolver_reads_the_conventions_lists_and_nothing_else() {
         (Field::CostDetails, &[conv::LANGFUSE_COST_DETAILS]),
         (Field::GuardrailTriggered, &[conv::GUARDRAIL_TRIGGERED]),
         (Field::SpanKind, &[conv::OPENINFERENCE_SPAN_KIND]),
+        (Field::Tags, conv::TAGS_KEYS),
+        (Field::Metadata, conv::METADATA_OBJECT_KEYS),
     ];
     assert_eq!(RESOLVED_KEYS, from_conventions, "the resolver's table is not the conventions' lists");
     assert_eq!(RESOLVED_KEYS, EXPECTED, "the receiver resolves other keys than the ones listed here");
@@ -195,6 +212,17 @@ fn the_resolver_reads_the_conventions_lists_and_nothing_else() {
     }
     for key in NOT_IN_CONVENTIONS {
         assert_eq!(resolve_key(key), None, "{key:?} is resolved but not named by userspan::conventions");
+    }
+    // The per-key metadata prefixes are the conventions' list; each gives its precedence and the
+    // key below it; a bare prefix (no key) and keys the conventions do not name give none.
+    assert_eq!(conv::METADATA_KEY_PREFIXES, EXPECTED_PREFIXES);
+    let base = conv::METADATA_OBJECT_KEYS.len();
+    for (n, p) in EXPECTED_PREFIXES.iter().enumerate() {
+        assert_eq!(metadata_prefix(&format!("{p}plan")), Some(((base + n) as u8, "plan")), "{p}");
+        assert_eq!(metadata_prefix(p), None, "{p}");
+    }
+    for key in ["metadata", "langfuse.metadata.x", "traceloop.entity.name", "ai.settings.maxRetries", "tag.tags"] {
+        assert_eq!(metadata_prefix(key), None, "{key}");
     }
 }
 
@@ -220,6 +248,24 @@ fn probe_attr(field: Field, key: &str, tag: u64) -> KeyValue {
         Field::InputCost | Field::OutputCost | Field::TotalCost => f(key, tag as f64 / 1000.0),
         Field::GuardrailTriggered => b(key, true),
         Field::SpanKind => s(key, "guardrail"),
+        // Each tags key in the shape its SDK sends: JSON array text (Latitude), comma-separated
+        // text (LangSmith), a string array (the others).
+        Field::Tags if key == conv::LATITUDE_TAGS => s(key, &format!(r#"["tag-{tag}","tag-{tag}-b"]"#)),
+        Field::Tags if key == conv::LANGSMITH_SPAN_TAGS => s(key, &format!("tag-{tag},tag-{tag}-b")),
+        Field::Tags => str_array(key, &[&format!("tag-{tag}"), &format!("tag-{tag}-b")]),
+        Field::Metadata => s(key, &format!(r#"{{"k":{tag}}}"#)),
+    }
+}
+
+/// A string-array attribute.
+fn str_array(key: &str, items: &[&str]) -> KeyValue {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue};
+    let values = items.iter().map(|x| AnyValue { value: Some(V::StringValue(x.to_string())) }).collect();
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(V::ArrayValue(ArrayValue { values })) }),
+        ..Default::default()
     }
 }
 
@@ -275,6 +321,8 @@ fn check(url: &str, field: Field, tag: u64, what: &str) {
         Field::ServiceTier => d["estimated_cost_usd"].clone(),
         Field::InputCost | Field::OutputCost | Field::TotalCost | Field::CostDetails => d["cost_usd"].clone(),
         Field::GuardrailTriggered | Field::SpanKind => d["guardrail_triggers"].clone(),
+        Field::Tags => get_ok(url, &format!("/api/users/{user}/traces"))["traces"][0]["tags"].clone(),
+        Field::Metadata => get_ok(url, &format!("/api/users/{user}/traces"))["traces"][0]["metadata"].clone(),
     };
     let want = match field {
         Field::UserId | Field::UserIdHash => json!(user),
@@ -291,6 +339,8 @@ fn check(url: &str, field: Field, tag: u64, what: &str) {
         Field::ServiceTier => json!(4.25),
         Field::InputCost | Field::OutputCost | Field::TotalCost | Field::CostDetails => json!(tag as f64 / 1000.0),
         Field::GuardrailTriggered | Field::SpanKind => json!(1),
+        Field::Tags => json!([format!("tag-{tag}"), format!("tag-{tag}-b")]),
+        Field::Metadata => json!({"k": tag}),
     };
     assert_eq!(got, want, "{what}: {d}");
 }
@@ -331,7 +381,8 @@ fn the_first_alias_of_each_list_wins() {
     let now = now_ns() - HOUR_NS;
     let mut spans = Vec::new();
     let mut cases = Vec::new();
-    for (field, keys) in RESOLVED_KEYS.iter().filter(|(_, k)| k.len() > 1) {
+    // Tags are a set: every key present adds its tags (the union: tests/tags_metadata.rs).
+    for (field, keys) in RESOLVED_KEYS.iter().filter(|(f, k)| k.len() > 1 && *f != Field::Tags) {
         // Every suffix of the list, in list order and reversed (so neither "the first key on the
         // span wins" nor "the last one wins" passes): the suffix's first key wins.
         for first in 0..keys.len() {
@@ -361,6 +412,26 @@ fn the_first_alias_of_each_list_wins() {
     let ids: Vec<&str> = users["users"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
     let user_id_cases = cases.iter().filter(|(f, _, _)| *f == Field::UserId).count();
     assert_eq!(ids.iter().filter(|id| id.starts_with("user-")).count(), user_id_cases, "{ids:?}");
+}
+
+/// One trace per metadata prefix, carrying `<prefix>plan` (and a user), is read back as metadata
+/// `plan`; Langfuse's prefixes hold JSON text, the others the value as it is.
+#[test]
+fn every_metadata_prefix_is_read_through_ingest() {
+    let srv = server();
+    let now = now_ns() - HOUR_NS;
+    let mut spans = Vec::new();
+    for (n, p) in conv::METADATA_KEY_PREFIXES.iter().enumerate() {
+        let value =
+            if conv::JSON_VALUED_METADATA_PREFIXES.contains(p) { format!("\"plan-{n}\"") } else { format!("plan-{n}") };
+        let attrs = vec![s(&format!("{p}plan"), &value), s("user.id", &format!("prefix-{n}"))];
+        spans.push(span(n as u64, 1, now + n as u64, 10).attrs(attrs));
+    }
+    send(&srv.url(), &request(spans));
+    for (n, p) in conv::METADATA_KEY_PREFIXES.iter().enumerate() {
+        let t = get_ok(&srv.url(), &format!("/api/users/prefix-{n}/traces"));
+        assert_eq!(t["traces"][0]["metadata"], json!({"plan": format!("plan-{n}")}), "{p}");
+    }
 }
 
 /// A resource's identity keys (any alias) are the fallback of each of its spans; a span's own
@@ -462,4 +533,9 @@ fn keys_outside_the_conventions_resolve_to_nothing() {
     let sessions = get_ok(&srv.url(), "/api/users/plain/sessions");
     assert_eq!(sessions["total"], 1);
     assert!(!sessions["sessions"][0]["session_id"].as_str().unwrap().starts_with("decoy"), "{sessions}");
+    // Decoys under a metadata prefix are metadata (an unknown association property is the app's
+    // own), never tags.
+    let t = get_ok(&srv.url(), "/api/users/plain/traces");
+    assert_eq!(t["traces"][0]["tags"], json!([]));
+    assert_eq!(t["traces"][0]["metadata"], json!({"userId": "decoy-2", "user_id": "decoy-2"}), "{}", t["traces"][0]);
 }

@@ -443,6 +443,30 @@ const RECORDED: &[(&str, i64, &[&str], &[&str])] = &[
     ("vercel-ai-stream-text", 1, &["openai"], &[]),
 ];
 
+/// The tags and metadata a recorded fixture's trace must carry. The Python recordings run inside
+/// userspan's `capture` with `tags=["support","beta"]` and `metadata={plan: "pro", region: "eu"}`
+/// (its root span's `tag.tags` / `metadata`); OpenInference repeats them on its spans (its
+/// LangChain spans add LangChain's `ls_*` and `lc_versions` keys); Langfuse sends them as
+/// `langfuse.trace.tags` and `langfuse.trace.metadata.<key>` (JSON text); Traceloop's association
+/// properties are only the user and session (identity, not metadata); the Vercel AI SDK
+/// recordings (Node, no userspan capture) carry `experimental_telemetry.metadata.plan` and no tags.
+fn recorded_labels(stem: &str) -> (Value, Value) {
+    let userspan = (json!(["beta", "support"]), json!({"plan": "pro", "region": "eu"}));
+    match stem {
+        s if s.starts_with("vercel-ai-") => (json!([]), json!({"plan": "pro"})),
+        s if s.starts_with("openinference-langchain") => (
+            userspan.0,
+            json!({
+                "plan": "pro", "region": "eu", "ls_provider": "openai", "ls_model_name": "gpt-4o-mini",
+                "ls_model_type": "chat", "ls_temperature": 0.2, "ls_max_tokens": 400,
+                "ls_integration": "langchain_chat_model",
+                "lc_versions": {"langchain-core": "1.8.3", "langchain-openai": "1.8.1"},
+            }),
+        ),
+        _ => userspan,
+    }
+}
+
 /// Spans in an OTLP JSON request.
 fn span_count(req: &ExportTraceServiceRequest) -> usize {
     req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
@@ -501,6 +525,13 @@ fn recorded_fixtures() {
         seen.push(stem.clone());
         costs.push((stem.clone(), d["cost_usd"].as_f64().unwrap_or(0.0) / *calls as f64));
         let sessions = get_ok(&url, &format!("/api/users/{id}/sessions{q}"));
+        let traces = get_ok(&url, &format!("/api/users/{id}/traces{q}"));
+        let (tags, metadata) = recorded_labels(&stem);
+        assert_eq!(
+            (traces["traces"][0]["tags"].clone(), traces["traces"][0]["metadata"].clone()),
+            (tags, metadata),
+            "{stem}: tags and metadata"
+        );
         let got = json!({
             "user": id,
             "session": sessions["sessions"][0]["session_id"],

@@ -144,26 +144,27 @@ pub async fn sessions(
     .await
 }
 
-/// `GET /api/users/{user_id}/traces?session_id&errors_only&type&limit&offset`
+/// `GET /api/users/{user_id}/traces?session_id&tag&errors_only&type&limit&offset`
 pub async fn traces(
     State(st): State<AppState>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     q: Q,
 ) -> ApiResult {
-    let p = Params::new(q, &["session_id", "errors_only", "type", "limit", "offset", "project"])?;
+    let p = Params::new(q, &["session_id", "tag", "errors_only", "type", "limit", "offset", "project"])?;
     let project = project(&st, &headers, &p)?;
     let id = path_id(id)?;
     let t = id_type(&p)?;
     let errors_only = p.flag("errors_only")?;
     let session = p.get("session_id").map(str::to_string);
+    let tag = p.get("tag").map(str::to_string);
     let limit = p.int("limit", 1, 1000, 50)? as usize;
     let offset = p.int("offset", 0, i64::from(u32::MAX), 0)? as usize;
     compute(move || {
         let idx = st.index.read();
         let pd = idx.project(&project);
         let u = user(pd, &id, t.as_deref())?;
-        let rows = detail::traces(pd, u, session.as_deref(), errors_only);
+        let rows = detail::traces(pd, u, session.as_deref(), tag.as_deref(), errors_only);
         Ok(Json(page(u, "traces", rows, limit, offset)))
     })
     .await

@@ -4,12 +4,16 @@
 use super::period::Period;
 use super::users::{metadata_json, Acc, Totals};
 use super::{usd, SessKey};
-use crate::model::{TraceRec, UserRec};
+use crate::model::{TagsMetadata, TraceRec, UserRec};
 use crate::store::index::ProjectData;
 use crate::timefmt::{floor_to, fmt_date, fmt_time, NS_PER_DAY, NS_PER_MS};
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Tags listed in a user's detail at most (the most used).
+pub const DETAIL_TAGS: usize = 20;
 
 /// Finds a user by id and optional id type; without a type and with several matches, the one
 /// seen most recently.
@@ -102,6 +106,8 @@ pub struct Detail {
     pub providers: Vec<NamedCount>,
     /// Per tool.
     pub tools: Vec<NamedCount>,
+    /// The user's trace tags, most traces first (then by name), at most [`DETAIL_TAGS`].
+    pub tags: Vec<NamedCount>,
 }
 
 fn counted(m: HashMap<String, i64>) -> Vec<NamedCount> {
@@ -123,7 +129,11 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
     let mut models: HashMap<String, (ModelRow, i64, i64)> = HashMap::new();
     let mut providers: HashMap<String, i64> = HashMap::new();
     let mut tools: HashMap<String, i64> = HashMap::new();
+    let mut tags: HashMap<String, i64> = HashMap::new();
     for t in &traces {
+        for x in t.tags() {
+            *tags.entry(x.clone()).or_default() += 1;
+        }
         acc.add(t, None);
         if t.start_ns >= first_day && t.start_ns < today + NS_PER_DAY {
             let d = ((t.start_ns - first_day) / NS_PER_DAY) as usize;
@@ -206,6 +216,11 @@ pub fn detail(pd: &ProjectData, u: &UserRec, now_ns: i64) -> Detail {
         models,
         providers: counted(providers),
         tools: counted(tools),
+        tags: {
+            let mut v = counted(tags);
+            v.truncate(DETAIL_TAGS);
+            v
+        },
     }
 }
 
@@ -311,14 +326,41 @@ pub struct TraceRow {
     pub estimated_cost_usd: f64,
     /// LLM calls with usage but no known price.
     pub unpriced_llm_calls: i64,
+    /// `tags` (array) and `metadata` (object, `{}` when none).
+    #[serde(flatten)]
+    pub tags_metadata: TagsMetadataJson,
 }
 
-/// The user's traces, most recent first, optionally only one session's and/or only errored ones.
-pub fn traces(pd: &ProjectData, u: &UserRec, session_id: Option<&str>, errors_only: bool) -> Vec<TraceRow> {
+/// A trace's tags and metadata as the API shows them: `tags` (array of strings) and `metadata`
+/// (an object, `{}` when none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagsMetadataJson(pub Option<Arc<TagsMetadata>>);
+
+impl Serialize for TagsMetadataJson {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let x = self.0.as_deref();
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("tags", x.map_or(&[][..], |x| x.tags.as_slice()))?;
+        m.serialize_entry("metadata", &metadata_json(x.and_then(|x| x.metadata.as_deref())))?;
+        m.end()
+    }
+}
+
+/// The user's traces, most recent first, optionally only one session's, only those carrying
+/// `tag`, and/or only errored ones.
+pub fn traces(
+    pd: &ProjectData,
+    u: &UserRec,
+    session_id: Option<&str>,
+    tag: Option<&str>,
+    errors_only: bool,
+) -> Vec<TraceRow> {
     let mut ts: Vec<&TraceRec> = pd
         .traces_of_user(u.key)
         .filter(|t| !errors_only || t.errored)
         .filter(|t| session_id.is_none_or(|s| t.session_id() == s))
+        .filter(|t| tag.is_none_or(|g| t.tags().iter().any(|x| x == g)))
         .collect();
     ts.sort_by(|a, b| b.start_ns.cmp(&a.start_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
     ts.into_iter()
@@ -337,6 +379,7 @@ pub fn traces(pd: &ProjectData, u: &UserRec, session_id: Option<&str>, errors_on
             cost_usd: usd(t.cost_micros),
             estimated_cost_usd: usd(t.estimated_cost_micros),
             unpriced_llm_calls: t.unpriced_llm_calls,
+            tags_metadata: TagsMetadataJson(t.tags_metadata.clone()),
         })
         .collect()
 }

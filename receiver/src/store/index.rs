@@ -459,7 +459,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
         "SELECT project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns, session_span_id,
                 name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
                 input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown,
-                estimated_cost_micros, unpriced_llm_calls
+                estimated_cost_micros, unpriced_llm_calls, tags, metadata
          FROM traces",
     )?;
     let mut rows = st.query([])?;
@@ -502,6 +502,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
             eval_total: r.get(21)?,
             guardrail: r.get(22)?,
             breakdown,
+            tags_metadata: crate::model::TagsMetadata::from_stored(r.get(26)?, r.get(27)?),
         };
         if let Some(u) = user_key.and_then(|k| pd.users.get_mut(&k)) {
             u.first_ns = u.first_ns.min(t.start_ns);

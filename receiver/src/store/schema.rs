@@ -101,6 +101,14 @@ const MIGRATIONS: &[&str] = &[
     UPDATE spans SET cost_source = 'reported' WHERE cost_micros > 0;
     ALTER TABLE traces ADD COLUMN estimated_cost_micros INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE traces ADD COLUMN unpriced_llm_calls INTEGER NOT NULL DEFAULT 0;",
+    // 4: tags and free-form metadata (docs/design.md, "Tags and metadata"): each span's own (JSON
+    // array / object text, NULL when none; a trace re-resolved when a late span arrives reads
+    // them back) and each trace's merge. Spans stored before have none (not re-read from their
+    // attributes).
+    "ALTER TABLE spans ADD COLUMN tags TEXT;
+    ALTER TABLE spans ADD COLUMN metadata TEXT;
+    ALTER TABLE traces ADD COLUMN tags TEXT;
+    ALTER TABLE traces ADD COLUMN metadata TEXT;",
 ];
 
 /// Current schema version.
@@ -287,6 +295,43 @@ mod tests {
         assert_eq!((est, unpriced), (0, 0));
         let idx = crate::store::index::load(&conn).unwrap();
         assert_eq!(idx.read().project("default").traces.len(), 1);
+    }
+
+    /// A version-3 database (before tags and metadata) gains the columns, empty: its spans and
+    /// traces have no tags or metadata, and it loads.
+    #[test]
+    fn version_3_database_migrates_to_tags_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let sql = format!(
+                "BEGIN; {}; {}; {}; PRAGMA user_version = 3; COMMIT;",
+                MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2]
+            );
+            conn.execute_batch(&sql).unwrap();
+            conn.execute_batch(
+                "INSERT INTO spans (project, trace_id, span_id, name, kind, start_ns, end_ns, status, status_message,
+                    input_tokens, output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes)
+                 VALUES ('default', x'01010101010101010101010101010101', x'0101010101010101', 's', 0, 1, 2, 0, '', 0, 0,
+                    0, 0, 0, 0, 0, '{\"tag.tags\":[\"a\"]}');
+                 INSERT INTO traces (project, trace_id, start_ns, end_ns, span_count, errored, llm_calls, input_tokens,
+                    output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown)
+                 VALUES ('default', x'01010101010101010101010101010101', 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, '{}');",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&DbPath::File(path.clone())).unwrap();
+        let (span_tags, trace_meta): (Option<String>, Option<String>) = conn
+            .query_row("SELECT s.tags, t.metadata FROM spans s JOIN traces t USING (project, trace_id)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((span_tags, trace_meta), (None, None));
+        let idx = crate::store::index::load(&conn).unwrap();
+        let r = idx.read();
+        let t = r.project("default").traces.values().next().cloned().unwrap();
+        assert_eq!((t.tags().len(), t.metadata()), (0, None));
     }
 
     /// A database written by schema version 1 opens, migrates, and loads with each user's

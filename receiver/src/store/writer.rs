@@ -126,8 +126,9 @@ impl Applier {
 const SPAN_COLUMNS: &str = "project, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, status_message,
     service, user_id, user_id_type, user_email, user_metadata, session_id, operation, provider, model, tool, input_tokens,
     output_tokens, cost_micros, llm_call, eval_pass, eval_total, guardrail, attributes, cache_read_tokens,
-    cache_write_tokens, reasoning_tokens, estimated_cost_micros, cost_source, price_provider, price_model";
-const SPAN_PARAMS: usize = 35;
+    cache_write_tokens, reasoning_tokens, estimated_cost_micros, cost_source, price_provider, price_model, tags,
+    metadata";
+const SPAN_PARAMS: usize = 37;
 /// Spans per multi-row INSERT.
 const SPANS_PER_INSERT: usize = 32;
 
@@ -198,6 +199,8 @@ fn span_vals<'a>(s: &'a SpanRow, out: &mut Vec<Val<'a>>) {
         s.cost_source.map(|c| c.as_str()).into(),
         s.price_provider.as_deref().into(),
         s.price_model.as_deref().into(),
+        s.tags.as_deref().into(),
+        s.metadata.as_deref().into(),
     ]);
 }
 
@@ -408,7 +411,7 @@ fn stored_spans(tx: &Transaction<'_>, project: &Arc<str>, trace_id: &[u8; 16]) -
         "SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, user_id, user_id_type, session_id,
                 operation, provider, model, tool, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                 reasoning_tokens, cost_micros, estimated_cost_micros, cost_source, llm_call, eval_pass, eval_total,
-                guardrail
+                guardrail, tags, metadata
          FROM spans WHERE project = ?1 AND trace_id = ?2",
     )?;
     let rows = st.query_map(params![&**project, &trace_id[..]], |r| {
@@ -459,6 +462,8 @@ fn stored_spans(tx: &Transaction<'_>, project: &Arc<str>, trace_id: &[u8; 16]) -
             eval_total: r.get(24)?,
             guardrail: r.get(25)?,
             attributes_json: String::new(),
+            tags: r.get(26)?,
+            metadata: r.get(27)?,
         })
     })?;
     rows.collect()
@@ -511,8 +516,8 @@ fn user_entry<'a>(
 const TRACE_COLUMNS: &str = "project, trace_id, user_key, user_start_ns, user_span_id, session_id, session_start_ns,
     session_span_id, name, name_rank, name_start_ns, name_span_id, start_ns, end_ns, span_count, errored, llm_calls,
     input_tokens, output_tokens, cost_micros, eval_pass, eval_total, guardrail, breakdown, estimated_cost_micros,
-    unpriced_llm_calls";
-const TRACE_PARAMS: usize = 26;
+    unpriced_llm_calls, tags, metadata";
+const TRACE_PARAMS: usize = 28;
 /// New traces per multi-row INSERT.
 const TRACES_PER_INSERT: usize = 16;
 
@@ -568,6 +573,9 @@ fn bind_trace(
     st.raw_bind_parameter(base + 24, breakdown)?;
     st.raw_bind_parameter(base + 25, t.estimated_cost_micros)?;
     st.raw_bind_parameter(base + 26, t.unpriced_llm_calls)?;
+    let tags = t.tags_metadata.as_ref().filter(|x| !x.tags.is_empty()).map(|x| serde_json::to_string(&x.tags));
+    st.raw_bind_parameter(base + 27, tags.and_then(Result::ok))?;
+    st.raw_bind_parameter(base + 28, t.metadata())?;
     Ok(())
 }
 
@@ -582,7 +590,8 @@ fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) 
                 session_start_ns = ?7, session_span_id = ?8, name = ?9, name_rank = ?10, name_start_ns = ?11,
                 name_span_id = ?12, start_ns = ?13, end_ns = ?14, span_count = ?15, errored = ?16, llm_calls = ?17,
                 input_tokens = ?18, output_tokens = ?19, cost_micros = ?20, eval_pass = ?21, eval_total = ?22,
-                guardrail = ?23, breakdown = ?24, estimated_cost_micros = ?25, unpriced_llm_calls = ?26
+                guardrail = ?23, breakdown = ?24, estimated_cost_micros = ?25, unpriced_llm_calls = ?26,
+                tags = ?27, metadata = ?28
              WHERE project = ?1 AND trace_id = ?2",
         )?
     };
