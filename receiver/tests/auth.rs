@@ -396,3 +396,32 @@ fn sighup_rereads_the_keys_file_and_a_bad_file_keeps_the_old_keys() {
     srv.signal("-TERM");
     line_with(&srv.out, "shutting down");
 }
+
+/// The userspan SDK's own OTLP/HTTP exporter (opentelemetry-otlp) with `api_key`: an ingest key
+/// is accepted, a read key is refused (an export error, nothing stored).
+#[test]
+fn the_sdk_exporter_sends_with_an_ingest_key_and_is_refused_with_a_read_key() {
+    let srv = keyed(&[("ingest", "sdk-ingest", "app"), ("read", "sdk-read", "app")]);
+    let url = srv.url();
+    let sdk_export = |key: &str, user_id: &str| {
+        userspan::init(userspan::Config {
+            endpoint: Some(url.clone()),
+            api_key: Some(key.to_string()),
+            service_name: Some("auth-sdk".into()),
+            scheduled_delay: Some(Duration::from_millis(20)),
+            export_timeout: Some(Duration::from_secs(10)),
+            ..Default::default()
+        })
+        .unwrap();
+        let before = userspan::stats();
+        userspan::capture("chat-turn", userspan::Attributes::new().user_id(user_id), || ());
+        userspan::flush(Duration::from_secs(30));
+        let after = userspan::stats();
+        userspan::shutdown(Duration::from_secs(5));
+        (after.spans_exported - before.spans_exported, after.export_errors - before.export_errors)
+    };
+    assert_eq!(sdk_export("sdk-ingest", "ada@example.com"), (1, 0));
+    let (_, errors) = sdk_export("sdk-read", "mallory@example.com");
+    assert!(errors > 0, "a read key's export is refused");
+    assert_eq!(user_ids(&read_ok(&url, "/api/users", "sdk-read")), ["ada@example.com"]);
+}
