@@ -11,10 +11,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 use userspan_receiver::server::{spawn, Running, ServerConfig};
 use userspan_receiver::store::schema::DbPath;
@@ -241,28 +242,41 @@ fn cleartext_and_untrusted_clients_are_refused_and_nothing_is_stored() {
     srv.stop();
 }
 
-/// A request body that sends its first half, says so, then waits for the go-ahead.
-struct HeldBody {
-    bytes: Vec<u8>,
-    at: usize,
-    started: Option<mpsc::Sender<()>>,
-    go: mpsc::Receiver<()>,
-}
+/// A TLS connection (rustls, trusting the test CA) speaking HTTP/1.1 by hand, so the test knows
+/// when the server has a request in hand: it answers `100 Continue` once the handler reads the
+/// body of a request sent with `Expect: 100-continue`.
+struct RawTls(rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>);
 
-impl Read for HeldBody {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let half = self.bytes.len() / 2;
-        if self.at == half {
-            if let Some(s) = self.started.take() {
-                let _ = s.send(());
-                let _ = self.go.recv();
-            }
+impl RawTls {
+    fn connect(pki: &Pki, addr: std::net::SocketAddr) -> RawTls {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap()).unwrap();
+        let config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        RawTls(rustls::StreamOwned::new(conn, std::net::TcpStream::connect(addr).unwrap()))
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.0.write_all(bytes).unwrap();
+        self.0.flush().unwrap();
+    }
+
+    /// One response head (status line and headers).
+    fn head(&mut self) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            self.0.read_exact(&mut byte).expect("a response head");
+            head.push(byte[0]);
         }
-        let end = if self.at < half { half } else { self.bytes.len() };
-        let n = (end - self.at).min(buf.len());
-        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        String::from_utf8(head).unwrap()
     }
 }
 
@@ -289,27 +303,23 @@ fn stopping_lets_an_in_flight_https_request_finish_and_flushes_the_writer() {
     });
     grpc_rt.block_on(idle_grpc.export(one_span(2, "before-grpc@example.com"))).expect("gRPC export over TLS");
 
-    // A request whose body is half sent when the stop begins.
+    // A request the handler is reading when the stop begins: its head is sent with `Expect:
+    // 100-continue`, the body only once the stop has begun.
     let body = request(
         (0..200).map(|n| span(10, 100 + n, now_ns() - HOUR_NS, 5).attrs(user("inflight@example.com"))).collect(),
     )
     .encode_to_vec();
-    let len = body.len() as u64;
-    let (started_tx, started) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel();
-    let held = HeldBody { bytes: body, at: 0, started: Some(started_tx), go: go_rx };
-    let client = pki.client();
-    let sender = std::thread::spawn(move || {
-        client
-            .post(format!("{url}/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(reqwest::blocking::Body::sized(held, len))
-            .send()
-            .map(|r| r.status().as_u16())
-            .map_err(|e| e.to_string())
-    });
-    // The body is read only after the TLS handshake: the server holds the connection now.
-    started.recv().unwrap();
+    let mut raw = RawTls::connect(&pki, addr);
+    raw.send(
+        format!(
+            "POST /v1/traces HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-protobuf\r\n\
+             content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let head = raw.head();
+    assert!(head.starts_with("HTTP/1.1 100"), "{head}");
     let (stopped_tx, stopped) = mpsc::channel();
     std::thread::spawn(move || {
         srv.stop();
@@ -319,8 +329,9 @@ fn stopping_lets_an_in_flight_https_request_finish_and_flushes_the_writer() {
     while std::net::TcpStream::connect(addr).is_ok() {
         std::thread::sleep(Duration::from_millis(10));
     }
-    go.send(()).unwrap();
-    assert_eq!(sender.join().unwrap(), Ok(200), "the in-flight request finished");
+    raw.send(&body);
+    let head = raw.head();
+    assert!(head.starts_with("HTTP/1.1 200"), "the in-flight request finished: {head}");
     stopped.recv_timeout(Duration::from_secs(60)).expect("stop() returned with an idle client connected");
     drop((idle, idle_grpc));
 
@@ -410,11 +421,16 @@ fn the_binary_serves_tls_says_so_and_refuses_bad_files() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| l.unwrap())
-        .take_while(|l| !l.starts_with("  users API"))
-        .collect();
+    // The banner up to its gRPC line (the TLS line comes right after the first).
+    let mut lines: Vec<String> = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let last = line.starts_with("  OTLP/gRPC traces: ");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
     let http = lines[0].rsplit(' ').next().unwrap().to_string();
     let grpc = lines
         .iter()
