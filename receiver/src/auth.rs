@@ -494,6 +494,28 @@ mod tests {
         assert!(parse_read_key("a b=p").unwrap_err().contains("visible ASCII"));
     }
 
+    fn bearer_of(key: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::header::AUTHORIZATION, format!("Bearer {key}").parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn only_an_api_key_may_change_data() {
+        let pairs = |k: &str| vec![(k.to_string(), "p".to_string())];
+        let sources = KeySources { ingest: pairs("i"), read: pairs("r"), file: None };
+        let keys = Keys::load(&pairs("a"), &sources).unwrap();
+        let status = |k: &str| keys.authorize_manage(&bearer_of(k), None).map_err(|e| e.status.as_u16());
+        assert_eq!(status("a"), Ok("p".to_string()));
+        assert_eq!(status("r"), Err(403));
+        assert_eq!(status("i"), Err(403));
+        assert_eq!(status("x"), Err(401));
+        assert_eq!(keys.authorize_manage(&bearer_of("a"), Some("q")).map_err(|e| e.status.as_u16()), Err(403));
+        let open = Keys::default();
+        assert_eq!(open.authorize_manage(&HeaderMap::new(), Some("q")).unwrap(), "q");
+        assert_eq!(open.authorize_write(&HeaderMap::new()), Ok(None));
+    }
+
     #[test]
     fn an_empty_keys_file_still_enables_authentication() {
         assert!(KeySet::build(&[], true).unwrap().is_enabled());
