@@ -492,6 +492,11 @@ impl<'a> Labels<'a> {
                     tags.insert(t.to_string());
                 }
             }
+            // Only the first `MAX_TAGS` (in sorted order) are kept: the set never grows past it.
+            if tags.len() > conv::MAX_TAGS {
+                tags.pop_last();
+                issues.tags_truncated = true;
+            }
         };
         for kv in &self.tags {
             match kv.value.as_ref().and_then(|v| v.value.as_ref()) {

@@ -212,7 +212,13 @@ fn merge_tags_metadata(spans: &[&SpanRow]) -> Option<Arc<TagsMetadata>> {
     for s in spans {
         if let Some(t) = &s.tags {
             if let Ok(list) = serde_json::from_str::<Vec<String>>(t) {
-                tags.extend(list);
+                for x in list {
+                    tags.insert(x);
+                    // Only the first `MAX_TAGS` are kept: the set never grows past one more.
+                    if tags.len() > userspan::conventions::MAX_TAGS + 1 {
+                        tags.pop_last();
+                    }
+                }
             }
         }
         if s.metadata.is_some() {
