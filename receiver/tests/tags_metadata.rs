@@ -337,7 +337,7 @@ fn label_attr() -> impl proptest::strategy::Strategy<Value = KeyValue> {
     ];
     let word = "[a-d]{1,2}";
     let value = prop_oneof![
-        word.prop_map(|w| V::StringValue(w)),
+        word.prop_map(V::StringValue),
         proptest::collection::vec(word, 0..4).prop_map(|ws| V::StringValue(format!("{ws:?}"))),
         proptest::collection::vec(word, 0..4).prop_map(|ws| V::StringValue(ws.join(","))),
         proptest::collection::btree_map("[abc]", 0i64..3, 0..3)
