@@ -188,13 +188,15 @@ impl Default for Pricer {
 
 /// A response body of the usual shapes (`model` / `usage` of OpenAI chat and responses,
 /// Anthropic, Bedrock Converse; Gemini's `modelVersion` / `usageMetadata`; Workers AI's
-/// `result`) naming `model`, with one token of usage: what [`Calculator::extract_usage`] needs to
+/// `result`; Cohere's `billed_units`; Cursor's `tokenUsage`) naming `model`, with one token of usage: what [`Calculator::extract_usage`] needs to
 /// record its match of `model` (the usage is discarded).
 fn synthetic_response(model: &str) -> serde_json::Value {
+    let billed = serde_json::json!({ "input_tokens": 1, "output_tokens": 1 });
     let usage = serde_json::json!({
         "prompt_tokens": 1, "completion_tokens": 1,
         "input_tokens": 1, "output_tokens": 1,
         "inputTokens": 1, "outputTokens": 1,
+        "billed_units": billed,
     });
     serde_json::json!({
         "model": model,
@@ -202,6 +204,8 @@ fn synthetic_response(model: &str) -> serde_json::Value {
         "modelVersion": model,
         "usageMetadata": { "promptTokenCount": 1, "candidatesTokenCount": 1 },
         "result": { "model": model, "usage": usage },
+        "meta": { "billed_units": billed },
+        "tokenUsage": { "inputTokens": 1, "outputTokens": 1, "cacheReadTokens": 0, "cacheWriteTokens": 0 },
     })
 }
 
@@ -655,6 +659,32 @@ mod tests {
         }
         let n = pricer.matched.read().unwrap().len();
         assert!((1..=MATCH_MEMO_ENTRIES).contains(&n), "{n}");
+    }
+
+    /// Every bundled model priced with its provider is priced against the crate's recorded match,
+    /// except the models of providers without a usage extractor (priced by a full lookup).
+    #[test]
+    fn known_models_are_priced_against_the_recorded_match() {
+        let pricer = Pricer::bundled();
+        let u = TokenUsage { input: 1000, output: 100, ..TokenUsage::default() };
+        let at = 1_756_684_800_000_000_000;
+        let mut direct = Vec::new();
+        let mut resolved = 0;
+        for p in pricer.calc.providers() {
+            for m in p.models() {
+                if pricer.price(Some(p.id()), m.id(), at, None, &u).is_none() {
+                    continue;
+                }
+                let memo = pricer.matched.read().unwrap();
+                match *memo[&format!("{}\0{}", p.id(), m.id())] {
+                    Matched::Resolved(_) => resolved += 1,
+                    Matched::Direct => direct.push((p.id(), p.api_flavors().count(), m.id())),
+                    Matched::Unknown => unreachable!("priced"),
+                }
+            }
+        }
+        assert!(resolved > 1_900, "{resolved} priced against the recorded match");
+        assert!(direct.iter().all(|(_, flavors, _)| *flavors == 0), "{direct:?}");
     }
 
     #[test]
