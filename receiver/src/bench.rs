@@ -51,6 +51,13 @@ pub struct BenchArgs {
     /// fresh database and receiver, and ends with a table of them side by side.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Reported])]
     pub workload: Vec<Workload>,
+    /// Only decode and map the requests (OTLP/protobuf decode, attribute resolution, pricing),
+    /// in this thread, as a receiver's decode thread does, with no server or database; prints
+    /// µs per span. For profiling: `valgrind --tool=callgrind --collect-atstart=no
+    /// --toggle-collect='userspan_receiver::bench::decode_and_map' userspan bench --map-only ...`
+    /// counts the instructions of that step alone.
+    #[arg(long)]
+    pub map_only: bool,
 }
 
 /// The span attributes of `userspan bench` (`--workload`).
@@ -224,6 +231,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         if i > 0 {
             println!();
         }
+        if args.map_only {
+            map_only(args, *w);
+            continue;
+        }
         all.push(run_one(args, *w)?);
     }
     if all.len() > 1 {
@@ -240,6 +251,36 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--map-only`: decodes and maps every request of `workload` with the bundled prices (warmed up
+/// on the first request, so the table decode and the pricer's memo are not counted).
+fn map_only(args: &BenchArgs, workload: Workload) {
+    let now = now_ns();
+    let bodies: Vec<Vec<u8>> =
+        (0..args.spans.div_ceil(args.batch.max(1))).map(|b| make_batch(args, workload, b, now)).collect();
+    let pricer = crate::pricing::Pricer::bundled();
+    if let Some(first) = bodies.first() {
+        decode_and_map(first, &pricer);
+    }
+    let t = Instant::now();
+    let spans: usize = bodies.iter().map(|b| decode_and_map(b, &pricer)).sum();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "decode + map ({workload:?} workload): {spans} spans in {secs:.3}s, {:.2} us per span, one thread",
+        secs * 1e6 / spans.max(1) as f64
+    );
+}
+
+/// Decodes one OTLP/protobuf request and maps it to rows (what a decode thread does per
+/// request, without the HTTP layer); the number of rows. Not inlined, so a profiler can count
+/// this step alone.
+#[inline(never)]
+pub fn decode_and_map(body: &[u8], pricer: &crate::pricing::Pricer) -> usize {
+    match ExportTraceServiceRequest::decode(body) {
+        Ok(req) => std::hint::black_box(crate::ingest::map_request_with(req, None, pricer)).rows.len(),
+        Err(_) => 0,
+    }
 }
 
 fn run_one(args: &BenchArgs, workload: Workload) -> Result<Summary, String> {
