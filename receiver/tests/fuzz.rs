@@ -770,7 +770,12 @@ fn measure_heap<T>(f: impl FnOnce() -> T) -> (T, u64) {
 
 /// (estimate, peak heap of the real decode) of `body`; the decode must succeed when `valid`.
 fn estimate_and_decode(body: &[u8], enc: Encoding) -> (Estimate, u64) {
-    let est = budget::estimate(body, enc, u64::MAX).expect("no limit");
+    let est = budget::scan(body, enc, u64::MAX).expect("no limit");
+    if enc == Encoding::Protobuf {
+        // What lets a small protobuf pass unscanned.
+        let bound = body.len() as u64 * budget::PROTOBUF_MAX_RATIO;
+        assert!(est.bytes <= bound, "estimated {} for {} bytes of protobuf", est.bytes, body.len());
+    }
     let (decoded, heap) = measure_heap(|| decode_request(body, enc));
     drop(decoded);
     (est, heap)
@@ -789,6 +794,14 @@ fn the_budget_estimate_bounds_the_decoders_allocations() {
         prop_assert!(est.bytes >= heap, "JSON: estimated {} < allocated {}", est.bytes, heap);
         prop_assert!(est.bytes <= 4 * heap + 4096, "JSON: estimated {} for {} allocated", est.bytes, heap);
     });
+    // Any bytes, valid or not: never above the bound that lets small protobufs pass unscanned
+    // (asserted in `estimate_and_decode` for the cases above and below).
+    proptest!(config(), |(req in request_strategy(), e in edits(), noise in proptest::collection::vec(any::<u8>(), 0..512))| {
+        for body in [apply(req.encode_to_vec(), &e), noise.clone()] {
+            let est = budget::scan(&body, Encoding::Protobuf, u64::MAX).unwrap();
+            prop_assert!(est.bytes <= body.len() as u64 * budget::PROTOBUF_MAX_RATIO);
+        }
+    });
     // The attack shapes, small: the same bound.
     for (what, body) in amplifying_protobuf(64 << 10) {
         let (est, heap) = estimate_and_decode(&body, Encoding::Protobuf);
@@ -799,6 +812,15 @@ fn the_budget_estimate_bounds_the_decoders_allocations() {
         let (est, heap) = estimate_and_decode(&body, Encoding::Json);
         eprintln!("JSON {what}: {} bytes, estimated {} allocated {heap}", body.len(), est.bytes);
         assert!(est.bytes >= heap && est.bytes <= 2 * heap + 4096, "JSON {what}: {} vs {heap}", est.bytes);
+    }
+    // Escapes: serde_json unescapes into a scratch buffer kept for the whole parse (a span named
+    // "\0" was once estimated 32 bytes short).
+    for name in ["\0", "a\"b", &"\n".repeat(300)] {
+        let mut sp = span(1, 1, now_ns(), 1).attrs(vec![s("k\t", name)]);
+        sp.name = name.to_string();
+        let body = serde_json::to_vec(&request(vec![sp])).unwrap();
+        let (est, heap) = estimate_and_decode(&body, Encoding::Json);
+        assert!(est.bytes >= heap, "JSON with escapes: {} vs {heap}", est.bytes);
     }
     // Nested AnyValues in JSON: serde copies each level's buffered object again.
     for depth in [1, 5, 20, 40] {
@@ -1011,4 +1033,69 @@ fn grpc_deep_nesting_and_gzip_bombs() {
         assert_memory_bounded();
     }
     assert!(client.export(request(vec![sp.attrs(user("after"))]).encode_to_vec(), false).is_ok());
+}
+
+/// A realistic request: the recorded instrumentation fixtures (OTLP/JSON of OpenInference,
+/// OpenLLMetry, OTel GenAI, Langfuse, Vercel AI spans, prompts and completions included), their
+/// resource spans repeated to `copies` times.
+fn realistic_request(copies: usize) -> ExportTraceServiceRequest {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/instrumentations");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    let mut all = ExportTraceServiceRequest::default();
+    for p in &files {
+        let req = decode_request(&std::fs::read(p).unwrap(), Encoding::Json).expect("a fixture decodes");
+        all.resource_spans.extend(req.resource_spans);
+    }
+    let one = all.resource_spans.clone();
+    for _ in 1..copies {
+        all.resource_spans.extend(one.iter().cloned());
+    }
+    all
+}
+
+/// The cost of the budget on realistic requests: decoding alone against checking then decoding,
+/// alternated in one run (figures in BENCHMARKS.md; no assertion on time). Run with
+/// `cargo test --release -p userspan-receiver --test fuzz decode_budget_overhead -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it in a release build"]
+fn decode_budget_overhead() {
+    for (copies, enc) in [(8, Encoding::Protobuf), (64, Encoding::Protobuf), (8, Encoding::Json), (64, Encoding::Json)]
+    {
+        let req = realistic_request(copies);
+        let spans: usize = req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+        let body = match enc {
+            Encoding::Protobuf => req.encode_to_vec(),
+            Encoding::Json => serde_json::to_vec(&req).unwrap(),
+        };
+        let (est, heap) = estimate_and_decode(&body, enc);
+        let rounds = if copies > 8 { 50 } else { 200 };
+        let (mut plain, mut checked, mut scan) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = std::time::Instant::now();
+            drop(std::hint::black_box(decode_request(&body, enc).unwrap()));
+            plain.push(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            budget::check(&body, enc).unwrap();
+            drop(std::hint::black_box(decode_request(&body, enc).unwrap()));
+            checked.push(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            std::hint::black_box(budget::check(&body, enc).unwrap());
+            scan.push(t.elapsed().as_secs_f64());
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2] * 1e3
+        };
+        let (p, c, s) = (median(&mut plain), median(&mut checked), median(&mut scan));
+        eprintln!(
+            "{enc:?}: {} KiB, {spans} spans, decoded {} KiB (estimate {} KiB); median of {rounds}: decode {p:.3} ms, \
+             check + decode {c:.3} ms (+{:.1} %), check alone {s:.3} ms",
+            body.len() >> 10,
+            heap >> 10,
+            est.bytes >> 10,
+            (c / p - 1.0) * 100.0
+        );
+    }
 }

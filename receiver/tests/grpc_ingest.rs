@@ -191,6 +191,40 @@ fn requests_over_the_cap_are_resource_exhausted_and_the_server_stays_up() {
     assert_eq!(get_ok(&srv.url(), "/api/users/after")["traces"], 1);
 }
 
+#[test]
+fn requests_over_the_decode_budget_are_resource_exhausted_before_decoding() {
+    let srv = server();
+    let addr = srv.grpc_addr.unwrap();
+    // 6 MiB of empty attributes on one span (2 bytes each on the wire, a 64-byte `KeyValue` each
+    // once decoded: over 256 MiB), well under the 64 MiB cap.
+    let attrs = [0x4a, 0x00].repeat(3 << 20);
+    let field = |n: u8, payload: &[u8]| {
+        let mut v = vec![n];
+        prost::encoding::encode_varint(payload.len() as u64, &mut v);
+        v.extend_from_slice(payload);
+        v
+    };
+    let body = field(0x0a, &field(0x12, &field(0x12, &attrs))); // resource_spans.scope_spans.spans
+    for gzip in [false, true] {
+        let frame = if gzip {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&body).unwrap();
+            framed(true, &e.finish().unwrap())
+        } else {
+            framed(false, &body)
+        };
+        let (code, msg) = raw_call(addr, frame, gzip.then_some("gzip"));
+        assert_eq!(code, Code::ResourceExhausted as i32, "gzip {gzip}: {msg}");
+        assert!(msg.contains("256%20MiB") && msg.contains("decode%20budget"), "{msg}");
+    }
+    // The same spans with real attributes are fine.
+    let mut sp = span(1, 1, now_ns() - HOUR_NS, 1).attrs(user("budget"));
+    sp.attributes.extend((0..1000).map(|n| i(&format!("k{n}"), n)));
+    export(&grpc_url(&srv), request(vec![sp])).expect("accepted");
+    assert_eq!(get_ok(&srv.url(), "/api/users/budget")["traces"], 1);
+}
+
 /// A raw HTTP/2 gRPC call: `frame` is the whole request body (5-byte prefix and message, or
 /// anything else); returns the `grpc-status` and `grpc-message` of the answer.
 fn raw_call(addr: std::net::SocketAddr, frame: Vec<u8>, grpc_encoding: Option<&str>) -> (i32, String) {

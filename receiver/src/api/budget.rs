@@ -45,7 +45,16 @@ pub const MAX_DECODED_BYTES: u64 = 256 << 20;
 /// `AnyValue` array in an attribute of a span is 7 levels down; each array level adds 2.
 pub const PROTOBUF_MAX_DEPTH: u32 = 100;
 
-/// What decoding a body would take, as far as the scan went.
+/// The most the scan's estimate can be per byte of protobuf (2 × the largest message + 12): every
+/// allocation comes from a field of at least 2 bytes (key, length); a repeated element costs at
+/// most 4 × its size + 24 (a `Vec` of `n` holds at most `max(4, 2n)`, plus the malloc chunk's
+/// rounding), a string or byte string of `len` bytes at most `max(32, len + 23)`. A body of at
+/// most `limit / PROTOBUF_MAX_RATIO` bytes (about 550 KiB for the default budget: an SDK's batch of
+/// 512 spans) is therefore within any `limit` and not scanned.
+pub const PROTOBUF_MAX_RATIO: u64 = 2 * Msg::LARGEST + 12;
+
+/// What decoding a body would take, as far as the scan went (for a small protobuf not scanned,
+/// [`PROTOBUF_MAX_RATIO`] × its size, and no messages counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Estimate {
     /// Heap bytes the decoder would allocate (an upper estimate, in malloc chunks).
@@ -84,10 +93,20 @@ pub fn check(body: &[u8], encoding: Encoding) -> Result<Estimate, OverBudget> {
     estimate(body, encoding, MAX_DECODED_BYTES)
 }
 
-/// The memory decoding `body` (an `ExportTraceServiceRequest` in `encoding`, decompressed) would
-/// take, or [`OverBudget`] as soon as it passes `limit` bytes. A malformed body is estimated up to
-/// where it stops being decodable (the decoder then refuses it there).
+/// Whether decoding `body` (an `ExportTraceServiceRequest` in `encoding`, decompressed) stays
+/// within `limit` bytes: [`scan`], except for a protobuf too small to pass the limit whatever it
+/// holds (see [`PROTOBUF_MAX_RATIO`]).
 pub fn estimate(body: &[u8], encoding: Encoding, limit: u64) -> Result<Estimate, OverBudget> {
+    if encoding == Encoding::Protobuf && (body.len() as u64).saturating_mul(PROTOBUF_MAX_RATIO) <= limit {
+        return Ok(Estimate { bytes: body.len() as u64 * PROTOBUF_MAX_RATIO, messages: 0 });
+    }
+    scan(body, encoding, limit)
+}
+
+/// The memory decoding `body` (an `ExportTraceServiceRequest` in `encoding`, decompressed) would
+/// take, by one pass over it, or [`OverBudget`] as soon as it passes `limit` bytes. A malformed
+/// body is estimated up to where it stops being decodable (the decoder then refuses it there).
+pub fn scan(body: &[u8], encoding: Encoding, limit: u64) -> Result<Estimate, OverBudget> {
     let mut acc = Acc { limit, ..Acc::default() };
     let stop = match encoding {
         Encoding::Protobuf => scan_protobuf(body, Msg::Request, 0, &mut acc).err(),
@@ -158,6 +177,9 @@ struct Acc {
     transient: u64,
     /// The most `transient` was.
     transient_peak: u64,
+    /// serde_json's scratch buffer (kept for the whole parse): bytes, at the longest string with
+    /// escapes.
+    scratch: u64,
     messages: u64,
     limit: u64,
 }
@@ -165,7 +187,7 @@ struct Acc {
 impl Acc {
     /// The peak estimate: what the request keeps plus the most held at once on the way.
     fn total(&self) -> u64 {
-        self.bytes.saturating_add(self.transient_peak)
+        self.bytes.saturating_add(self.transient_peak).saturating_add(self.scratch)
     }
 
     fn check(&self) -> Result<(), Stop> {
@@ -235,6 +257,9 @@ enum Kind {
     Hex,
     /// Bytes that OTLP/JSON writes as base64 (`AnyValue.bytes_value`).
     Base64,
+    /// OTLP/JSON only (field number 0, which protobuf never has): a value whose text is copied
+    /// while it is decoded, then dropped (`AnyValue.intValue` as a string).
+    Scratch,
 }
 
 /// (protobuf field number, OTLP/JSON name, kind) of every field that allocates or nests. Other
@@ -242,6 +267,36 @@ enum Kind {
 type Fields = &'static [(u32, &'static str, Kind)];
 
 impl Msg {
+    /// Every message.
+    const ALL: [Msg; 14] = [
+        Msg::Request,
+        Msg::ResourceSpans,
+        Msg::Resource,
+        Msg::EntityRef,
+        Msg::ScopeSpans,
+        Msg::Scope,
+        Msg::Span,
+        Msg::Event,
+        Msg::Link,
+        Msg::Status,
+        Msg::KeyValue,
+        Msg::AnyValue,
+        Msg::ArrayValue,
+        Msg::KeyValueList,
+    ];
+
+    /// The largest [`Msg::size`].
+    const LARGEST: u64 = {
+        let (mut i, mut max) = (0, 0);
+        while i < Msg::ALL.len() {
+            if Msg::ALL[i].size() > max {
+                max = Msg::ALL[i].size();
+            }
+            i += 1;
+        }
+        max
+    };
+
     /// Bytes of one value in a `Vec`.
     const fn size(self) -> u64 {
         (match self {
@@ -301,6 +356,7 @@ impl Msg {
                 (5, "arrayValue", One(Msg::ArrayValue)),
                 (6, "kvlistValue", One(Msg::KeyValueList)),
                 (7, "bytesValue", Base64),
+                (0, "intValue", Scratch),
             ],
             Msg::ArrayValue => &[(1, "values", Many(Msg::AnyValue))],
             Msg::KeyValueList => &[(1, "values", Many(Msg::KeyValue))],
@@ -352,7 +408,7 @@ fn scan_protobuf(mut buf: &[u8], msg: Msg, depth: u32, acc: &mut Acc) -> Result<
                 acc.add(push_cost(counts[i], STRING) + chunk(len))?;
                 counts[i] += 1;
             }
-            Kind::Text | Kind::Hex | Kind::Base64 => acc.add(chunk(len))?,
+            Kind::Text | Kind::Hex | Kind::Base64 | Kind::Scratch => acc.add(chunk(len))?,
         }
     }
     Ok(())
@@ -411,6 +467,14 @@ impl Walk<'_> {
             Role::Field(Kind::Base64) => chunk(len) + chunk(len / 4 * 3 + 3),
             _ => 0,
         };
+        if owned {
+            // serde_json unescapes into its scratch `Vec<u8>` (grown by doubling, from 8).
+            let mut acc = self.acc.borrow_mut();
+            acc.scratch = acc.scratch.max(chunk(2 * len + 8));
+        }
+        if let Role::Field(Kind::Scratch) = self.role {
+            self.acc.borrow_mut().add_transient(chunk(len)).map_err(|_| E::custom("over the decode budget"))?;
+        }
         self.add(typed, if owned { chunk(len) } else { 0 })
     }
 }
@@ -484,8 +548,16 @@ impl<'de> Visitor<'de> for Walk<'_> {
         };
         let (walk, mut n) = (Walk { copies, ..self }, 0);
         let held = self.acc.borrow().transient;
-        while let Some((field, owned_key)) = map.next_key_seed(Key(fields))? {
+        while let Some((field, owned_key, key_len)) = map.next_key_seed(Key(fields))? {
             walk.add(0, push_cost(n, 2 * CONTENT) + owned_key)?;
+            if owned_key > 0 {
+                let mut acc = walk.acc.borrow_mut();
+                acc.scratch = acc.scratch.max(chunk(2 * key_len + 8));
+            }
+            if copies > self.copies {
+                // `AnyValue`'s visitor reads each key into a `String`.
+                walk.acc.borrow_mut().add_transient(chunk(key_len)).map_err(|_| de::Error::custom("over"))?;
+            }
             let role = match field {
                 Some(Kind::One(m)) => Role::Msg(m),
                 Some(kind) => Role::Field(kind),
@@ -502,11 +574,12 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 }
 
-/// An object key: the field of `.0` it names, and the bytes serde holds when it had escapes.
+/// An object key: the field of `.0` it names, the bytes serde holds when it had escapes, and its
+/// length.
 struct Key(Fields);
 
 impl<'de> DeserializeSeed<'de> for Key {
-    type Value = (Option<Kind>, u64);
+    type Value = (Option<Kind>, u64, u64);
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
@@ -514,18 +587,18 @@ impl<'de> DeserializeSeed<'de> for Key {
 }
 
 impl<'de> Visitor<'de> for Key {
-    type Value = (Option<Kind>, u64);
+    type Value = (Option<Kind>, u64, u64);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok((self.0.iter().find(|f| f.1 == v).map(|f| f.2), 0))
+        Ok((self.0.iter().find(|f| f.1 == v).map(|f| f.2), 0, v.len() as u64))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((self.0.iter().find(|f| f.1 == v).map(|f| f.2), chunk(v.len() as u64)))
+        Ok((self.0.iter().find(|f| f.1 == v).map(|f| f.2), chunk(v.len() as u64), v.len() as u64))
     }
 }
 
@@ -542,23 +615,7 @@ mod tests {
 
     #[test]
     fn every_field_number_and_name_is_listed_once() {
-        use Msg::*;
-        for m in [
-            Request,
-            ResourceSpans,
-            Resource,
-            EntityRef,
-            ScopeSpans,
-            Scope,
-            Span,
-            Event,
-            Link,
-            Status,
-            KeyValue,
-            AnyValue,
-            ArrayValue,
-            KeyValueList,
-        ] {
+        for m in Msg::ALL {
             let f = m.fields();
             assert!(f.len() <= MAX_FIELDS, "{m:?}");
             for (i, a) in f.iter().enumerate() {

@@ -2,7 +2,8 @@
 //! `opentelemetry-proto`'s definitions, served with tonic) on its own port (4317 by default).
 //!
 //! The request goes through [`super::export`], the pipeline of OTLP/HTTP: the same API keys (the
-//! `authorization: Bearer KEY` metadata entry), the same 64 MiB cap, the same decoder and span
+//! `authorization: Bearer KEY` metadata entry), the same 64 MiB cap, the same decode budget
+//! ([`super::budget`]: `RESOURCE_EXHAUSTED` before decoding), the same decoder and span
 //! mapping, the same writer, and the answer only after the writer's COMMIT, with
 //! `partial_success` when spans were rejected. Errors are [`ExportError::grpc_status`]: bad
 //! protobuf → `INVALID_ARGUMENT`, no valid key → `UNAUTHENTICATED` (checked before the message

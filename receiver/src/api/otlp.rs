@@ -1,5 +1,6 @@
 //! `POST /v1/traces`: OTLP/HTTP per the OTLP spec. Protobuf or JSON by `Content-Type`
-//! (parameters ignored), optional gzip, 64 MiB cap after decompression (413), undecodable → 400
+//! (parameters ignored), optional gzip, 64 MiB cap after decompression (413), 256 MiB decode
+//! budget ([`super::budget`], 413 before decoding), undecodable → 400
 //! with a `google.rpc.Status`, unsupported type → 415, missing/invalid key → 401, writer queue
 //! full → 503 + `Retry-After`, invalid spans → `partial_success`. The response is encoded like
 //! the request. 200 only after the writer's COMMIT. The pipeline and the status mapping are
