@@ -375,6 +375,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         grpc: crate::server::GrpcListen::Off,
         prices: None,
         tls: None,
+        retention_days: None,
     };
     let running = match spawn(cfg.clone()) {
         Ok(r) => r,

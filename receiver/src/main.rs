@@ -71,6 +71,10 @@ enum Command {
         /// The PEM private key of --tls-cert (PKCS#8, RSA or EC; not encrypted). Needs --tls-cert.
         #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
+        /// Delete traces (with their spans) that started more than N days ago (N ≥ 1), at start
+        /// and then every hour, in small batches while ingest goes on. Default: keep everything.
+        #[arg(long = "retention-days", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: Option<u32>,
     },
     /// Print the users table of a database.
     Users(table::UsersArgs),
@@ -79,6 +83,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Load-test ingest and the users list over loopback.
     Bench(bench::BenchArgs),
+    /// Erase an end user from a database file (GDPR): their spans, the traces left without
+    /// another user's span, and their records; prints what it removed. Refuses while another
+    /// process (a running `serve`) has the file open: erase through its API then.
+    Forget(userspan_receiver::store::erase::ForgetArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,29 +104,30 @@ fn main() -> ExitCode {
             prices,
             tls_cert,
             tls_key,
-        } => {
-            serve(ServerConfig {
-                listen,
-                db: DbPath::parse(&db),
-                api_keys,
-                keys: KeySources {
-                    ingest: ingest_keys,
-                    read: read_keys,
-                    // The flag wins over the environment (an empty variable counts as unset).
-                    file: keys_file.or_else(|| {
-                        std::env::var_os(KEYS_FILE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
-                    }),
-                },
-                queue_requests: queue,
-                grpc: grpc_listen
-                    .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
-                prices,
-                tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key }),
-            })
-        }
+            retention_days,
+        } => serve(ServerConfig {
+            listen,
+            db: DbPath::parse(&db),
+            api_keys,
+            keys: KeySources {
+                ingest: ingest_keys,
+                read: read_keys,
+                // The flag wins over the environment (an empty variable counts as unset).
+                file: keys_file.or_else(|| {
+                    std::env::var_os(KEYS_FILE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
+                }),
+            },
+            queue_requests: queue,
+            grpc: grpc_listen
+                .unwrap_or_else(|| GrpcListen::IfFree(DEFAULT_GRPC_LISTEN.parse().expect("valid address"))),
+            prices,
+            tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+            retention_days,
+        }),
         Command::Users(args) => table::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Forget(args) => userspan_receiver::store::erase::run_forget(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +141,7 @@ fn main() -> ExitCode {
 fn serve(cfg: ServerConfig) -> Result<(), String> {
     let prices = cfg.prices.clone();
     let db = cfg.db.clone();
+    let retention = cfg.retention_days;
     let tls = cfg.tls.clone();
     let running = spawn(cfg)?;
     // Before the banner: a SIGHUP sent once the banner shows reloads keys, never kills.
@@ -165,6 +175,9 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
         DbPath::File(p) => format!("  database:         {}", p.display()),
         DbPath::Memory => "  database:         in memory (gone on exit)".to_string(),
     });
+    if let Some(days) = retention {
+        say(format!("  retention:        traces older than {days} days are deleted (at start, then hourly)"));
+    }
     say(match prices {
         Some(p) => format!(
             "  prices:           {} over genai-prices {}",

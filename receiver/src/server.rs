@@ -44,7 +44,13 @@ pub struct ServerConfig {
     pub prices: Option<std::path::PathBuf>,
     /// `--tls-cert/--tls-key`: serve both ports over TLS ([`crate::tls`]); bad files stop [`spawn`].
     pub tls: Option<crate::tls::TlsFiles>,
+    /// `--retention-days N` (N ≥ 1): traces starting more than N days ago are deleted at start
+    /// and then every [`RETENTION_EVERY`] ([`crate::store::erase`]); `None` keeps everything.
+    pub retention_days: Option<u32>,
 }
+
+/// How often retention runs (it also runs at start).
+pub const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl ServerConfig {
     /// Loopback on a free port with an in-memory database (tests).
@@ -58,6 +64,7 @@ impl ServerConfig {
             grpc: GrpcListen::On("127.0.0.1:0".parse().expect("valid address")),
             prices: None,
             tls: None,
+            retention_days: None,
         }
     }
 }
@@ -86,6 +93,8 @@ pub struct Running {
     /// Why clients may refuse the TLS certificate (expired, a CA certificate): [`crate::tls::Tls::note`].
     pub tls_note: Option<String>,
     keys: Arc<crate::auth::Keys>,
+    maintenance: crate::store::erase::Maintenance,
+    retention_days: Option<u32>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -112,6 +121,16 @@ impl Running {
     /// The keys in force; `userspan serve` calls [`crate::auth::Keys::reload`] on SIGHUP.
     pub fn keys(&self) -> &crate::auth::Keys {
         &self.keys
+    }
+
+    /// Runs a retention pass now (as the periodic one does) and waits for it: deletes what
+    /// started more than `--retention-days` ago; `Ok(None)` without retention. For tests and
+    /// operators who cannot wait for the next pass.
+    pub fn run_retention(&self) -> Result<Option<crate::store::erase::Purged>, String> {
+        let Some(days) = self.retention_days else { return Ok(None) };
+        let cutoff = crate::timefmt::now_ns() - i64::from(days) * crate::timefmt::NS_PER_DAY;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        rt.block_on(self.maintenance.purge(cutoff)).map(Some)
     }
 
     /// Stops accepting, finishes in-flight requests, flushes the writer, joins.
@@ -160,7 +179,10 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
         index: store.index.clone(),
         keys: keys.clone(),
         ingest: Arc::new(IngestContext::new(pricer)),
+        maintenance: store.maintenance.clone(),
     };
+    let maintenance = store.maintenance.clone();
+    let retention = cfg.retention_days.map(|d| (d, store.maintenance.clone()));
     let std_listener =
         std::net::TcpListener::bind(cfg.listen).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     std_listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -212,6 +234,10 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
                 let stopped = |mut rx: watch::Receiver<bool>| async move {
                     let _ = rx.wait_for(|s| *s).await;
                 };
+                let retention = retention.map(|(days, m)| {
+                    let stop = stopped(stopping.clone());
+                    tokio::spawn(crate::store::erase::run_retention(m, days, RETENTION_EVERY, stop))
+                });
                 let grpc = grpc_listener.map(|l| {
                     let listener = tokio::net::TcpListener::from_std(l).expect("listener");
                     let (st, stop) = (state.clone(), stopped(stopping.clone()));
@@ -234,6 +260,9 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
                 if let Some(g) = grpc {
                     let _ = g.await;
                 }
+                if let Some(r) = retention {
+                    let _ = r.await;
+                }
             });
             drop(rt);
             store.close();
@@ -246,6 +275,8 @@ pub fn spawn(cfg: ServerConfig) -> Result<Running, String> {
         tls: cfg.tls.is_some(),
         tls_note,
         keys,
+        maintenance,
+        retention_days: cfg.retention_days,
         stop: Some(stop_tx),
         thread: Some(thread),
     })

@@ -31,6 +31,8 @@ pub struct AppState {
     pub keys: Arc<crate::auth::Keys>,
     /// The pricer and the per-project ingest counts (`GET /api/stats`).
     pub ingest: Arc<crate::ingest::IngestContext>,
+    /// Erasure jobs for the writer (`DELETE /api/users/{user_id}`).
+    pub maintenance: crate::store::erase::Maintenance,
 }
 
 /// A JSON API error: `{"error": message}` with a 4xx status.
@@ -121,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/overview", get(users::overview))
         .route("/api/users", get(users::list))
-        .route("/api/users/{user_id}", get(users::detail))
+        .route("/api/users/{user_id}", get(users::detail).delete(users::erase))
         .route("/api/users/{user_id}/sessions", get(users::sessions))
         .route("/api/users/{user_id}/traces", get(users::traces))
         .route("/api/cohorts", get(cohorts::list))

@@ -187,3 +187,25 @@ pub async fn stats(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiR
         },
     })))
 }
+
+/// `DELETE /api/users/{user_id}?type&project` → `{user_id, type, project, removed: {spans,
+/// traces, sessions}, recomputed_traces}`: erases the user (`docs/design.md`, "Erasure and
+/// retention"; [`crate::store::erase::erase_user`]), answered once the deletion is committed.
+/// `type` as for the user detail (default: the most recently active type of the id). Erasing an
+/// unknown or already erased user answers `200` with zero counts. A storage failure is a `503`
+/// (nothing was deleted).
+pub async fn erase(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    q: Q,
+) -> ApiResult {
+    let p = Params::new(q, &["type", "project"])?;
+    let project = project(&st, &headers, &p)?;
+    let id = path_id(id)?;
+    let t = id_type(&p)?;
+    match st.maintenance.erase(project, id, t).await {
+        Ok(e) => Ok(Json(json!(e))),
+        Err(message) => Err(ApiError { status: axum::http::StatusCode::SERVICE_UNAVAILABLE, message }),
+    }
+}

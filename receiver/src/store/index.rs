@@ -168,14 +168,20 @@ pub struct ProjectData {
     pub n_user_sess: u32,
     /// Trace ids of each user (store key), so a user's detail reads their traces only.
     trace_ids_of_user: HashMap<i64, Vec<[u8; 16]>>,
+    /// The next [`Slot::slot`] (slots of removed traces are not reused).
+    next_slot: u32,
 }
 
 impl ProjectData {
     /// Inserts or replaces a trace rollup (and its compact copy).
     pub fn put_trace(&mut self, t: TraceRec) {
-        let next_slot = self.slots.len() as u32;
-        let slot =
-            self.slots.entry(t.trace_id).or_insert(Slot { slot: next_slot, start_ns: t.start_ns, own_sess: None });
+        let slot = match self.slots.entry(t.trace_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.next_slot += 1;
+                e.insert(Slot { slot: self.next_slot - 1, start_ns: t.start_ns, own_sess: None })
+            }
+        };
         self.by_start.remove((slot.start_ns, slot.slot));
         slot.start_ns = t.start_ns;
         let sess = match &t.session {
@@ -251,6 +257,32 @@ impl ProjectData {
             }
         }
         self.traces.insert(t.trace_id, t);
+    }
+
+    /// Removes a trace rollup (and its compact copy) that is no longer stored (erasure,
+    /// retention). Its owner's lifetime first/last trace start is left as it was.
+    pub fn remove_trace(&mut self, trace_id: &[u8; 16]) -> Option<TraceRec> {
+        let t = self.traces.remove(trace_id)?;
+        if let Some(slot) = self.slots.remove(trace_id) {
+            self.by_start.remove((slot.start_ns, slot.slot));
+        }
+        if let Some(k) = t.user_key {
+            if let Some(ids) = self.trace_ids_of_user.get_mut(&k) {
+                ids.retain(|id| id != trace_id);
+                if ids.is_empty() {
+                    self.trace_ids_of_user.remove(&k);
+                }
+            }
+        }
+        Some(t)
+    }
+
+    /// Removes a user that is no longer stored (its traces are removed or re-owned separately).
+    pub fn remove_user(&mut self, user_key: i64) -> Option<UserRec> {
+        let u = self.users.remove(&user_key)?;
+        self.user_keys.remove(&u.ident);
+        self.trace_ids_of_user.remove(&user_key);
+        Some(u)
     }
 
     /// The traces of the user with store key `user_key`, in no particular order.
@@ -354,6 +386,42 @@ impl Index {
         }
     }
 
+    /// Removes these traces and users of `project` (no longer stored), then applies `traces`
+    /// and `users` as [`Index::apply`] does (traces recomputed without the removed spans), under
+    /// one write lock.
+    pub fn remove_and_apply(
+        &self,
+        project: &str,
+        removed_traces: &[[u8; 16]],
+        removed_users: &[i64],
+        traces: Vec<(Arc<str>, TraceRec)>,
+        users: Vec<(Arc<str>, UserRec)>,
+    ) {
+        let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(pd) = g.get_mut(project) {
+            for k in removed_users {
+                pd.remove_user(*k);
+            }
+            for t in removed_traces {
+                pd.remove_trace(t);
+            }
+        }
+        apply_to(&mut g, traces, users);
+    }
+
+    /// The traces of every project that start before `cutoff_ns`, oldest first.
+    pub fn traces_started_before(&self, cutoff_ns: i64) -> Vec<(Arc<str>, [u8; 16])> {
+        let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<(i64, Arc<str>, [u8; 16])> = Vec::new();
+        for (p, pd) in g.iter() {
+            v.extend(
+                pd.traces.values().filter(|t| t.start_ns < cutoff_ns).map(|t| (t.start_ns, p.clone(), t.trace_id)),
+            );
+        }
+        v.sort_unstable();
+        v.into_iter().map(|(_, p, t)| (p, t)).collect()
+    }
+
     /// Existing rollups for these traces.
     pub fn get_traces(&self, keys: &[(Arc<str>, [u8; 16])]) -> Vec<Option<TraceRec>> {
         let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
@@ -436,7 +504,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
     let mut intern = |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| Arc::from(s)).clone() };
     {
         let mut st = conn
-            .prepare("SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns FROM users")?;
+            .prepare("SELECT id, project, user_id, user_id_type, email, email_ns, metadata, metadata_ns, activated_ns FROM users")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let project = intern(r.get(1)?);
@@ -447,7 +515,8 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
                 email_ns: r.get(5)?,
                 metadata: r.get(6)?,
                 metadata_ns: r.get(7)?,
-                first_ns: i64::MAX,
+                // The start of a first trace that retention deleted (else the traces tell).
+                first_ns: r.get::<_, Option<i64>>(8)?.unwrap_or(i64::MAX),
                 last_ns: i64::MIN,
             };
             let pd = projects.entry(project).or_default();
@@ -582,6 +651,31 @@ mod tests {
             }
         }
         assert!(m.chunks.len() > 2, "the test should split chunks");
+    }
+
+    /// Removing traces (erasure, retention) leaves every other record in place: a trace added
+    /// afterwards gets a slot of its own even when it starts with a kept one, and the owner's
+    /// trace list and the users' maps follow.
+    #[test]
+    fn removed_traces_and_users_leave_the_rest() {
+        let mut pd = ProjectData::default();
+        let trace = |n: u8, start: i64, user: Option<i64>| {
+            let mut t = TraceRec::new([n; 16]);
+            (t.start_ns, t.end_ns, t.user_key) = (start, start + 5, user);
+            t
+        };
+        pd.users.insert(1, user(1));
+        pd.user_keys.insert(user(1).ident, 1);
+        pd.put_trace(trace(1, 10, Some(1)));
+        pd.put_trace(trace(2, 20, Some(1)));
+        assert!(pd.remove_trace(&[1; 16]).is_some());
+        assert!(pd.remove_trace(&[1; 16]).is_none());
+        pd.put_trace(trace(3, 20, None));
+        assert_eq!(pd.by_start.len(), 2, "the new trace must not take the kept one's slot");
+        assert_eq!(pd.lite_range(0, 100).count(), 2);
+        assert_eq!(pd.traces_of_user(1).map(|t| t.trace_id).collect::<Vec<_>>(), vec![[2; 16]]);
+        assert!(pd.remove_user(1).is_some());
+        assert!(pd.users.is_empty() && pd.user_keys.is_empty() && pd.traces_of_user(1).next().is_none());
     }
 
     /// Changes applied while their transaction commits stay when it commits, and are replaced

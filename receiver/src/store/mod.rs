@@ -1,6 +1,8 @@
-//! SQLite storage: schema and migrations ([`schema`]), the single writer ([`writer`]) and the
-//! in-memory index of committed rollups that reads use ([`index`]).
+//! SQLite storage: schema and migrations ([`schema`]), the single writer ([`writer`]), the
+//! in-memory index of committed rollups that reads use ([`index`]), and erasure and retention
+//! ([`erase`]).
 
+pub mod erase;
 pub mod index;
 pub mod schema;
 pub mod static_stmt;
@@ -21,6 +23,8 @@ pub struct Store {
     pub index: Arc<Index>,
     /// Queue to the writer.
     pub tx: mpsc::Sender<WriteJob>,
+    /// Erasure and retention jobs for the writer.
+    pub maintenance: erase::Maintenance,
     thread: Option<std::thread::JoinHandle<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
 }
@@ -46,12 +50,14 @@ impl Store {
             DbPath::Memory => (None, None),
         };
         let (tx, rx) = mpsc::channel(queue_requests.max(1));
+        let (jobs, maint_rx) = std::sync::mpsc::channel();
+        let maintenance = erase::Maintenance::new(jobs, &tx, index.clone());
         let idx = index.clone();
         let thread = std::thread::Builder::new()
             .name("userspan-writer".into())
-            .spawn(move || writer::run(conn, idx, rx, wal_grew))
+            .spawn(move || writer::run(conn, idx, rx, wal_grew, maint_rx))
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        Ok(Store { index, tx, thread: Some(thread), checkpointer })
+        Ok(Store { index, tx, maintenance, thread: Some(thread), checkpointer })
     }
 
     /// Stops accepting writes and waits for the writer to finish what it has.

@@ -109,6 +109,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE spans ADD COLUMN metadata TEXT;
     ALTER TABLE traces ADD COLUMN tags TEXT;
     ALTER TABLE traces ADD COLUMN metadata TEXT;",
+    // 5: retention (docs/design.md, "Erasure and retention") deletes
+    // old traces but keeps, for users who still have traces, the start of their lifetime first
+    // trace, so "new users" of the retained days do not change.
+    "ALTER TABLE users ADD COLUMN activated_ns INTEGER;",
 ];
 
 /// Current schema version.
@@ -141,6 +145,16 @@ pub fn open_writer(path: &DbPath) -> rusqlite::Result<Connection> {
         DbPath::File(p) => Connection::open(p)?,
     };
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    configure_writer(&conn, path)?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// The writer's pragmas. `secure_delete`: deleted rows (erasure, retention, rewritten rollups)
+/// are overwritten with zeros in the pages and the free pages, so a deleted user id cannot be
+/// read back from the file.
+fn configure_writer(conn: &Connection, path: &DbPath) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "secure_delete", "ON")?;
     if matches!(path, DbPath::File(_)) {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // The checkpoint thread (`run_checkpointer`) copies the WAL back, not the commits; after
@@ -152,7 +166,37 @@ pub fn open_writer(path: &DbPath) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "cache_size", -65536)?;
-    migrate(&conn)?;
+    Ok(())
+}
+
+/// Opens an existing database file for writing by this process alone (`userspan forget`): the
+/// connection takes SQLite's exclusive lock, so it fails, naming the reason, while another
+/// process (a running `userspan serve`, or `userspan users`) has the file open. Migrations are
+/// applied.
+pub fn open_exclusive(path: &std::path::Path) -> Result<Connection, String> {
+    if !path.exists() {
+        return Err(format!("{} does not exist", path.display()));
+    }
+    let fail = |e: rusqlite::Error| format!("cannot open {}: {e}", path.display());
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(fail)?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(fail)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;") {
+        Ok(()) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            return Err(format!(
+                "{} is in use by another process (a running `userspan serve`?): stop it first, or erase \
+                 through its API (DELETE /api/users/{{user_id}})",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(fail(e)),
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(fail)?;
+    configure_writer(&conn, &DbPath::File(path.to_path_buf())).map_err(fail)?;
+    migrate(&conn).map_err(fail)?;
     Ok(conn)
 }
 

@@ -39,6 +39,7 @@ pub fn run(
     index: Arc<Index>,
     mut rx: mpsc::Receiver<WriteJob>,
     wal_grew: Option<std::sync::mpsc::SyncSender<()>>,
+    maintenance: std::sync::mpsc::Receiver<crate::store::erase::MaintJob>,
 ) {
     let applier = Applier::start(index.clone());
     // Declared after the connection, so dropped (finalized) before it closes.
@@ -53,6 +54,12 @@ pub fn run(
         }
     };
     while let Some(first) = rx.blocking_recv() {
+        // Erasure and retention jobs, between groups (their wake-up is a job without spans).
+        if crate::store::erase::run_jobs(&mut conn, &index, &maintenance) {
+            if let Some(w) = &wal_grew {
+                let _ = w.try_send(());
+            }
+        }
         let mut jobs = vec![first];
         let mut n = jobs[0].rows.len();
         while n < GROUP_COMMIT_SPANS {
@@ -78,6 +85,12 @@ pub fn run(
                 for job in jobs {
                     let _ = job.reply.send(Err(msg.clone()));
                 }
+            }
+        }
+        // And again: a wake-up taken into this group was sent after its job was queued.
+        if crate::store::erase::run_jobs(&mut conn, &index, &maintenance) {
+            if let Some(w) = &wal_grew {
+                let _ = w.try_send(());
             }
         }
     }
@@ -406,7 +419,11 @@ fn write_group(
 }
 
 /// The stored spans of a trace, with the columns its rollup reads (not the attributes).
-fn stored_spans(tx: &Transaction<'_>, project: &Arc<str>, trace_id: &[u8; 16]) -> rusqlite::Result<Vec<SpanRow>> {
+pub(crate) fn stored_spans(
+    tx: &Transaction<'_>,
+    project: &Arc<str>,
+    trace_id: &[u8; 16],
+) -> rusqlite::Result<Vec<SpanRow>> {
     let mut st = tx.prepare_cached(
         "SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, status, user_id, user_id_type, session_id,
                 operation, provider, model, tool, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
@@ -581,7 +598,7 @@ fn bind_trace(
 
 /// Stores one trace rollup: INSERT when new, else UPDATE in place (INSERT OR REPLACE would
 /// delete and re-insert it).
-fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) -> rusqlite::Result<()> {
+pub(crate) fn write_trace(tx: &Transaction<'_>, project: &str, t: &TraceRec, is_new: bool) -> rusqlite::Result<()> {
     let mut st = if is_new {
         tx.prepare_cached(&trace_insert_sql(1))?
     } else {

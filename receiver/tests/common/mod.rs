@@ -171,5 +171,6 @@ pub fn stalled_state() -> userspan_receiver::api::AppState {
         index: Arc::new(Default::default()),
         keys: Arc::new(Default::default()),
         ingest: Arc::new(Default::default()),
+        maintenance: Default::default(),
     }
 }
