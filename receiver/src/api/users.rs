@@ -193,7 +193,8 @@ pub async fn stats(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiR
 /// retention"; [`crate::store::erase::erase_user`]), answered once the deletion is committed.
 /// `type` as for the user detail (default: the most recently active type of the id). Erasing an
 /// unknown or already erased user answers `200` with zero counts. A storage failure is a `503`
-/// (nothing was deleted).
+/// (nothing was deleted). Only an `api` key may erase: a read key (the dashboard's) or an ingest
+/// key answers `403` ([`crate::auth::Keys::authorize_manage`]).
 pub async fn erase(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -201,7 +202,7 @@ pub async fn erase(
     q: Q,
 ) -> ApiResult {
     let p = Params::new(q, &["type", "project"])?;
-    let project = project(&st, &headers, &p)?;
+    let project = st.keys.authorize_manage(&headers, p.get("project"))?;
     let id = path_id(id)?;
     let t = id_type(&p)?;
     match st.maintenance.erase(project, id, t).await {
