@@ -1,15 +1,7 @@
 //! The CLI: `userspan demo` (through the Rust SDK over real OTLP) and `userspan users`.
 
-use std::process::Command;
-
-fn userspan(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userspan")).args(args).output().expect("userspan runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::userspan;
 
 #[test]
 fn demo_then_users_table() {

@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 use userspan_receiver::server::{spawn, Running, ServerConfig};
 use userspan_receiver::store::schema::DbPath;
 
@@ -230,15 +229,6 @@ fn type_picks_like_the_detail_and_keys_are_required() {
     let (_, list) = get_k("/api/users");
     assert_eq!(list["total"], 1);
     assert_eq!(list["users"][0]["user_id"], "other");
-}
-
-fn userspan(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userspan")).args(args).output().expect("userspan runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -174,3 +174,13 @@ pub fn stalled_state() -> userspan_receiver::api::AppState {
         maintenance: Default::default(),
     }
 }
+
+/// Runs the `userspan` binary: `(exited 0, stdout, stderr)`.
+pub fn userspan(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_userspan")).args(args).output().expect("userspan runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
