@@ -33,6 +33,7 @@ pub mod config;
 pub mod conventions;
 pub mod error;
 pub mod export;
+pub mod host_span;
 mod pipeline;
 pub mod privacy;
 pub mod processor;
@@ -47,6 +48,7 @@ pub use capture::{capture, capture_async, record_error, try_capture, try_capture
 pub use config::{Compat, Compression, Config, ExporterKind, Protocol, ResolvedConfig};
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
+pub use host_span::{export_host_spans, host_export_active, HostEvent, HostLink, HostScope, HostSpan};
 #[cfg(feature = "otlp")]
 pub use pipeline::init_with_batch_exporter;
 pub use pipeline::{

@@ -35,6 +35,9 @@ struct Pipeline {
     config: Config,
     resolved: ResolvedConfig,
     exporter: ExporterOrigin,
+    /// The exporting processor behind the stamping one, shared with the provider so that
+    /// [`crate::export_host_spans`] hands host spans to the same queue; `None` without one.
+    exporting: Option<Arc<dyn SpanProcessor>>,
 }
 
 /// Where the pipeline's exporter came from, which decides what [`reinit_after_fork`] can do.
@@ -216,40 +219,47 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
     // `service_name` / `OTEL_SERVICE_NAME` over a `service.name` among the resource attributes.
     let detectors: [Box<dyn ResourceDetector>; 2] =
         [Box::new(SdkProvidedResourceDetector), Box::new(TelemetryResourceDetector)];
-    let mut resource = Resource::builder_empty()
+    let mut resource_builder = Resource::builder_empty()
         .with_detectors(&detectors)
         .with_attributes(resolved.resource_attributes.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())));
     if let Some(name) = &resolved.service_name {
-        resource = resource.with_service_name(name.clone());
+        resource_builder = resource_builder.with_service_name(name.clone());
     }
     if let Some(project) = &resolved.project {
-        resource = resource.with_attribute(KeyValue::new(RESOURCE_PROJECT, project.clone()));
+        resource_builder = resource_builder.with_attribute(KeyValue::new(RESOURCE_PROJECT, project.clone()));
     }
+    let resource = resource_builder.build();
     let stamping = UserAttributesSpanProcessor::with_privacy(resolved.privacy.clone())
         .with_baggage_keys(resolved.propagate_baggage.clone());
     let mut memory = None;
-    let builder = SdkTracerProvider::builder().with_resource(resource.build()).with_sampler(resolved.sdk_sampler());
+    let builder = SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(resolved.sdk_sampler());
     if resolved.disabled {
         // OTEL_SDK_DISABLED: every span is non-recording (the sampler is always_off) and there is
         // no processor, so nothing is stamped, counted or exported; captures still run.
         let origin = custom.map_or(ExporterOrigin::Config, |(_, origin)| origin);
         let provider = builder.build();
         let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
-        return Ok(Pipeline { provider, tracer, memory, config, resolved, exporter: origin });
+        return Ok(Pipeline { provider, tracer, memory, config, resolved, exporter: origin, exporting: None });
     }
     let (exporting, exporter) = match custom {
         Some((custom, origin)) => (Some(custom(&resolved)), origin),
         None => (exporting_processor(&resolved, &mut memory)?, ExporterOrigin::Config),
     };
+    // The resource is set here, before the processor is shared (the provider's own
+    // `set_resource` call cannot reach through the `Arc`).
+    let exporting: Option<Arc<dyn SpanProcessor>> = exporting.map(|mut p| {
+        p.set_resource(&resource);
+        Arc::from(p)
+    });
     // One processor, not two: the SDK copies each ended span's data per processor when there
     // are several.
-    let builder = match exporting {
-        Some(p) => builder.with_span_processor(stamping.then(Dyn(p))),
+    let builder = match &exporting {
+        Some(p) => builder.with_span_processor(stamping.then(Dyn(p.clone()))),
         None => builder.with_span_processor(stamping),
     };
     let provider = builder.build();
     let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
-    Ok(Pipeline { provider, tracer, memory, config, resolved, exporter })
+    Ok(Pipeline { provider, tracer, memory, config, resolved, exporter, exporting })
 }
 
 /// The processor that exports per `resolved.exporter` (`None` for [`ExporterKind::None`]).
@@ -420,6 +430,11 @@ pub fn reinit_after_fork() -> Result<()> {
         ));
     }
     install(build(config, None)?)
+}
+
+/// The exporting processor of the current pipeline, for [`crate::export_host_spans`].
+pub(crate) fn host_exporting() -> Option<Arc<dyn SpanProcessor>> {
+    current().and_then(|p| p.exporting.clone())
 }
 
 /// Spans finished so far when the memory exporter is active (else empty), oldest first.

@@ -92,10 +92,11 @@ impl<P: SpanProcessor> SpanProcessor for Stamping<P> {
     }
 }
 
-/// A boxed processor as a [`SpanProcessor`] (the pipeline picks its exporting processor at run
-/// time).
+/// A shared processor as a [`SpanProcessor`] (the pipeline picks its exporting processor at run
+/// time and also hands host spans to it, [`crate::export_host_spans`]). Its resource is set
+/// before it is shared: `set_resource` here does nothing.
 #[derive(Debug)]
-pub(crate) struct Dyn(pub Box<dyn SpanProcessor>);
+pub(crate) struct Dyn(pub std::sync::Arc<dyn SpanProcessor>);
 
 impl SpanProcessor for Dyn {
     fn on_start(&self, span: &mut Span, cx: &Context) {
@@ -110,9 +111,7 @@ impl SpanProcessor for Dyn {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.0.shutdown_with_timeout(timeout)
     }
-    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.0.set_resource(resource)
-    }
+    fn set_resource(&mut self, _resource: &opentelemetry_sdk::Resource) {}
 }
 
 impl SpanProcessor for UserAttributesSpanProcessor {
