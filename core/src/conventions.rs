@@ -565,6 +565,26 @@ pub const GEN_AI_EVALUATION_NAME: &str = "gen_ai.evaluation.name";
 pub const GEN_AI_EVALUATION_SCORE_LABEL: &str = "gen_ai.evaluation.score.label";
 /// Evaluation numeric score on [`GEN_AI_EVALUATION_RESULT`] (OTel GenAI; double).
 pub const GEN_AI_EVALUATION_SCORE_VALUE: &str = "gen_ai.evaluation.score.value";
+/// Explanation of an evaluation, and the comment of a feedback record (OTel GenAI
+/// `gen_ai.evaluation.explanation`; cut to [`MAX_FEEDBACK_COMMENT_BYTES`]).
+pub const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
+/// Who gave a feedback record (userspan): one of [`FEEDBACK_SOURCES`].
+pub const FEEDBACK_SOURCE: &str = "userspan.feedback.source";
+/// Stable id of a feedback record (userspan; a UUID from the SDKs): a re-sent or edited rating with
+/// the same id replaces the earlier one.
+pub const FEEDBACK_ID: &str = "userspan.feedback.id";
+/// [`FEEDBACK_SOURCE`] of a rating or comment from the app's end user (the SDKs' default).
+pub const FEEDBACK_SOURCE_END_USER: &str = "end_user";
+/// [`FEEDBACK_SOURCE`] of a human annotator's record.
+pub const FEEDBACK_SOURCE_ANNOTATOR: &str = "annotator";
+/// [`FEEDBACK_SOURCE`] of an automated evaluator's record.
+pub const FEEDBACK_SOURCE_EVALUATOR: &str = "evaluator";
+/// Every allowed [`FEEDBACK_SOURCE`].
+pub const FEEDBACK_SOURCES: &[&str] = &[FEEDBACK_SOURCE_END_USER, FEEDBACK_SOURCE_ANNOTATOR, FEEDBACK_SOURCE_EVALUATOR];
+/// Longest feedback comment kept, in bytes (longer ones are cut on a char boundary and counted).
+pub const MAX_FEEDBACK_COMMENT_BYTES: usize = 4096;
+/// Longest feedback name, label or id, in chars.
+pub const MAX_FEEDBACK_NAME_CHARS: usize = 256;
 /// [`GEN_AI_EVALUATION_SCORE_LABEL`] of a passed evaluation, as userspan's demo writes it.
 pub const EVALUATION_PASS: &str = "pass";
 /// [`GEN_AI_EVALUATION_SCORE_LABEL`] of a failed evaluation, as userspan's demo writes it.
