@@ -10,6 +10,7 @@
 
 mod convert;
 mod errors;
+mod host_span;
 
 // Every capture allocates and frees a handful of small Rust objects (option strings, attributes,
 // scope, span data); under callgrind glibc malloc/free were ~10 % of a capture's instructions.
@@ -46,6 +47,16 @@ fn core_type_error(field: &str, expected: &str, got: &Bound<'_, PyAny>) -> users
 #[pyfunction]
 fn type_error<'py>(py: Python<'py>, field: &str, expected: &str, got: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     errors::to_py(py, core_type_error(field, expected, got)).into_value(py).into_bound(py).into_any()
+}
+
+/// The `UserspanValueError` (code `USERSPAN_INVALID_VALUE`) for a check the Python layer makes
+/// itself (`field` must be one of `allowed`, quoted and comma separated; `got` was passed), built
+/// from the core's error. Returned, not raised: the caller raises it.
+#[pyfunction]
+fn value_error<'py>(py: Python<'py>, field: &str, allowed: &str, got: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    let got = got.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+    let e = userspan::Error::InvalidValue { field: field.into(), allowed: allowed.into(), got };
+    errors::to_py(py, e).into_value(py).into_bound(py).into_any()
 }
 
 /// Host options (a dict, any other mapping, or `None`) as translated entries.
@@ -431,6 +442,24 @@ fn clear_finished_spans() {
     userspan::clear_finished_spans()
 }
 
+/// Hands one finished Python OpenTelemetry SDK span (`ReadableSpan`) to the pipeline `init`
+/// built (`userspan::export_host_spans`): the same exporter, queue and resource as capture spans.
+/// Returns 1 when it was queued, 0 when no pipeline exports it (before `init`, after `shutdown`,
+/// exporter `"none"`, disabled, unsampled). Never blocks on the network.
+///
+/// Raises `TypeError` / `AttributeError` when `span` is not shaped like a `ReadableSpan`.
+#[pyfunction]
+fn export_otel_span(span: &Bound<'_, PyAny>) -> PyResult<usize> {
+    Ok(userspan::export_host_spans([host_span::host_span(span)?]))
+}
+
+/// True when the pipeline `init` built has an exporter that host OpenTelemetry spans reach
+/// (`userspan::host_export_active`).
+#[pyfunction]
+fn host_export_active() -> bool {
+    userspan::host_export_active()
+}
+
 /// In a forked child: abandons the parent's export thread and builds a fresh pipeline.
 #[pyfunction]
 fn reinit_after_fork(py: Python<'_>) -> PyResult<()> {
@@ -456,5 +485,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clear_finished_spans, m)?)?;
     m.add_function(wrap_pyfunction!(reinit_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(type_error, m)?)?;
+    m.add_function(wrap_pyfunction!(value_error, m)?)?;
+    m.add_function(wrap_pyfunction!(export_otel_span, m)?)?;
+    m.add_function(wrap_pyfunction!(host_export_active, m)?)?;
     Ok(())
 }

@@ -335,7 +335,8 @@ CHILD_PRELUDE = """
     import userspan
     from userspan import _context
 
-    userspan.init(exporter="memory")
+    # otel=False: the app's own provider below, and the bridge made lazily (init(otel=True) makes it).
+    userspan.init(exporter="memory", otel=False)
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

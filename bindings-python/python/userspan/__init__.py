@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Literal, Optional, Protocol, TypeVar, Union, cast, overload
 
 from . import _context as _cx
-from . import _native
+from . import _native, _setup
 from ._native import ConfigError, UserspanError, UserspanTypeError, UserspanValueError
 
 __all__ = [
@@ -158,8 +158,32 @@ def init(
     resource_attributes: Optional[Mapping[str, str]] = None,
     disabled: Optional[bool] = None,
     compat: Optional[Sequence[str]] = None,
-) -> None:
-    """Builds the export pipeline (call once at start-up; calling again replaces it).
+    otel: bool = True,
+    instrument: Union[bool, Sequence[str], None] = None,
+) -> list[str]:
+    """Builds the export pipeline (call once at start-up; calling again replaces it), makes
+    Python OpenTelemetry's spans leave through it, and enables the LLM instrumentations asked for.
+    Returns the names of the instrumentations enabled (``[]`` without ``instrument``).
+
+    One-call set-up of an instrumented app::
+
+        userspan.init(instrument=True)            # every installed LLM instrumentation
+        userspan.capture("turn", lambda: client.chat.completions.create(...), {"user_id": uid})
+
+    - ``otel`` (default ``True``; needs ``opentelemetry-sdk``, ``pip install 'userspan[otel]'``):
+      the OpenTelemetry API's global tracer provider becomes an SDK ``TracerProvider`` with one
+      :class:`userspan.otel.UserspanSpanProcessor`: each span is stamped with the current scope at
+      start and, when it ends, handed to this pipeline (same endpoint, headers, batch queue, drop
+      counting and resource, so the same ``service.name``; no second exporter or thread). When the
+      app already set an SDK provider, the processor is added to it instead (its exporters are
+      kept; a ``RuntimeWarning`` says so once). ``False`` leaves OpenTelemetry alone.
+    - ``instrument``: ``True`` enables every installed instrumentor of OpenInference (``openai``,
+      ``openai-agents``, ``anthropic``, ``langchain``, ``llama-index``, ``bedrock``, ``mistralai``,
+      ``groq``, ``litellm``, ``vertexai``, ``google-genai``, ``dspy``, ``crewai``, ``haystack``)
+      and OpenTelemetry's ``openai-v2`` (only when OpenInference's ``openai`` is not installed); a
+      list enables the names it gives. A name that is not installed is skipped (logged on the
+      ``userspan`` logger; a warning when listed explicitly); an instrumentation is never a reason
+      for ``init`` to fail.
 
     Every argument left as ``None`` comes from the environment, then the default:
 
@@ -222,7 +246,8 @@ def init(
 
     Raises:
         UserspanTypeError: an argument has the wrong type.
-        UserspanValueError: a value outside what is allowed (``exporter="file"``).
+        UserspanValueError: a value outside what is allowed (``exporter="file"``, an
+            ``instrument`` name not listed above: the message names the allowed ones).
         ConfigError: the configuration is unusable (endpoint not ``http(s)://``, hashing without a
             key, ``grpc`` not compiled in, a TLS file that cannot be read or parsed, a client
             certificate without its key), or an environment variable has a bad value (the message
@@ -254,8 +279,14 @@ def init(
         # A bare string stays a string, for the core's "must be a list of strings".
         "compat": list(compat) if compat is not None and not isinstance(compat, str) else compat,
     }
+    if not isinstance(otel, bool):
+        raise _native.type_error("otel", "a bool", otel)
+    if instrument is not None and not isinstance(instrument, bool):
+        _setup.check_names(instrument)  # before anything changes
     _native.init(options)
     _install_process_hooks()
+    _setup.setup_otel(otel)
+    return _setup.instrument(instrument)
 
 
 def flush(timeout_secs: float = DEFAULT_FLUSH_TIMEOUT_SECS) -> bool:
