@@ -481,3 +481,11 @@ def test_a_python_span_reaches_the_core_field_by_field() -> None:
     assert event["name"] == "gen_ai.choice" and event["attributes"] == {"index": 0}
     # The core's resource, not the Python SDK's: one service.name for capture and OTel spans.
     assert kid["resource"]["service.name"] == "field-by-field"
+
+
+@needs_otel
+def test_the_processor_never_raises_into_the_app() -> None:
+    from userspan.otel import UserspanSpanProcessor
+
+    userspan.init(exporter="memory")
+    UserspanSpanProcessor().on_end(object())  # not a ReadableSpan: not exported, not raised

@@ -23,11 +23,14 @@ Requires ``opentelemetry-sdk`` (``pip install 'userspan[otel]'``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
 from opentelemetry.sdk.trace import SpanProcessor
 
 from . import _context, _native
+
+_log = logging.getLogger("userspan")
 
 __all__ = ["UserAttributesSpanProcessor", "UserspanSpanProcessor"]
 
@@ -93,7 +96,10 @@ class UserspanSpanProcessor(UserAttributesSpanProcessor):
 
     def on_end(self, span: Any) -> None:
         if self.enabled:
-            _native.export_otel_span(span)
+            try:
+                _native.export_otel_span(span)
+            except Exception as e:  # not shaped like an SDK ReadableSpan: telemetry never raises
+                _log.debug("userspan: span %r not exported: %s", getattr(span, "name", span), e)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return bool(_native.flush(timeout_millis / 1000.0))
