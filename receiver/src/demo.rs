@@ -20,6 +20,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{json, Map, Value as Json};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use userspan::conventions as conv;
@@ -40,9 +41,13 @@ pub struct DemoArgs {
     /// Seed of the workload generator (same seed, same workload shape).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Keep the receiver running after the demo (Ctrl-C to stop).
-    #[arg(long)]
+    /// Keep the receiver running after the demo until Ctrl-C (the default when stdout is a
+    /// terminal; give it when piping the output, e.g. in scripts and tests).
+    #[arg(long, conflicts_with = "no_keep_serving")]
     pub keep_serving: bool,
+    /// Stop the receiver once the demo's data is stored, also on a terminal.
+    #[arg(long)]
+    pub no_keep_serving: bool,
     /// No progress bar (for logs and tests).
     #[arg(long)]
     pub quiet: bool,
@@ -457,21 +462,30 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     println!();
     print!("{}", crate::table::render(pd, &period, &lq, 100, now_ns()));
     println!();
-    println!("Stored in {} ({} traces). The API is on {url}:", args.db.display(), pd.traces.len());
-    println!("  {url}/api/overview");
-    println!("  {url}/api/users?sort=cost_usd&order=desc");
-    if let Some(u) = users.first() {
-        println!("  {url}/api/users/{}", encode_path(&u.id));
+    // Links are printed only while something answers them: on a terminal the receiver keeps
+    // serving by default (a newcomer's first run), piped output needs --keep-serving.
+    let keep = !args.no_keep_serving && (args.keep_serving || std::io::stdout().is_terminal());
+    if keep {
+        println!(
+            "Stored in {} ({} traces). The receiver keeps serving (Ctrl-C to stop):",
+            args.db.display(),
+            pd.traces.len()
+        );
+        println!("  Users dashboard: {url}/");
+        println!("  OTLP/HTTP:       {url}/v1/traces");
+        println!("  API:             {url}/api/overview");
+        println!("                   {url}/api/users?sort=cost_usd&order=desc");
+        if let Some(u) = users.first() {
+            println!("                   {url}/api/users/{}", encode_path(&u.id));
+        }
+    } else {
+        println!("Stored in {} ({} traces); the demo's receiver has stopped.", args.db.display(), pd.traces.len());
+        println!("Browse them with `userspan serve --db {}` (it prints the dashboard URL),", args.db.display());
+        println!("or run the demo with --keep-serving.");
     }
     println!("Terminal table any time: userspan users --db {}", args.db.display());
     drop(idx);
-    if args.keep_serving {
-        println!("Receiver still running on {url} (OTLP: {url}/v1/traces). Ctrl-C to stop.");
-        println!("Users dashboard: {url}/");
-    } else {
-        println!("Run with --keep-serving to browse the Users dashboard at {url}/");
-    }
-    if args.keep_serving {
+    if keep {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         rt.block_on(async {
             let _ = tokio::signal::ctrl_c().await;

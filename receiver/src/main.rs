@@ -170,6 +170,7 @@ fn serve(cfg: ServerConfig) -> Result<(), String> {
         (None, Some(why)) => format!("  OTLP/gRPC traces: {why}"),
         (None, None) => "  OTLP/gRPC traces: off".to_string(),
     });
+    say(format!("  Users dashboard:  {}/", running.url()));
     say(format!("  users API:        GET  {}/api/users", running.url()));
     say(match db {
         DbPath::File(p) => format!("  database:         {}", p.display()),

@@ -285,6 +285,9 @@ impl Serve {
         let err = lines(child.stderr.take().unwrap());
         let banner = line_with(&out, "listening on ");
         let url = banner.split("listening on ").nth(1).unwrap().trim().to_string();
+        // The banner names the dashboard's URL (a newcomer's next step).
+        let dashboard = line_with(&out, "Users dashboard:");
+        assert!(dashboard.trim_end().ends_with(&format!("{url}/")), "{dashboard}");
         // The keys line is the last one before the receiver waits for signals.
         line_with(&out, "keys:");
         Serve { child, out, err, url }
