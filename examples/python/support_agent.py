@@ -2,7 +2,7 @@
 identity, the way the Latitude and Future AGI docs show it, and sent to `userspan serve`.
 
     userspan serve --db userspan.db &            # the reference receiver on 127.0.0.1:4318
-    pip install ./bindings-python
+    pip install dist/userspan-*.whl              # or, from source: pip install ./bindings-python
     python examples/python/support_agent.py      # --endpoint URL, or OTEL_EXPORTER_OTLP_ENDPOINT
     userspan users --db userspan.db              # one row per end user
 
