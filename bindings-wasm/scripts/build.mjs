@@ -12,8 +12,8 @@
 //   node scripts/build.mjs --ts-only     only the host layer (js/), over the pkg/ already built
 //
 // USERSPAN_WASM_PROFILE=debug|release overrides; CARGO_TARGET_DIR is honoured. Needs cargo with
-// the wasm32-unknown-unknown target and the wasm-bindgen CLI of exactly the wasm-bindgen version
-// in Cargo.lock (scripts/test-wasm installs both).
+// the wasm32-unknown-unknown target; the wasm-bindgen CLI of exactly the wasm-bindgen version in
+// Cargo.lock is taken from PATH or installed into a local root under the target dir (findBindgen).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -40,19 +40,48 @@ function lockedBindgenVersion() {
   return m[1];
 }
 
-function checkBindgen() {
-  const want = lockedBindgenVersion();
-  let have = '';
+function bindgenVersionOf(bin) {
   try {
-    have = execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }).trim().split(/\s+/)[1];
+    return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().split(/\s+/)[1];
   } catch {
-    throw new Error(`wasm-bindgen CLI not found; install it with: cargo install wasm-bindgen-cli --version ${want}`);
+    return undefined;
   }
-  if (have !== want) {
-    throw new Error(
-      `wasm-bindgen CLI is ${have} but Cargo.lock has wasm-bindgen ${want}; run: cargo install wasm-bindgen-cli --version ${want} --force`,
-    );
+}
+
+function cargoTargetDir() {
+  return (
+    process.env.CARGO_TARGET_DIR ||
+    JSON.parse(
+      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
+    ).target_directory
+  );
+}
+
+/** The wasm-bindgen CLI of exactly Cargo.lock's wasm-bindgen version: `wasm-bindgen` on PATH when
+ * it is that version, else the one in the local root `<target dir>/tools/wasm-bindgen-<version>`,
+ * installed there on first use (`cargo install --locked --root`, a few minutes; never the user's
+ * ~/.cargo/bin). USERSPAN_NO_INSTALL=1 fails with the command instead of running it. */
+function findBindgen() {
+  const want = lockedBindgenVersion();
+  const onPath = bindgenVersionOf('wasm-bindgen');
+  if (onPath === want) return 'wasm-bindgen';
+  const localRoot = join(cargoTargetDir(), 'tools', `wasm-bindgen-${want}`);
+  const local = join(localRoot, 'bin', process.platform === 'win32' ? 'wasm-bindgen.exe' : 'wasm-bindgen');
+  if (bindgenVersionOf(local) === want) return local;
+  const argv = ['install', 'wasm-bindgen-cli', '--version', want, '--locked', '--root', localRoot];
+  const command = `cargo ${argv.join(' ')}`;
+  const found = onPath ? `wasm-bindgen ${onPath} on PATH` : 'no wasm-bindgen on PATH';
+  if (process.env.USERSPAN_NO_INSTALL === '1') {
+    throw new Error(`wasm-bindgen CLI ${want} (Cargo.lock's wasm-bindgen) is needed, ${found}; run: ${command}`);
   }
+  console.log(`wasm-bindgen CLI ${want} needed (${found}): installing into ${localRoot}`);
+  try {
+    run('cargo', argv);
+  } catch (e) {
+    throw new Error(`installing wasm-bindgen CLI ${want} failed (${e.message}); run: ${command}`);
+  }
+  if (bindgenVersionOf(local) !== want) throw new Error(`${local} is not wasm-bindgen ${want} after: ${command}`);
+  return local;
 }
 
 // What rustc + wasm-bindgen emit for wasm32-unknown-unknown (externref table, multivalue, ...).
@@ -85,14 +114,10 @@ function findWasmOpt() {
 }
 
 function buildWasm() {
-  checkBindgen();
+  const bindgen = findBindgen();
   const cargoProfile = profile === 'release' ? 'release-wasm' : 'dev';
   run('cargo', ['build', '-p', 'userspan-wasm', '--target', 'wasm32-unknown-unknown', '--profile', cargoProfile]);
-  const targetDir =
-    process.env.CARGO_TARGET_DIR ||
-    JSON.parse(
-      execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
-    ).target_directory;
+  const targetDir = cargoTargetDir();
   const wasm = join(
     targetDir,
     'wasm32-unknown-unknown',
@@ -108,7 +133,7 @@ function buildWasm() {
     // --weak-refs: Rust objects handed to JS (scope frames) are freed by a FinalizationRegistry
     // when JS drops them, so the JS layer never has to free a frame another callback may still use.
     // The .d.ts wasm-bindgen writes types the glue for ts/web.ts (not shipped: `files` lists the .js).
-    run('wasm-bindgen', [wasm, '--target', target, '--out-dir', out, '--out-name', 'userspan_wasm', '--weak-refs']);
+    run(bindgen, [wasm, '--target', target, '--out-dir', out, '--out-name', 'userspan_wasm', '--weak-refs']);
     // The nodejs glue is CommonJS inside this "type": "module" package.
     if (target === 'nodejs') writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
     const bg = join(out, 'userspan_wasm_bg.wasm');
