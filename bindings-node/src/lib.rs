@@ -9,6 +9,7 @@
 mod convert;
 mod errors;
 mod frame;
+pub mod host_span;
 
 pub use errors::register_error_classes;
 use errors::OrThrow;

@@ -28,6 +28,8 @@ export {
   UserAttributesSpanProcessor,
   type UserAttributesSpanProcessorOptions,
 } from './shared/api';
+export { INSTRUMENTATIONS, type OtelStatus, otelStatus, UserspanSpanProcessor } from './host';
+import { beforeFlush, setupOtel, shutdownOtel } from './host';
 
 native.registerErrorClasses(...errorClasses);
 
@@ -229,15 +231,25 @@ const backend: Backend<Frame> = {
   },
   // Registers a `beforeExit` listener that flushes (no signal handler is installed or replaced;
   // call `await shutdown()` before `process.exit()`).
+  // `otel` and `instrument` are this package's (OpenTelemetry JS, `host.ts`); the rest goes to the core.
   init(options) {
-    native.init(options);
+    let core = options;
+    let otel: unknown;
+    let instrument: unknown;
+    if (options !== null && typeof options === 'object' && ('otel' in options || 'instrument' in options)) {
+      ({ otel, instrument, ...core } = options as Record<string, unknown>);
+    }
+    native.init(core);
     installExitHook();
+    setupOtel(otel, instrument);
   },
   // The wait happens on a libuv worker thread, never on the event loop.
   async flush(timeoutMs) {
+    beforeFlush();
     await native.flush(timeoutMs ?? DEFAULT_TIMEOUT_MS);
   },
   async shutdown(timeoutMs) {
+    await shutdownOtel();
     if (exitHook !== undefined) {
       process.removeListener('beforeExit', exitHook);
       exitHook = undefined;

@@ -94,6 +94,10 @@ export interface NativeModule {
   setAttribute(frame: NativeRef, key: string, value: unknown): void;
   Stamper: new (options: unknown) => Stamper;
   init(options: unknown): void;
+  /** Hands finished OTel JS spans (compact shape, `host.ts`) to init's pipeline; returns how many were queued. */
+  exportHostSpans(spans: unknown[]): number;
+  /** Whether init's pipeline exports OTel JS spans. */
+  hostExportActive(): boolean;
   flush(timeoutMs: number): Promise<boolean>;
   shutdown(timeoutMs: number): Promise<void>;
   stats(): NativeStats;
