@@ -44,7 +44,21 @@ function buildNative() {
   const tmp = join(root, 'native', `userspan.node.${process.pid}.tmp`);
   copyFileSync(from, tmp);
   renameSync(tmp, join(root, 'native', 'userspan.node'));
-  console.log(`native/userspan.node <- ${from} (${profile})`);
+  // The prebuild name the loader (src/ts/native.ts) resolves at load (napi-rs convention).
+  const header = process.platform === 'linux' ? process.report.getReport().header : {};
+  const libc =
+    process.platform === 'linux'
+      ? header.glibcVersionRuntime
+        ? 'gnu'
+        : 'musl'
+      : process.platform === 'win32'
+        ? 'msvc'
+        : '';
+  const named = `userspan.${[process.platform, process.arch, libc].filter(Boolean).join('-')}.node`;
+  const tmp2 = join(root, 'native', `${named}.${process.pid}.tmp`);
+  copyFileSync(from, tmp2);
+  renameSync(tmp2, join(root, 'native', named));
+  console.log(`native/userspan.node, native/${named} <- ${from} (${profile})`);
 }
 
 function buildTs() {

@@ -1,5 +1,8 @@
 // Loader and types of the private native addon (built from ../../src/*.rs into
-// native/userspan.node). Nothing here is public API.
+// native/userspan.<platform>-<arch>[-<libc>].node, napi-rs's prebuild naming; the development
+// build also writes native/userspan.node). Nothing here is public API except the resolver's use in
+// tests.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UserspanErrorCode } from './shared/errors';
 
@@ -112,8 +115,64 @@ export interface NativeModule {
 /** A userspan error class as the addon constructs it. */
 export type ErrorClass = new (message: string, code: UserspanErrorCode, field: string | null) => Error;
 
+/** The running platform as napi-rs names prebuilds: `process.platform`, `process.arch`, libc. */
+export interface PlatformInfo {
+  platform: string;
+  arch: string;
+  /** Linux only: `"gnu"` (glibc) or `"musl"`; Windows: `"msvc"`; else undefined. */
+  libc?: string;
+}
+
+/** This process's {@link PlatformInfo} (`USERSPAN_NATIVE_PLATFORM=<platform>-<arch>[-<libc>]` overrides it). */
+export function currentPlatform(): PlatformInfo {
+  const override = process.env.USERSPAN_NATIVE_PLATFORM;
+  if (override) {
+    const [platform, arch, libc] = override.split('-');
+    return { platform, arch: arch ?? '', libc };
+  }
+  let libc: string | undefined;
+  if (process.platform === 'linux') {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    libc = header?.glibcVersionRuntime ? 'gnu' : 'musl';
+  } else if (process.platform === 'win32') libc = 'msvc';
+  return { platform: process.platform, arch: process.arch, libc };
+}
+
+/** The prebuilt addon's file name for `p` (napi-rs convention): `userspan.linux-x64-gnu.node`. */
+export function nativeFileName(p: PlatformInfo): string {
+  return `userspan.${[p.platform, p.arch, p.libc].filter(Boolean).join('-')}.node`;
+}
+
+/**
+ * The addon file to load from `dir` for platform `p`: the development build `userspan.node` when
+ * present (a source checkout; scripts/build.mjs writes it), else the prebuilt
+ * `userspan.<platform>-<arch>[-<libc>].node` (the packed package carries only that one).
+ *
+ * @throws Error naming the platform (`process.platform` / `arch` / libc) and the files present when none fits.
+ */
+export function resolveNative(dir: string, p: PlatformInfo, present: string[]): string {
+  const want = nativeFileName(p);
+  // the development build first: tests load it by that path too, and one process must not map
+  // the same library twice under two names
+  if (present.includes('userspan.node') && p.platform === process.platform && p.arch === process.arch)
+    return join(dir, 'userspan.node');
+  if (present.includes(want)) return join(dir, want);
+  throw new Error(
+    `userspan: no native addon for this platform (platform=${p.platform} arch=${p.arch} libc=${p.libc ?? 'n/a'}): ` +
+      `looked for ${want} in ${dir}, found ${present.length ? present.join(', ') : 'no .node files'}. ` +
+      'Install the package built for this platform (scripts/package) or build from source with `npm run build` (needs cargo).',
+  );
+}
+
 function load(): NativeModule {
-  const path = join(__dirname, '..', 'native', 'userspan.node');
+  const dir = join(__dirname, '..', 'native');
+  let present: string[] = [];
+  try {
+    present = readdirSync(dir).filter((f) => f.endsWith('.node'));
+  } catch {
+    // no native/ directory: resolveNative names that
+  }
+  const path = resolveNative(dir, currentPlatform(), present);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(path) as NativeModule;
