@@ -364,8 +364,10 @@ function enableOpenAI(req: (id: string) => unknown, module: unknown): boolean {
     enabled.set('openai', inst);
   }
   if (module !== undefined && module !== null) {
-    const m = module as { default?: unknown; OpenAI?: unknown };
-    inst.manuallyInstrument?.(m.OpenAI ?? m.default ?? m);
+    // the instrumentation patches `module.OpenAI`: accept the module namespace
+    // (`import * as openai from 'openai'`) or the class (`import OpenAI from 'openai'`)
+    const m = module as { OpenAI?: unknown; default?: { OpenAI?: unknown } };
+    inst.manuallyInstrument?.(m.OpenAI !== undefined ? m : m.default?.OpenAI !== undefined ? m.default : { OpenAI: m });
   }
   return true;
 }
