@@ -59,7 +59,8 @@ function cargoTargetDir() {
 
 /** The wasm-bindgen CLI of exactly Cargo.lock's wasm-bindgen version: `wasm-bindgen` on PATH when
  * it is that version, else the one in the local root `<target dir>/tools/wasm-bindgen-<version>`,
- * installed there on first use (`cargo install --locked --root`, a few minutes; never the user's
+ * installed there on first use (`cargo install --locked --root`, without --locked if that cannot
+ * resolve; a few minutes; never the user's
  * ~/.cargo/bin). USERSPAN_NO_INSTALL=1 fails with the command instead of running it. */
 function findBindgen() {
   const want = lockedBindgenVersion();
@@ -77,8 +78,14 @@ function findBindgen() {
   console.log(`wasm-bindgen CLI ${want} needed (${found}): installing into ${localRoot}`);
   try {
     run('cargo', argv);
-  } catch (e) {
-    throw new Error(`installing wasm-bindgen CLI ${want} failed (${e.message}); run: ${command}`);
+  } catch {
+    // --locked fails when the CLI's lock file pins a crate version the registry (or a mirror) lacks;
+    // then let cargo resolve (as scripts/test-wasm does).
+    try {
+      run('cargo', argv.filter((a) => a !== '--locked'));
+    } catch (e) {
+      throw new Error(`installing wasm-bindgen CLI ${want} failed (${e.message}); run: ${command}`);
+    }
   }
   if (bindgenVersionOf(local) !== want) throw new Error(`${local} is not wasm-bindgen ${want} after: ${command}`);
   return local;
