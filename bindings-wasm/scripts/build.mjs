@@ -82,7 +82,10 @@ function findBindgen() {
     // --locked fails when the CLI's lock file pins a crate version the registry (or a mirror) lacks;
     // then let cargo resolve (as scripts/test-wasm does).
     try {
-      run('cargo', argv.filter((a) => a !== '--locked'));
+      run(
+        'cargo',
+        argv.filter((a) => a !== '--locked'),
+      );
     } catch (e) {
       throw new Error(`installing wasm-bindgen CLI ${want} failed (${e.message}); run: ${command}`);
     }
