@@ -426,6 +426,18 @@ impl Keys {
         project_of(g, requested)
     }
 
+    /// The project a `POST /api/feedback` request writes into: any valid key (ingest, read or
+    /// api: a dashboard user may annotate), `requested` (`?project`) if the key has it (403 if
+    /// not), else its home; without keys, `requested` or `default`. 401 without a valid key.
+    pub fn authorize_feedback(&self, headers: &HeaderMap, requested: Option<&str>) -> Result<String, ApiError> {
+        let set = self.current();
+        if !set.is_enabled() {
+            return project_of(None, requested);
+        }
+        let g = set.caller(headers).ok_or_else(unauthorized)?;
+        project_of(Some(g), requested)
+    }
+
     /// The project an OTLP request writes into: `None` when no keys are configured (each
     /// resource's `userspan.project`, else `default`), else the home project of its key (an HTTP
     /// `Authorization` header, or the gRPC `authorization` metadata entry, the same HTTP/2

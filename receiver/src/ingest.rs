@@ -122,6 +122,15 @@ pub struct IngestCounts {
     pub truncated_metadata: i64,
     /// Spans with a metadata object value that is not a JSON object (ignored).
     pub invalid_metadata: i64,
+    /// OTLP log records received (`POST /v1/logs`, `LogsService/Export`) in committed requests.
+    pub log_records: i64,
+    /// Feedback records stored or replaced (OTLP logs and `POST /api/feedback`); a stale
+    /// re-send (an earlier time than the stored record's) is not counted.
+    pub feedback_records: i64,
+    /// Feedback log records rejected (`partial_success.rejected_log_records`).
+    pub rejected_feedback_records: i64,
+    /// Log records that are not evaluation events: acknowledged and dropped.
+    pub dropped_log_records: i64,
 }
 
 impl IngestCounts {
@@ -136,6 +145,10 @@ impl IngestCounts {
         self.invalid_tags += o.invalid_tags;
         self.truncated_metadata += o.truncated_metadata;
         self.invalid_metadata += o.invalid_metadata;
+        self.log_records += o.log_records;
+        self.feedback_records += o.feedback_records;
+        self.rejected_feedback_records += o.rejected_feedback_records;
+        self.dropped_log_records += o.dropped_log_records;
     }
 }
 
@@ -1010,6 +1023,29 @@ pub fn any_to_json(v: Option<&AnyValue>) -> Json {
         }
         Some(_) => Json::Null,
     }
+}
+
+/// The end user of an OTLP record (a feedback log record) with attributes `own` under a resource
+/// with attributes `resource`, resolved as a span's identity is ([`RESOLVED_KEYS`]: the first
+/// alias with a non-empty value, the record's own attributes before the resource's, the id's hash
+/// when no id key is present; an id type outside `user.id.type`'s values is `custom`).
+pub fn resolve_identity(own: &[KeyValue], resource: &[KeyValue]) -> Option<UserIdent> {
+    let (mut r, mut res) = (Resolved::default(), Resolved::default());
+    for kv in own {
+        r.take(kv);
+    }
+    for kv in resource {
+        res.take(kv);
+    }
+    let pick = |own: &mut Option<(u8, String)>, fallback: &Option<(u8, String)>| {
+        own.take().filter(|(_, v)| !v.is_empty()).or_else(|| fallback.clone()).map(|(_, v)| v).filter(|v| !v.is_empty())
+    };
+    let id = pick(&mut r.user_id, &res.user_id).or_else(|| pick(&mut r.user_id_hash, &res.user_id_hash))?;
+    let id_type = match pick(&mut r.user_id_type, &res.user_id_type) {
+        Some(t) if conv::USER_ID_TYPES.contains(&t.as_str()) => t,
+        _ => conv::USER_ID_TYPE_CUSTOM.to_string(),
+    };
+    Some(UserIdent { id, id_type })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod demo;
+pub mod feedback;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -23,10 +23,12 @@
 //! the same depths, so it cannot overflow the stack either.
 
 use crate::ingest::Encoding;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
@@ -93,6 +95,27 @@ pub fn check(body: &[u8], encoding: Encoding) -> Result<Estimate, OverBudget> {
     estimate(body, encoding, MAX_DECODED_BYTES)
 }
 
+/// Which OTLP export request a body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// `ExportTraceServiceRequest` (`/v1/traces`, `TraceService/Export`).
+    Traces,
+    /// `ExportLogsServiceRequest` (`/v1/logs`, `LogsService/Export`).
+    Logs,
+}
+
+/// [`check`] for a request of `signal` (the logs schema walked like the trace schema).
+pub fn check_signal(body: &[u8], encoding: Encoding, signal: Signal) -> Result<Estimate, OverBudget> {
+    let root = match signal {
+        Signal::Traces => Msg::Request,
+        Signal::Logs => Msg::LogsRequest,
+    };
+    if encoding == Encoding::Protobuf && (body.len() as u64).saturating_mul(PROTOBUF_MAX_RATIO) <= MAX_DECODED_BYTES {
+        return Ok(Estimate { bytes: body.len() as u64 * PROTOBUF_MAX_RATIO, messages: 0 });
+    }
+    scan_root(body, encoding, MAX_DECODED_BYTES, root)
+}
+
 /// Whether decoding `body` (an `ExportTraceServiceRequest` in `encoding`, decompressed) stays
 /// within `limit` bytes: [`scan`], except for a protobuf too small to pass the limit whatever it
 /// holds (see [`PROTOBUF_MAX_RATIO`]).
@@ -107,12 +130,16 @@ pub fn estimate(body: &[u8], encoding: Encoding, limit: u64) -> Result<Estimate,
 /// take, by one pass over it, or [`OverBudget`] as soon as it passes `limit` bytes. A malformed
 /// body is estimated up to where it stops being decodable (the decoder then refuses it there).
 pub fn scan(body: &[u8], encoding: Encoding, limit: u64) -> Result<Estimate, OverBudget> {
+    scan_root(body, encoding, limit, Msg::Request)
+}
+
+fn scan_root(body: &[u8], encoding: Encoding, limit: u64, root: Msg) -> Result<Estimate, OverBudget> {
     let mut acc = Acc { limit, ..Acc::default() };
     let stop = match encoding {
-        Encoding::Protobuf => scan_protobuf(body, Msg::Request, 0, &mut acc).err(),
+        Encoding::Protobuf => scan_protobuf(body, root, 0, &mut acc).err(),
         Encoding::Json => {
             let cell = RefCell::new(acc);
-            let stop = scan_json(body, &cell).err();
+            let stop = scan_json(body, &cell, root).err();
             acc = cell.into_inner();
             stop
         }
@@ -240,6 +267,10 @@ enum Msg {
     AnyValue,
     ArrayValue,
     KeyValueList,
+    LogsRequest,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
 }
 
 /// What a field holds, as far as memory goes.
@@ -268,7 +299,11 @@ type Fields = &'static [(u32, &'static str, Kind)];
 
 impl Msg {
     /// Every message.
-    const ALL: [Msg; 14] = [
+    const ALL: [Msg; 18] = [
+        Msg::LogsRequest,
+        Msg::ResourceLogs,
+        Msg::ScopeLogs,
+        Msg::LogRecord,
         Msg::Request,
         Msg::ResourceSpans,
         Msg::Resource,
@@ -314,6 +349,10 @@ impl Msg {
             Msg::AnyValue => size_of::<AnyValue>(),
             Msg::ArrayValue => size_of::<ArrayValue>(),
             Msg::KeyValueList => size_of::<KeyValueList>(),
+            Msg::LogsRequest => size_of::<ExportLogsServiceRequest>(),
+            Msg::ResourceLogs => size_of::<ResourceLogs>(),
+            Msg::ScopeLogs => size_of::<ScopeLogs>(),
+            Msg::LogRecord => size_of::<LogRecord>(),
         }) as u64
     }
 
@@ -360,6 +399,22 @@ impl Msg {
             ],
             Msg::ArrayValue => &[(1, "values", Many(Msg::AnyValue))],
             Msg::KeyValueList => &[(1, "values", Many(Msg::KeyValue))],
+            // `logs.proto`.
+            Msg::LogsRequest => &[(1, "resourceLogs", Many(Msg::ResourceLogs))],
+            Msg::ResourceLogs => {
+                &[(1, "resource", One(Msg::Resource)), (2, "scopeLogs", Many(Msg::ScopeLogs)), (3, "schemaUrl", Text)]
+            }
+            Msg::ScopeLogs => {
+                &[(1, "scope", One(Msg::Scope)), (2, "logRecords", Many(Msg::LogRecord)), (3, "schemaUrl", Text)]
+            }
+            Msg::LogRecord => &[
+                (3, "severityText", Text),
+                (5, "body", One(Msg::AnyValue)),
+                (6, "attributes", Many(Msg::KeyValue)),
+                (9, "traceId", Hex),
+                (10, "spanId", Hex),
+                (12, "eventName", Text),
+            ],
         }
     }
 }
@@ -418,9 +473,9 @@ fn scan_protobuf(mut buf: &[u8], msg: Msg, depth: u32, acc: &mut Acc) -> Result<
 // JSON
 // ------------------------------------------------------------------------------------------------
 
-fn scan_json(body: &[u8], acc: &RefCell<Acc>) -> Result<(), Stop> {
+fn scan_json(body: &[u8], acc: &RefCell<Acc>, root: Msg) -> Result<(), Stop> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let walked = Walk { role: Role::Msg(Msg::Request), copies: 0, acc }.deserialize(&mut de).and_then(|()| de.end());
+    let walked = Walk { role: Role::Msg(root), copies: 0, acc }.deserialize(&mut de).and_then(|()| de.end());
     match walked {
         Ok(()) => Ok(()),
         Err(_) if acc.borrow().check().is_err() => Err(Stop::Over),

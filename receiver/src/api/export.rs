@@ -24,6 +24,9 @@ use crate::ingest::{
 use crate::store::writer::WriteJob;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use std::fmt;
 use std::time::Duration;
@@ -213,7 +216,7 @@ pub async fn export(
     }
     let tally = IngestContext::tally(&mapped.rows);
     let (reply, wait) = oneshot::channel();
-    match st.writer.try_send(WriteJob { rows: mapped.rows, reply }) {
+    match st.writer.try_send(WriteJob { rows: mapped.rows, feedback: Vec::new(), reply }) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => return Err(ExportError::Busy),
         Err(TrySendError::Closed(_)) => return Err(ExportError::ShuttingDown),
@@ -226,4 +229,101 @@ pub async fn export(
         Ok(Err(msg)) => Err(ExportError::WriteFailed(msg)),
         Err(_) => Err(ExportError::WriteFailed("the writer stopped".into())),
     }
+}
+
+impl Accepted {
+    /// The `ExportLogsServiceResponse`: `partial_success` only when log records were rejected.
+    pub fn logs_response(self) -> ExportLogsServiceResponse {
+        let partial_success = (self.rejected > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: self.rejected,
+            error_message: self.reason.unwrap_or_default(),
+        });
+        ExportLogsServiceResponse { partial_success }
+    }
+}
+
+/// Decodes an `ExportLogsServiceRequest` in `encoding` (the rules of
+/// [`crate::ingest::decode_request`]).
+pub fn decode_logs_request(body: &[u8], encoding: Encoding) -> Result<ExportLogsServiceRequest, DecodeError> {
+    use prost::Message;
+    match encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(body)
+            .map_err(|e| DecodeError::Invalid(format!("invalid OTLP protobuf: {e}"))),
+        Encoding::Json => {
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(DecodeError::Invalid("invalid OTLP JSON: the body must be a JSON object".into()));
+            }
+            serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP JSON: {e}")))
+        }
+    }
+}
+
+/// Hands feedback records to the writer and waits for their COMMIT; counts them in
+/// `GET /api/stats` once committed. `Ok(n)`: records stored or replaced.
+pub async fn store_feedback(st: &AppState, rows: Vec<crate::feedback::FeedbackRow>) -> Result<usize, ExportError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let (reply, wait) = oneshot::channel();
+    match st.writer.try_send(WriteJob { rows: Vec::new(), feedback: rows, reply }) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => return Err(ExportError::Busy),
+        Err(TrySendError::Closed(_)) => return Err(ExportError::ShuttingDown),
+    }
+    match wait.await {
+        Ok(Ok(o)) => Ok(o.feedback_stored),
+        Ok(Err(msg)) => Err(ExportError::WriteFailed(msg)),
+        Err(_) => Err(ExportError::WriteFailed("the writer stopped".into())),
+    }
+}
+
+/// The logs twin of [`export`] (`POST /v1/logs`, `LogsService/Export`): the same gunzip, cap,
+/// decode budget (the logs schema), decoding and writer hand-off; feedback records
+/// (`gen_ai.evaluation.result`, [`crate::feedback`]) are stored, other log records acknowledged
+/// and dropped, invalid feedback records rejected in `partial_success`. Returns once the
+/// writer has COMMITTED the records.
+pub async fn export_logs(
+    st: &AppState,
+    payload: Bytes,
+    gzip: bool,
+    enc: Encoding,
+    project: Option<String>,
+) -> Result<Accepted, ExportError> {
+    let key_project = project.clone();
+    let mapped = tokio::task::spawn_blocking(move || {
+        let unzipped;
+        let plain: &[u8] = if gzip {
+            unzipped = gunzip_capped(&payload)?;
+            &unzipped
+        } else {
+            &payload
+        };
+        budget::check_signal(plain, enc, budget::Signal::Logs).map_err(ExportError::OverBudget)?;
+        let req = decode_logs_request(plain, enc)?;
+        Ok::<_, ExportError>(crate::feedback::map_logs_request(req, project.as_deref(), crate::timefmt::now_ns()))
+    })
+    .await
+    .map_err(|e| ExportError::Invalid(format!("decoder failed: {e}")))??;
+    let accepted = Accepted { rejected: mapped.rejected, reason: mapped.reject_reason };
+    let mut per: Vec<(std::sync::Arc<str>, crate::ingest::IngestCounts)> = Vec::new();
+    let project_of = mapped.rows.first().map(|r| r.project.clone());
+    let stored = store_feedback(st, mapped.rows).await?;
+    // Counted per project of the request (one project per key; without keys, the first
+    // resource's).
+    let p = key_project
+        .map(std::sync::Arc::<str>::from)
+        .or(project_of)
+        .unwrap_or_else(|| std::sync::Arc::from(userspan::conventions::DEFAULT_PROJECT));
+    per.push((
+        p,
+        crate::ingest::IngestCounts {
+            log_records: mapped.received,
+            feedback_records: stored as i64,
+            rejected_feedback_records: mapped.rejected,
+            dropped_log_records: mapped.dropped,
+            ..Default::default()
+        },
+    ));
+    st.ingest.record(per);
+    Ok(accepted)
 }

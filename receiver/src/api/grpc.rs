@@ -14,12 +14,11 @@
 //! The message bytes are decoded here, not by tonic's prost codec: that codec reports a bad
 //! protobuf as `INTERNAL`, where the OTLP spec wants the non-retryable `INVALID_ARGUMENT`.
 
-use super::export::{authenticate, export, ExportError};
+use super::export::{authenticate, export, export_logs, ExportError};
 use super::AppState;
 use crate::ingest::{Encoding, MAX_BODY_BYTES};
-use bytes::Buf;
+use bytes::{Buf, BufMut};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,11 +34,16 @@ use tonic::{Code, Request, Response, Status};
 /// The gRPC path of the export method.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
+/// The gRPC path of the logs export method (`LogsService/Export`, served on the same port with
+/// the same pipeline; feedback records, [`crate::feedback`]).
+pub const LOGS_EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
 /// The default OTLP/gRPC address (the OTLP spec's default port, 4317, on loopback).
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:4317";
 
-/// tonic codec of the export method: requests are kept as bytes (decoded by the shared
-/// pipeline), responses are prost-encoded `ExportTraceServiceResponse`s.
+/// tonic codec of the export methods: requests are kept as bytes (decoded by the shared
+/// pipeline), responses are already prost-encoded `ExportTraceServiceResponse`s or
+/// `ExportLogsServiceResponse`s.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportCodec;
 
@@ -52,7 +56,7 @@ pub struct ResponseEncoder;
 pub struct BytesDecoder;
 
 impl Codec for ExportCodec {
-    type Encode = ExportTraceServiceResponse;
+    type Encode = Bytes;
     type Decode = Bytes;
     type Encoder = ResponseEncoder;
     type Decoder = BytesDecoder;
@@ -67,11 +71,12 @@ impl Codec for ExportCodec {
 }
 
 impl Encoder for ResponseEncoder {
-    type Item = ExportTraceServiceResponse;
+    type Item = Bytes;
     type Error = Status;
 
-    fn encode(&mut self, item: ExportTraceServiceResponse, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst).map_err(|e| Status::internal(format!("cannot encode the response: {e}")))
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
     }
 }
 
@@ -88,6 +93,8 @@ impl Decoder for BytesDecoder {
 /// One call of the export method, for the project the caller's key resolved to.
 struct ExportCall {
     st: AppState,
+    /// `LogsService/Export` rather than `TraceService/Export`.
+    logs: bool,
     project: Option<String>,
     /// Set when tonic decoded a message and handed it over: any error answered while it is unset
     /// is tonic's refusal of the request's framing.
@@ -95,16 +102,25 @@ struct ExportCall {
 }
 
 impl UnaryService<Bytes> for ExportCall {
-    type Response = ExportTraceServiceResponse;
-    type Future = BoxFuture<Response<ExportTraceServiceResponse>, Status>;
+    type Response = Bytes;
+    type Future = BoxFuture<Response<Bytes>, Status>;
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let st = self.st.clone();
         let project = self.project.take();
         self.called.store(true, Ordering::Relaxed);
+        let logs = self.logs;
         Box::pin(async move {
-            match export(&st, request.into_inner(), false, Encoding::Protobuf, project).await {
-                Ok(accepted) => Ok(Response::new(accepted.response())),
+            let payload = request.into_inner();
+            let answer = if logs {
+                export_logs(&st, payload, false, Encoding::Protobuf, project)
+                    .await
+                    .map(|a| a.logs_response().encode_to_vec())
+            } else {
+                export(&st, payload, false, Encoding::Protobuf, project).await.map(|a| a.response().encode_to_vec())
+            };
+            match answer {
+                Ok(bytes) => Ok(Response::new(Bytes::from(bytes))),
                 Err(e) => Err(e.grpc_status()),
             }
         })
@@ -149,12 +165,15 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let st = self.st.clone();
         Box::pin(async move {
-            if req.uri().path() != EXPORT_PATH {
-                return Ok(status_response(Status::unimplemented(format!(
-                    "{} is not served here; the OTLP trace export is {EXPORT_PATH}",
-                    req.uri().path()
-                ))));
-            }
+            let logs = match req.uri().path() {
+                EXPORT_PATH => false,
+                LOGS_EXPORT_PATH => true,
+                other => {
+                    return Ok(status_response(Status::unimplemented(format!(
+                        "{other} is not served here; the OTLP exports are {EXPORT_PATH} and {LOGS_EXPORT_PATH}"
+                    ))));
+                }
+            };
             // The key is checked before the message is read.
             let project = match authenticate(&st, req.headers()) {
                 Ok(p) => p,
@@ -164,7 +183,7 @@ where
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(MAX_BODY_BYTES);
             let called = Arc::new(AtomicBool::new(false));
-            let res = grpc.unary(ExportCall { st, project, called: called.clone() }, req).await;
+            let res = grpc.unary(ExportCall { st, logs, project, called: called.clone() }, req).await;
             if called.load(Ordering::Relaxed) {
                 return Ok(res);
             }

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod cohorts;
 pub mod export;
+pub mod feedback;
 pub mod grpc;
 pub mod otlp;
 pub mod params;
@@ -118,7 +119,11 @@ pub fn router(state: AppState) -> Router {
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::CONTENT_ENCODING])
         .max_age(std::time::Duration::from_secs(3600));
-    let otlp = Router::new().route("/v1/traces", post(otlp::export)).layer(DefaultBodyLimit::disable()).layer(cors);
+    let otlp = Router::new()
+        .route("/v1/traces", post(otlp::export))
+        .route("/v1/logs", post(otlp::export_logs))
+        .layer(DefaultBodyLimit::disable())
+        .layer(cors);
     Router::new()
         .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/api/overview", get(users::overview))
@@ -126,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{user_id}", get(users::detail).delete(users::erase))
         .route("/api/users/{user_id}/sessions", get(users::sessions))
         .route("/api/users/{user_id}/traces", get(users::traces))
+        .route("/api/users/{user_id}/feedback", get(feedback::user_feedback))
+        .route("/api/feedback", post(feedback::post).layer(DefaultBodyLimit::disable()))
         .route("/api/cohorts", get(cohorts::list))
         .route("/api/stats", get(users::stats))
         .route("/api/projects", get(projects))

@@ -44,6 +44,12 @@ pub struct Cohort {
     pub eval_pass_rate: Option<f64>,
     /// Traces with a triggered guardrail.
     pub guardrail_triggers: i64,
+    /// The users' `end_user` feedback records in the period.
+    pub feedback_count: i64,
+    /// Mean value of the users' scored `end_user` records in the period; `null` if none.
+    pub avg_feedback_score: Option<f64>,
+    /// The cohort's traces with feedback ÷ its traces (0 without traces).
+    pub feedback_coverage: f64,
 }
 
 /// Every `user.metadata` key seen on the rows, sorted.
@@ -99,6 +105,17 @@ pub fn cohorts(rows: &[UserRow], key: &str) -> Vec<Cohort> {
                 avg_latency_ms: if traces > 0 { latency_weighted / traces as f64 } else { 0.0 },
                 eval_pass_rate: (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
                 guardrail_triggers: sum(&|u| u.totals.guardrail_triggers),
+                feedback_count: sum(&|u| u.feedback_raw.records),
+                avg_feedback_score: {
+                    let scored = sum(&|u| u.feedback_raw.scored);
+                    let total: f64 = users.iter().map(|u| u.feedback_raw.score_sum).sum();
+                    (scored > 0).then(|| total / scored as f64)
+                },
+                feedback_coverage: if traces > 0 {
+                    sum(&|u| u.feedback_raw.traces_with_feedback) as f64 / traces as f64
+                } else {
+                    0.0
+                },
             }
         })
         .collect();

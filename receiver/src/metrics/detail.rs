@@ -251,6 +251,10 @@ pub struct SessionRow {
     pub output_tokens: i64,
     /// Input + output tokens.
     pub total_tokens: i64,
+    /// Span events and `evaluator` records of the session's traces.
+    pub evaluations: super::feedback::Evaluations,
+    /// `end_user` records of the session's traces (any time).
+    pub feedback: super::feedback::FeedbackSummary,
     #[serde(skip)]
     last_ns: i64,
 }
@@ -271,6 +275,10 @@ pub fn sessions(pd: &ProjectData, u: &UserRec, period: &Period, errors_only: boo
         .into_values()
         .map(|(first, last, any, ts)| {
             let errored_traces = ts.iter().filter(|t| t.errored).count() as i64;
+            let mut fb = super::feedback::TraceFeedback::default();
+            for t in &ts {
+                fb.add(pd, &t.trace_id, t.eval_pass, t.eval_total);
+            }
             let input_tokens: i64 = ts.iter().map(|t| t.input_tokens).sum();
             let output_tokens: i64 = ts.iter().map(|t| t.output_tokens).sum();
             SessionRow {
@@ -286,6 +294,8 @@ pub fn sessions(pd: &ProjectData, u: &UserRec, period: &Period, errors_only: boo
                 input_tokens,
                 output_tokens,
                 total_tokens: input_tokens + output_tokens,
+                evaluations: fb.evaluations(),
+                feedback: fb.feedback(),
                 last_ns: last,
             }
         })
@@ -329,6 +339,12 @@ pub struct TraceRow {
     /// `tags` (array) and `metadata` (object, `{}` when none).
     #[serde(flatten)]
     pub tags_metadata: TagsMetadataJson,
+    /// Span events and `evaluator` records of the trace.
+    pub evaluations: super::feedback::Evaluations,
+    /// Its `end_user` records (any time).
+    pub feedback: super::feedback::FeedbackSummary,
+    /// Its 10 latest records of every source.
+    pub feedback_records: Vec<super::feedback::RecordJson>,
 }
 
 /// A trace's tags and metadata as the API shows them: `tags` (array of strings) and `metadata`
@@ -364,22 +380,29 @@ pub fn traces(
         .collect();
     ts.sort_by(|a, b| b.start_ns.cmp(&a.start_ns).then_with(|| a.trace_id.cmp(&b.trace_id)));
     ts.into_iter()
-        .map(|t| TraceRow {
-            trace_id: hex::encode(t.trace_id),
-            session_id: t.session_id(),
-            name: t.name().to_string(),
-            start: fmt_time(t.start_ns),
-            duration_ms: t.duration_ns() as f64 / NS_PER_MS as f64,
-            status: if t.errored { "error" } else { "ok" },
-            spans: t.span_count,
-            llm_calls: t.llm_calls,
-            input_tokens: t.input_tokens,
-            output_tokens: t.output_tokens,
-            total_tokens: t.total_tokens(),
-            cost_usd: usd(t.cost_micros),
-            estimated_cost_usd: usd(t.estimated_cost_micros),
-            unpriced_llm_calls: t.unpriced_llm_calls,
-            tags_metadata: TagsMetadataJson(t.tags_metadata.clone()),
+        .map(|t| {
+            let mut fb = super::feedback::TraceFeedback::default();
+            fb.add(pd, &t.trace_id, t.eval_pass, t.eval_total);
+            TraceRow {
+                trace_id: hex::encode(t.trace_id),
+                session_id: t.session_id(),
+                name: t.name().to_string(),
+                start: fmt_time(t.start_ns),
+                duration_ms: t.duration_ns() as f64 / NS_PER_MS as f64,
+                status: if t.errored { "error" } else { "ok" },
+                spans: t.span_count,
+                llm_calls: t.llm_calls,
+                input_tokens: t.input_tokens,
+                output_tokens: t.output_tokens,
+                total_tokens: t.total_tokens(),
+                cost_usd: usd(t.cost_micros),
+                estimated_cost_usd: usd(t.estimated_cost_micros),
+                unpriced_llm_calls: t.unpriced_llm_calls,
+                tags_metadata: TagsMetadataJson(t.tags_metadata.clone()),
+                evaluations: fb.evaluations(),
+                feedback: fb.feedback(),
+                feedback_records: super::feedback::latest_records(pd, &t.trace_id),
+            }
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 
 pub mod cohorts;
 pub mod detail;
+pub mod feedback;
 pub mod overview;
 pub mod period;
 pub mod users;

@@ -47,6 +47,10 @@ pub struct Overview {
     pub sessions_with_user_share: f64,
     /// `traces_with_user / unique_users` (0 without users).
     pub traces_per_user: f64,
+    /// Traces in the period with ≥ 1 `end_user` feedback record.
+    pub traces_with_feedback: i64,
+    /// `traces_with_feedback / traces` (0 without traces).
+    pub traces_with_feedback_share: f64,
     /// Activity per bucket.
     pub histogram: Vec<HistBucket>,
 }
@@ -88,6 +92,7 @@ pub fn overview(pd: &ProjectData, period: &Period) -> Overview {
         }
     }
     let new_users = pd.users.values().filter(|u| u.first_ns != i64::MAX && period.contains(u.first_ns)).count() as i64;
+    let with_feedback = super::feedback::traces_with_feedback(pd, period);
     Overview {
         from: fmt_time(period.from_ns),
         to: fmt_time(period.to_ns),
@@ -101,6 +106,8 @@ pub fn overview(pd: &ProjectData, period: &Period) -> Overview {
         sessions_with_user,
         sessions_with_user_share: ratio(sessions_with_user as f64, sessions as f64),
         traces_per_user: ratio(with_user as f64, users as f64),
+        traces_with_feedback: with_feedback,
+        traces_with_feedback_share: ratio(with_feedback as f64, traces as f64),
         histogram: hist
             .iter()
             .enumerate()

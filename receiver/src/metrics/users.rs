@@ -176,6 +176,12 @@ pub struct UserRow {
     /// The numeric columns.
     #[serde(flatten)]
     pub totals: Totals,
+    /// The feedback columns (`docs/design.md`, "Feedback").
+    #[serde(flatten)]
+    pub feedback: super::feedback::FeedbackCols,
+    /// The user's feedback before the ratios (cohorts add them up).
+    #[serde(skip)]
+    pub feedback_raw: super::feedback::UserFeedback,
     /// Latest `user.metadata` (serialized as an object; `{}` when none).
     #[serde(serialize_with = "ser_metadata")]
     pub metadata: Option<String>,
@@ -220,6 +226,10 @@ pub const SORT_COLUMNS: &[&str] = &[
     "active_days",
     "eval_pass_rate",
     "guardrail_triggers",
+    "feedback_count",
+    "avg_feedback_score",
+    "feedback_coverage",
+    "comments",
     "user_id",
     "user_email",
 ];
@@ -245,6 +255,10 @@ pub const ROLLUP_COLUMNS: &[&str] = &[
     "active_days",
     "eval_pass_rate",
     "guardrail_triggers",
+    "feedback_count",
+    "avg_feedback_score",
+    "feedback_coverage",
+    "comments",
 ];
 
 impl UserRow {
@@ -288,6 +302,10 @@ fn column(col: &str) -> Option<Column> {
         "active_days" => |r| Some(r.totals.active_days as f64),
         "eval_pass_rate" => |r| r.totals.eval_pass_rate,
         "guardrail_triggers" => |r| Some(r.totals.guardrail_triggers as f64),
+        "feedback_count" => |r| Some(r.feedback.feedback_count as f64),
+        "avg_feedback_score" => |r| r.feedback.avg_feedback_score,
+        "feedback_coverage" => |r| Some(r.feedback.feedback_coverage),
+        "comments" => |r| Some(r.feedback.comments as f64),
         _ => return None,
     })
 }
@@ -394,10 +412,15 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
     drop(costs);
     at.push(n);
     let medians: Vec<f64> = at.windows(2).map(|w| median_i64(&mut grouped[w[0]..w[1]]).unwrap_or(0.0)).collect();
+    let feedback = super::feedback::per_user(pd, period);
     accs.iter()
         .enumerate()
         .filter_map(|(ai, acc)| {
-            let u = pd.users.get(&pd.user_key_of[acc.user as usize])?;
+            let key = pd.user_key_of[acc.user as usize];
+            let u = pd.users.get(&key)?;
+            let fb = feedback.get(&key).copied().unwrap_or_default();
+            // Evaluations: the traces' span events and the user's evaluator records.
+            let (eval_pass, eval_total) = (acc.eval_pass + fb.eval_pass, acc.eval_total + fb.eval_total);
             Some(UserRow {
                 user_id: u.ident.id.clone(),
                 user_id_type: u.ident.id_type.clone(),
@@ -424,9 +447,11 @@ pub fn user_rows(pd: &ProjectData, period: &Period) -> Vec<UserRow> {
                     cost_median_usd: medians[ai] / 1e6,
                     avg_latency_ms: ratio(acc.duration_ns as f64, acc.traces as f64) / NS_PER_MS as f64,
                     active_days: acc.active_days,
-                    eval_pass_rate: (acc.eval_total > 0).then(|| acc.eval_pass as f64 / acc.eval_total as f64),
+                    eval_pass_rate: (eval_total > 0).then(|| eval_pass as f64 / eval_total as f64),
                     guardrail_triggers: acc.guardrail_traces,
                 },
+                feedback: fb.cols(acc.traces),
+                feedback_raw: fb,
                 metadata: u.metadata.clone(),
             })
         })

@@ -60,6 +60,8 @@ pub struct Purged {
     pub traces: u64,
     /// Users deleted: those left without any trace.
     pub users: u64,
+    /// Feedback records deleted: given before the cutoff, or of a deleted trace.
+    pub feedback: u64,
 }
 
 /// A job for the writer thread.
@@ -123,7 +125,7 @@ impl Maintenance {
     async fn run<T>(&self, job: MaintJob, rx: oneshot::Receiver<Result<T, String>>) -> Result<T, String> {
         let wake = self.queue(job)?;
         let (reply, _) = oneshot::channel();
-        wake.send(WriteJob { rows: Vec::new(), reply }).await.map_err(|_| GONE.to_string())?;
+        wake.send(WriteJob { rows: Vec::new(), feedback: Vec::new(), reply }).await.map_err(|_| GONE.to_string())?;
         drop(wake);
         rx.await.map_err(|_| GONE.to_string())?
     }
@@ -143,12 +145,16 @@ impl Maintenance {
         let index = self.link.as_ref().ok_or(GONE)?.index.clone();
         let old = index.traces_started_before(cutoff_ns);
         let mut total = Purged::default();
-        for chunk in old.chunks(PURGE_BATCH) {
+        // One pass even without old traces: old feedback goes too.
+        let chunks: Vec<&[(Arc<str>, [u8; 16])]> =
+            if old.is_empty() { vec![&[]] } else { old.chunks(PURGE_BATCH).collect() };
+        for chunk in chunks {
             let (reply, rx) = oneshot::channel();
             let p = self.run(MaintJob::Purge { cutoff_ns, traces: chunk.to_vec(), reply }, rx).await?;
             total.spans += p.spans;
             total.traces += p.traces;
             total.users += p.users;
+            total.feedback += p.feedback;
         }
         Ok(total)
     }
@@ -307,6 +313,24 @@ pub fn erase_user(
     }
     let types = types.unwrap_or_default();
     let is_erased = |s: &SpanRow| s.user.as_ref().is_some_and(|u| u.id == user_id && types.contains(&u.id_type));
+    // The user's feedback: records they own (their traces' and their own), and records that
+    // carry their id although their trace is someone else's.
+    let feedback: Vec<Arc<str>> = {
+        let idx = index.read();
+        let pd = idx.project(project);
+        let is_user = |u: Option<&UserIdent>| u.is_some_and(|u| u.id == user_id && types.contains(&u.id_type));
+        pd.feedback
+            .values()
+            .filter(|r| is_user(pd.feedback_owner(r)) || is_user(r.user.as_ref()))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    {
+        let mut del = tx.prepare_cached("DELETE FROM feedback WHERE project = ?1 AND id = ?2")?;
+        for id in &feedback {
+            del.execute(params![project, &**id])?;
+        }
+    }
 
     let mut removed = Removed { sessions, ..Removed::default() };
     let mut removed_traces: Vec<[u8; 16]> = Vec::new();
@@ -347,7 +371,7 @@ pub fn erase_user(
     }
     tx.commit()?;
     let recomputed = recs.len() as u64;
-    index.remove_and_apply(project, &removed_traces, &keys, recs, created);
+    index.remove_and_apply(project, &removed_traces, &keys, &feedback, recs, created);
     // Copy the WAL into the database and empty it: the deleted rows' old pages are in the WAL.
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     let user_id_type = match chosen {
@@ -388,6 +412,33 @@ pub fn purge_traces(
     let tx = conn.transaction()?;
     // Per project: the purged trace ids, the users to delete, the others' kept first start.
     let mut plan: Vec<Removal> = Vec::new();
+    // Feedback given before the cutoff, and feedback of the purged traces.
+    let mut old_feedback: HashMap<Arc<str>, Vec<Arc<str>>> = HashMap::new();
+    {
+        let purged: HashSet<(&str, [u8; 16])> =
+            by_project.iter().flat_map(|(p, recs)| recs.iter().map(move |t| (&**p, t.trace_id))).collect();
+        let idx = index.read();
+        for p in idx.project_names() {
+            let pd = idx.project(&p);
+            let ids: Vec<Arc<str>> = pd
+                .feedback
+                .values()
+                .filter(|r| r.time_ns < cutoff_ns || r.trace_id.is_some_and(|t| purged.contains(&(p.as_str(), t))))
+                .map(|r| r.id.clone())
+                .collect();
+            if !ids.is_empty() {
+                old_feedback.insert(Arc::from(p.as_str()), ids);
+            }
+        }
+    }
+    {
+        let mut del = tx.prepare_cached("DELETE FROM feedback WHERE project = ?1 AND id = ?2")?;
+        for (p, ids) in &old_feedback {
+            for id in ids {
+                out.feedback += del.execute(params![&**p, &**id])? as u64;
+            }
+        }
+    }
     {
         let mut del_spans = tx.prepare_cached("DELETE FROM spans WHERE project = ?1 AND trace_id = ?2")?;
         let mut del_trace = tx.prepare_cached("DELETE FROM traces WHERE project = ?1 AND trace_id = ?2")?;
@@ -422,7 +473,11 @@ pub fn purge_traces(
     }
     tx.commit()?;
     for (p, tids, users) in plan {
-        index.remove_and_apply(&p, &tids, &users, Vec::new(), Vec::new());
+        let fb = old_feedback.remove(&p).unwrap_or_default();
+        index.remove_and_apply(&p, &tids, &users, &fb, Vec::new(), Vec::new());
+    }
+    for (p, fb) in old_feedback {
+        index.remove_and_apply(&p, &[], &[], &fb, Vec::new(), Vec::new());
     }
     Ok(out)
 }

@@ -7,6 +7,7 @@
 //! need the trace rollups of the period; scanning compact in-memory records is ~100x faster than
 //! reading the same rows back from SQLite on every request.
 
+use crate::feedback::FeedbackRow;
 use crate::model::{Breakdown, Pick, TraceRec, UserIdent, UserRec};
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -170,6 +171,10 @@ pub struct ProjectData {
     trace_ids_of_user: HashMap<i64, Vec<[u8; 16]>>,
     /// The next [`Slot::slot`] (slots of removed traces are not reused).
     next_slot: u32,
+    /// Feedback records by id (`docs/design.md`, "Feedback ingest").
+    pub feedback: HashMap<Arc<str>, FeedbackRow>,
+    /// Ids of the feedback records of each trace id (stored or not).
+    feedback_of_trace: HashMap<[u8; 16], Vec<Arc<str>>>,
 }
 
 impl ProjectData {
@@ -306,6 +311,56 @@ impl ProjectData {
         self.by_start.until_rev((to_ns, u32::MAX)).find(|(_, l)| l.user == user).map(|((s, _), _)| *s)
     }
 
+    /// Stores a committed feedback record: it replaces the record of its id when its time is
+    /// later or equal, else it is ignored (the writer's rule).
+    pub fn put_feedback(&mut self, r: FeedbackRow) {
+        if let Some(old) = self.feedback.get(&r.id) {
+            if old.time_ns > r.time_ns {
+                return;
+            }
+            if old.trace_id != r.trace_id {
+                let (id, tid) = (old.id.clone(), old.trace_id);
+                self.unlink_feedback(&id, tid);
+            } else {
+                self.feedback.insert(r.id.clone(), r);
+                return;
+            }
+        }
+        if let Some(t) = r.trace_id {
+            self.feedback_of_trace.entry(t).or_default().push(r.id.clone());
+        }
+        self.feedback.insert(r.id.clone(), r);
+    }
+
+    fn unlink_feedback(&mut self, id: &Arc<str>, trace_id: Option<[u8; 16]>) {
+        if let Some(t) = trace_id {
+            if let Some(ids) = self.feedback_of_trace.get_mut(&t) {
+                ids.retain(|x| x != id);
+                if ids.is_empty() {
+                    self.feedback_of_trace.remove(&t);
+                }
+            }
+        }
+    }
+
+    /// Removes a feedback record (erasure, retention).
+    pub fn remove_feedback(&mut self, id: &str) -> Option<FeedbackRow> {
+        let r = self.feedback.remove(id)?;
+        self.unlink_feedback(&r.id, r.trace_id);
+        Some(r)
+    }
+
+    /// The feedback records of a trace, in no particular order.
+    pub fn feedback_of(&self, trace_id: &[u8; 16]) -> impl Iterator<Item = &FeedbackRow> + '_ {
+        self.feedback_of_trace.get(trace_id).into_iter().flatten().filter_map(|id| self.feedback.get(id))
+    }
+
+    /// Who a feedback record belongs to: its trace's owner once the trace is stored and has
+    /// one, else its own user (`docs/design.md`, "Feedback ingest", attribution).
+    pub fn feedback_owner<'a>(&'a self, r: &'a FeedbackRow) -> Option<&'a UserIdent> {
+        r.trace_id.and_then(|t| self.traces.get(&t)).and_then(|t| t.user.as_ref().map(|p| &p.value)).or(r.user.as_ref())
+    }
+
     /// Users with this id, any id type.
     pub fn users_with_id<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a UserRec> + 'a {
         let id = id.to_string();
@@ -363,8 +418,19 @@ impl Index {
     /// Applies committed changes: users whose identity record is new or changed (their lifetime
     /// first/last trace start is not taken from them but kept here), then trace rollups.
     pub fn apply(&self, traces: Vec<(Arc<str>, TraceRec)>, users: Vec<(Arc<str>, UserRec)>) {
+        self.apply_with_feedback(traces, users, Vec::new());
+    }
+
+    /// [`Index::apply`], and committed feedback records ([`ProjectData::put_feedback`]).
+    pub fn apply_with_feedback(
+        &self,
+        traces: Vec<(Arc<str>, TraceRec)>,
+        users: Vec<(Arc<str>, UserRec)>,
+        feedback: Vec<FeedbackRow>,
+    ) {
         let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
         apply_to(&mut g, traces, users);
+        put_feedback_to(&mut g, feedback);
     }
 
     /// [`Index::apply`] while the transaction holding these changes commits on another thread:
@@ -375,10 +441,12 @@ impl Index {
         &self,
         traces: Vec<(Arc<str>, TraceRec)>,
         users: Vec<(Arc<str>, UserRec)>,
+        feedback: Vec<FeedbackRow>,
         committed: &std::sync::mpsc::Receiver<Result<(), Option<Index>>>,
     ) {
         let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
         apply_to(&mut g, traces, users);
+        put_feedback_to(&mut g, feedback);
         match committed.recv() {
             Ok(Ok(())) => {}
             Ok(Err(Some(reloaded))) => *g = reloaded.projects.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -394,11 +462,15 @@ impl Index {
         project: &str,
         removed_traces: &[[u8; 16]],
         removed_users: &[i64],
+        removed_feedback: &[Arc<str>],
         traces: Vec<(Arc<str>, TraceRec)>,
         users: Vec<(Arc<str>, UserRec)>,
     ) {
         let mut g = self.projects.write().unwrap_or_else(|e| e.into_inner());
         if let Some(pd) = g.get_mut(project) {
+            for id in removed_feedback {
+                pd.remove_feedback(id);
+            }
             for k in removed_users {
                 pd.remove_user(*k);
             }
@@ -433,6 +505,12 @@ impl Index {
         let g = self.projects.read().unwrap_or_else(|e| e.into_inner());
         let pd = g.get(project)?;
         pd.user_keys.get(ident).and_then(|k| pd.users.get(k)).cloned()
+    }
+}
+
+fn put_feedback_to(g: &mut HashMap<Arc<str>, ProjectData>, feedback: Vec<FeedbackRow>) {
+    for r in feedback {
+        g.entry(r.project.clone()).or_default().put_feedback(r);
     }
 }
 
@@ -579,6 +657,36 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Index> {
         }
         pd.put_trace(t);
     }
+    drop(rows);
+    drop(st);
+    let mut st = conn.prepare(
+        "SELECT project, id, time_ns, name, value, label, comment, source, trace_id, span_id, user_id, user_id_type
+         FROM feedback",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let project = intern(r.get(0)?);
+        let id: String = r.get(1)?;
+        let source: String = r.get(7)?;
+        let user = match (r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?) {
+            (Some(id), t) => Some(UserIdent { id, id_type: t.unwrap_or_default() }),
+            _ => None,
+        };
+        let row = FeedbackRow {
+            project: project.clone(),
+            id: Arc::from(id),
+            time_ns: r.get(2)?,
+            name: r.get(3)?,
+            value: r.get(4)?,
+            label: r.get(5)?,
+            comment: r.get(6)?,
+            source: crate::feedback::Source::parse(&source).unwrap_or(crate::feedback::Source::Evaluator),
+            trace_id: r.get::<_, Option<Vec<u8>>>(8)?.and_then(|b| b.try_into().ok()),
+            span_id: r.get::<_, Option<Vec<u8>>>(9)?.and_then(|b| b.try_into().ok()),
+            user,
+        };
+        projects.entry(project).or_default().put_feedback(row);
+    }
     Ok(Index { projects: RwLock::new(projects) })
 }
 
@@ -691,13 +799,13 @@ mod tests {
         };
         let (tell, committed) = std::sync::mpsc::sync_channel(1);
         tell.send(Ok(())).unwrap();
-        idx.apply_while_committing(vec![trace(1)], vec![(p.clone(), user(1))], &committed);
+        idx.apply_while_committing(vec![trace(1)], vec![(p.clone(), user(1))], Vec::new(), &committed);
         assert_eq!(idx.read().project("p").traces.len(), 1);
         // A failed commit: the index becomes the reloaded one (here: the state before).
         let reloaded = Index::default();
         reloaded.apply(vec![trace(1)], vec![(p.clone(), user(1))]);
         tell.send(Err(Some(reloaded))).unwrap();
-        idx.apply_while_committing(vec![trace(2)], vec![(p.clone(), user(2))], &committed);
+        idx.apply_while_committing(vec![trace(2)], vec![(p.clone(), user(2))], Vec::new(), &committed);
         let r = idx.read();
         assert!(r.project("p").traces.contains_key(&[1; 16]) && !r.project("p").traces.contains_key(&[2; 16]));
         assert!(!r.project("p").users.contains_key(&2));

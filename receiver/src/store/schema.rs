@@ -113,6 +113,24 @@ const MIGRATIONS: &[&str] = &[
     // old traces but keeps, for users who still have traces, the start of their lifetime first
     // trace, so "new users" of the retained days do not change.
     "ALTER TABLE users ADD COLUMN activated_ns INTEGER;",
+    // 6: feedback records (docs/design.md, "Feedback ingest"), idempotent on (project, id). The
+    // record's own user; its owner (the trace's, once stored) is resolved when read, so a trace
+    // arriving later, or recomputed, moves it without a rewrite.
+    "CREATE TABLE feedback (
+        project TEXT NOT NULL,
+        id TEXT NOT NULL,
+        time_ns INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value REAL,
+        label TEXT,
+        comment TEXT,
+        source TEXT NOT NULL,
+        trace_id BLOB,
+        span_id BLOB,
+        user_id TEXT,
+        user_id_type TEXT,
+        PRIMARY KEY (project, id)
+    ) WITHOUT ROWID;",
 ];
 
 /// Current schema version.

@@ -22,12 +22,17 @@ pub struct WriteOutcome {
     pub inserted: usize,
     /// Spans already stored before (same project, trace id, span id): ignored.
     pub duplicates: usize,
+    /// Feedback records stored or replaced (a stale re-send, earlier than the stored record of
+    /// its id, is not).
+    pub feedback_stored: usize,
 }
 
 /// A batch for the writer, answered after COMMIT.
 pub struct WriteJob {
     /// The spans.
     pub rows: Vec<SpanRow>,
+    /// Feedback records (`docs/design.md`, "Feedback ingest").
+    pub feedback: Vec<crate::feedback::FeedbackRow>,
     /// Gets the outcome, or the storage error.
     pub reply: oneshot::Sender<Result<WriteOutcome, String>>,
 }
@@ -61,11 +66,11 @@ pub fn run(
             }
         }
         let mut jobs = vec![first];
-        let mut n = jobs[0].rows.len();
+        let mut n = jobs[0].rows.len() + jobs[0].feedback.len();
         while n < GROUP_COMMIT_SPANS {
             match rx.try_recv() {
                 Ok(j) => {
-                    n += j.rows.len();
+                    n += j.rows.len() + j.feedback.len();
                     jobs.push(j);
                 }
                 Err(_) => break,
@@ -112,6 +117,7 @@ struct Applier {
 struct ApplyJob {
     traces: Vec<(Arc<str>, TraceRec)>,
     users: Vec<(Arc<str>, UserRec)>,
+    feedback: Vec<crate::feedback::FeedbackRow>,
     committed: std::sync::mpsc::Receiver<Committed>,
 }
 
@@ -124,7 +130,7 @@ impl Applier {
             .name("userspan-index".into())
             .spawn(move || {
                 for job in todo {
-                    index.apply_while_committing(job.traces, job.users, &job.committed);
+                    index.apply_while_committing(job.traces, job.users, job.feedback, &job.committed);
                     if done.send(()).is_err() {
                         break;
                     }
@@ -300,7 +306,8 @@ fn write_group(
             expect_rows(usize::from(insert_one(inserts, &mut vals, s)?), 1)?;
         }
     }
-    if new_spans.iter().all(Vec::is_empty) {
+    let feedback = upsert_feedback(&tx, jobs, &mut outcomes)?;
+    if new_spans.iter().all(Vec::is_empty) && feedback.is_empty() {
         tx.commit()?;
         return Ok(outcomes);
     }
@@ -398,14 +405,14 @@ fn write_group(
     }
     let Some(applier) = applier else {
         tx.commit()?;
-        index.apply(recs, user_recs);
+        index.apply_with_feedback(recs, user_recs, feedback);
         return Ok(outcomes);
     };
     let (tell, committed) = std::sync::mpsc::sync_channel::<Committed>(1);
-    if let Err(e) = applier.jobs.send(ApplyJob { traces: recs, users: user_recs, committed }) {
+    if let Err(e) = applier.jobs.send(ApplyJob { traces: recs, users: user_recs, feedback, committed }) {
         // The applying thread is gone: apply here, after the commit.
         tx.commit()?;
-        index.apply(e.0.traces, e.0.users);
+        index.apply_with_feedback(e.0.traces, e.0.users, e.0.feedback);
         return Ok(outcomes);
     }
     let result = tx.commit();
@@ -416,6 +423,53 @@ fn write_group(
     // Answer only once the index has the changes (and readers may see them).
     let _ = applier.applied.recv();
     result.map(|()| outcomes)
+}
+
+/// Stores the groups' feedback records, idempotent on (project, id): a record replaces the
+/// stored one of its id when its time is later or equal, else it is ignored. Returns the records
+/// stored or replaced (for the index), counted per job in `outcomes`.
+fn upsert_feedback(
+    tx: &Transaction<'_>,
+    jobs: &[WriteJob],
+    outcomes: &mut [WriteOutcome],
+) -> rusqlite::Result<Vec<crate::feedback::FeedbackRow>> {
+    let mut stored = Vec::new();
+    if jobs.iter().all(|j| j.feedback.is_empty()) {
+        return Ok(stored);
+    }
+    let mut up = tx.prepare_cached(
+        "INSERT INTO feedback (project, id, time_ns, name, value, label, comment, source, trace_id, span_id, user_id,
+                               user_id_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (project, id) DO UPDATE SET time_ns = excluded.time_ns, name = excluded.name,
+             value = excluded.value, label = excluded.label, comment = excluded.comment, source = excluded.source,
+             trace_id = excluded.trace_id, span_id = excluded.span_id, user_id = excluded.user_id,
+             user_id_type = excluded.user_id_type
+         WHERE excluded.time_ns >= feedback.time_ns",
+    )?;
+    for (j, job) in jobs.iter().enumerate() {
+        for r in &job.feedback {
+            let n = up.execute(params![
+                &*r.project,
+                &*r.id,
+                r.time_ns,
+                r.name,
+                r.value,
+                r.label,
+                r.comment,
+                r.source.as_str(),
+                r.trace_id.as_ref().map(|t| &t[..]),
+                r.span_id.as_ref().map(|s| &s[..]),
+                r.user.as_ref().map(|u| u.id.as_str()),
+                r.user.as_ref().map(|u| u.id_type.as_str()),
+            ])?;
+            if n > 0 {
+                outcomes[j].feedback_stored += 1;
+                stored.push(r.clone());
+            }
+        }
+    }
+    Ok(stored)
 }
 
 /// The stored spans of a trace, with the columns its rollup reads (not the attributes).

@@ -165,7 +165,7 @@ pub fn stalled_state() -> userspan_receiver::api::AppState {
     let (tx, rx) = tokio::sync::mpsc::channel::<WriteJob>(1);
     std::mem::forget(rx); // never drained, never closed
     let (reply, _) = tokio::sync::oneshot::channel();
-    tx.try_send(WriteJob { rows: vec![], reply }).unwrap();
+    tx.try_send(WriteJob { rows: vec![], feedback: vec![], reply }).unwrap();
     userspan_receiver::api::AppState {
         writer: tx,
         index: Arc::new(Default::default()),
