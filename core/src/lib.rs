@@ -33,6 +33,7 @@ pub mod config;
 pub mod conventions;
 pub mod error;
 pub mod export;
+pub mod feedback;
 pub mod host_span;
 mod pipeline;
 pub mod privacy;
@@ -42,13 +43,13 @@ pub mod scope;
 pub mod spans;
 pub mod stats;
 pub mod tls;
-pub mod usage;
 
 pub use attributes::{Attributes, KeyStyle, OptionValue, UserIdType};
 pub use capture::{capture, capture_async, record_error, try_capture, try_capture_async, ErrorInfo};
 pub use config::{Compat, Compression, Config, ExporterKind, Protocol, ResolvedConfig};
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
+pub use feedback::{feedback_from_options, finished_feedback, span_ref, Feedback, FeedbackSource, FinishedFeedback};
 pub use host_span::{export_host_spans, host_export_active, HostEvent, HostLink, HostScope, HostSpan};
 #[cfg(feature = "otlp")]
 pub use pipeline::init_with_batch_exporter;
@@ -64,8 +65,3 @@ pub use sampler::SamplerKind;
 pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};
 pub use spans::{parent_context, start_span, SpanHandle};
 pub use stats::{stats, Stats};
-pub use usage::{record_usage, record_usage_on, Usage};
-
-/// The OpenTelemetry API crate this crate is built on (same version), so an app can name
-/// `userspan::opentelemetry::KeyValue`, tracers and contexts without its own dependency.
-pub use opentelemetry;
