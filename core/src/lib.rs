@@ -43,6 +43,7 @@ pub mod scope;
 pub mod spans;
 pub mod stats;
 pub mod tls;
+pub mod usage;
 
 pub use attributes::{Attributes, KeyStyle, OptionValue, UserIdType};
 pub use capture::{capture, capture_async, record_error, try_capture, try_capture_async, ErrorInfo};
@@ -65,3 +66,8 @@ pub use sampler::SamplerKind;
 pub use scope::{enter_scope, with_scope, Scope, ScopeFutureExt};
 pub use spans::{parent_context, start_span, SpanHandle};
 pub use stats::{stats, Stats};
+pub use usage::{record_usage, record_usage_on, Usage};
+
+/// The OpenTelemetry API crate this crate is built on (same version), so an app can name
+/// `userspan::opentelemetry::KeyValue`, tracers and contexts without its own dependency.
+pub use opentelemetry;
