@@ -186,6 +186,9 @@ pub struct Config {
 pub struct ResolvedConfig {
     /// Full traces URL (HTTP) or gRPC endpoint.
     pub traces_endpoint: String,
+    /// Full logs URL (HTTP: the base endpoint + `/v1/logs`, or `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
+    /// as given) or gRPC endpoint; where feedback records go ([`crate::feedback`]).
+    pub logs_endpoint: String,
     /// Export headers, `Authorization` included when an API key is set.
     pub headers: Vec<(String, String)>,
     /// `userspan.project`, if any.
@@ -364,7 +367,7 @@ impl Config {
         if protocol == Protocol::Grpc && !cfg!(feature = "grpc") {
             return Err(Error::Config("protocol \"grpc\" needs userspan built with the `grpc` feature".into()));
         }
-        let traces_endpoint = match (self.endpoint, env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+        let traces_endpoint = match (self.endpoint.clone(), env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
             (Some(base), _) => traces_url(&base, protocol),
             (None, Some(full)) => full,
             (None, None) => match env("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -372,6 +375,10 @@ impl Config {
                 None if protocol == Protocol::Grpc => DEFAULT_GRPC_ENDPOINT.to_string(),
                 None => traces_url(DEFAULT_ENDPOINT, protocol),
             },
+        };
+        let logs_endpoint = match (&self.endpoint, env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")) {
+            (Some(_), _) | (None, None) => logs_url(&traces_endpoint, protocol),
+            (None, Some(full)) => full,
         };
         if !(traces_endpoint.starts_with("http://") || traces_endpoint.starts_with("https://")) {
             return Err(Error::Config(format!("endpoint {traces_endpoint:?} must start with http:// or https://")));
@@ -479,6 +486,7 @@ impl Config {
         .clamp(1, max_queue_size);
         Ok(ResolvedConfig {
             traces_endpoint,
+            logs_endpoint,
             headers,
             project: self.project.or_else(|| env("USERSPAN_PROJECT")),
             service_name,
@@ -682,6 +690,19 @@ fn traces_url(base: &str, protocol: Protocol) -> String {
         return base.to_string();
     }
     format!("{}/v1/traces", base.trim_end_matches('/'))
+}
+
+/// The logs URL beside a traces URL: `…/v1/traces` → `…/v1/logs` (gRPC: the same endpoint). A
+/// full traces URL from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` without `/v1/traces` gets `/v1/logs`
+/// appended to it.
+fn logs_url(traces: &str, protocol: Protocol) -> String {
+    if protocol == Protocol::Grpc {
+        return traces.to_string();
+    }
+    match traces.strip_suffix("/v1/traces") {
+        Some(base) => format!("{base}/v1/logs"),
+        None => format!("{}/v1/logs", traces.trim_end_matches('/')),
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub mod config;
 pub mod conventions;
 pub mod error;
 pub mod export;
+pub mod feedback;
 pub mod host_span;
 mod pipeline;
 pub mod privacy;
@@ -49,6 +50,7 @@ pub use capture::{capture, capture_async, record_error, try_capture, try_capture
 pub use config::{Compat, Compression, Config, ExporterKind, Protocol, ResolvedConfig};
 pub use error::{Error, Result};
 pub use export::{ConsoleExporter, FinishedEvent, FinishedSpan, FinishedStatus, MemoryExporter};
+pub use feedback::{feedback_from_options, finished_feedback, span_ref, Feedback, FeedbackSource, FinishedFeedback};
 pub use host_span::{export_host_spans, host_export_active, HostEvent, HostLink, HostScope, HostSpan};
 #[cfg(feature = "otlp")]
 pub use pipeline::init_with_batch_exporter;

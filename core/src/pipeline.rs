@@ -38,6 +38,8 @@ struct Pipeline {
     /// The exporting processor behind the stamping one, shared with the provider so that
     /// [`crate::export_host_spans`] hands host spans to the same queue; `None` without one.
     exporting: Option<Arc<dyn SpanProcessor>>,
+    /// The feedback log sink built with it, handed to [`crate::feedback`] by [`install`].
+    feedback: std::sync::Mutex<Option<crate::feedback::Sink>>,
 }
 
 /// Where the pipeline's exporter came from, which decides what [`reinit_after_fork`] can do.
@@ -141,66 +143,81 @@ pub(crate) fn baggage_enabled() -> bool {
     BAGGAGE.load(Ordering::Relaxed) != 0
 }
 
+/// Builds an `opentelemetry-otlp` exporter (`SpanExporter` / `LogExporter`, whose builders share
+/// their methods) to `$endpoint` with the configuration's protocol, headers, TLS, timeout and
+/// compression: one description of the OTLP connection for traces and feedback logs.
+#[cfg(feature = "otlp")]
+macro_rules! otlp_exporter {
+    ($exporter:ty, $c:expr, $endpoint:expr) => {{
+        let c: &ResolvedConfig = $c;
+        let endpoint: String = $endpoint;
+        use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+        let headers = c.headers.iter().cloned().collect();
+        let built = match c.protocol {
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let builder = <$exporter>::builder()
+                    .with_http()
+                    .with_http_client(crate::tls::http_client(&c.tls, c.export_timeout)?)
+                    .with_endpoint(endpoint.clone())
+                    .with_protocol(if c.protocol == Protocol::HttpJson {
+                        opentelemetry_otlp::Protocol::HttpJson
+                    } else {
+                        opentelemetry_otlp::Protocol::HttpBinary
+                    })
+                    .with_timeout(c.export_timeout)
+                    .with_headers(headers);
+                match c.compression {
+                    Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+                    Compression::None => builder,
+                }
+                .build()
+            }
+            Protocol::Grpc => {
+                #[cfg(feature = "grpc")]
+                {
+                    use opentelemetry_otlp::WithTonicConfig;
+                    let mut metadata = tonic::metadata::MetadataMap::new();
+                    for (k, v) in &c.headers {
+                        let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                            .map_err(|e| Error::Config(format!("header {k:?}: {e}")))?;
+                        let val = v.parse().map_err(|e| Error::Config(format!("header {k:?}: {e}")))?;
+                        metadata.insert(key, val);
+                    }
+                    let mut builder = <$exporter>::builder()
+                        .with_tonic()
+                        .with_endpoint(endpoint.clone())
+                        .with_timeout(c.export_timeout)
+                        .with_metadata(metadata);
+                    if endpoint.starts_with("https://") {
+                        builder = builder.with_tls_config(crate::tls::tonic_tls(&c.tls)?);
+                    } else if !c.tls.is_empty() {
+                        return Err(Error::Config(format!(
+                            "TLS files are set but the gRPC endpoint {:?} is not https://",
+                            endpoint
+                        )));
+                    }
+                    if c.compression == Compression::Gzip {
+                        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+                    }
+                    builder.build()
+                }
+                #[cfg(not(feature = "grpc"))]
+                {
+                    let _ = headers;
+                    return Err(Error::Config("protocol \"grpc\" needs the `grpc` feature".into()));
+                }
+            }
+        };
+        built.map_err(|e| Error::Config(format!("cannot build the OTLP exporter: {e}")))
+    }};
+}
+
+#[cfg(feature = "otlp")]
+pub(crate) use otlp_exporter;
+
 #[cfg(feature = "otlp")]
 fn build_otlp(c: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanExporter> {
-    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-    let headers = c.headers.iter().cloned().collect();
-    let built = match c.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(crate::tls::http_client(&c.tls, c.export_timeout)?)
-                .with_endpoint(c.traces_endpoint.clone())
-                .with_protocol(if c.protocol == Protocol::HttpJson {
-                    opentelemetry_otlp::Protocol::HttpJson
-                } else {
-                    opentelemetry_otlp::Protocol::HttpBinary
-                })
-                .with_timeout(c.export_timeout)
-                .with_headers(headers);
-            match c.compression {
-                Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
-                Compression::None => builder,
-            }
-            .build()
-        }
-        Protocol::Grpc => {
-            #[cfg(feature = "grpc")]
-            {
-                use opentelemetry_otlp::WithTonicConfig;
-                let mut metadata = tonic::metadata::MetadataMap::new();
-                for (k, v) in &c.headers {
-                    let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                        .map_err(|e| Error::Config(format!("header {k:?}: {e}")))?;
-                    let val = v.parse().map_err(|e| Error::Config(format!("header {k:?}: {e}")))?;
-                    metadata.insert(key, val);
-                }
-                let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(c.traces_endpoint.clone())
-                    .with_timeout(c.export_timeout)
-                    .with_metadata(metadata);
-                if c.traces_endpoint.starts_with("https://") {
-                    builder = builder.with_tls_config(crate::tls::tonic_tls(&c.tls)?);
-                } else if !c.tls.is_empty() {
-                    return Err(Error::Config(format!(
-                        "TLS files are set but the gRPC endpoint {:?} is not https://",
-                        c.traces_endpoint
-                    )));
-                }
-                if c.compression == Compression::Gzip {
-                    builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-                }
-                builder.build()
-            }
-            #[cfg(not(feature = "grpc"))]
-            {
-                let _ = headers;
-                return Err(Error::Config("protocol \"grpc\" needs the `grpc` feature".into()));
-            }
-        }
-    };
-    built.map_err(|e| Error::Config(format!("cannot build the OTLP exporter: {e}")))
+    otlp_exporter!(opentelemetry_otlp::SpanExporter, c, c.traces_endpoint.clone())
 }
 
 /// `exporter` adding the keys of the back ends named in `compat` (a pass-through when none is).
@@ -239,7 +256,17 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
         let origin = custom.map_or(ExporterOrigin::Config, |(_, origin)| origin);
         let provider = builder.build();
         let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
-        return Ok(Pipeline { provider, tracer, memory, config, resolved, exporter: origin, exporting: None });
+        let feedback = Default::default();
+        return Ok(Pipeline {
+            provider,
+            tracer,
+            memory,
+            config,
+            resolved,
+            exporter: origin,
+            exporting: None,
+            feedback,
+        });
     }
     let (exporting, exporter) = match custom {
         Some((custom, origin)) => (Some(custom(&resolved)), origin),
@@ -257,9 +284,10 @@ fn build(config: Config, custom: Option<(AddExporter, ExporterOrigin)>) -> Resul
         Some(p) => builder.with_span_processor(stamping.then(Dyn(p.clone()))),
         None => builder.with_span_processor(stamping),
     };
+    let feedback = std::sync::Mutex::new(crate::feedback::build_sink(&resolved, &resource)?);
     let provider = builder.build();
     let tracer = provider.tracer(INSTRUMENTATION_SCOPE);
-    Ok(Pipeline { provider, tracer, memory, config, resolved, exporter, exporting })
+    Ok(Pipeline { provider, tracer, memory, config, resolved, exporter, exporting, feedback })
 }
 
 /// The processor that exports per `resolved.exporter` (`None` for [`ExporterKind::None`]).
@@ -350,6 +378,13 @@ fn batched<E: SpanExporter + 'static>(exporter: E, resolved: &ResolvedConfig) ->
 }
 
 fn install(pipeline: Pipeline) -> Result<()> {
+    install_forgetting(pipeline, false)
+}
+
+/// [`install`]; `forget_old_feedback`: abandon the previous feedback sink (after `fork()`).
+fn install_forgetting(pipeline: Pipeline, forget_old_feedback: bool) -> Result<()> {
+    let sink = pipeline.feedback.lock().unwrap_or_else(|e| e.into_inner()).take();
+    crate::feedback::install_sink(sink, forget_old_feedback);
     let pipeline = Arc::new(pipeline);
     global::set_tracer_provider(pipeline.provider.clone());
     let bits = pipeline.resolved.propagate_baggage.iter().fold(0u8, |b, k| b | if *k == USER_ID { 1 } else { 2 });
@@ -374,11 +409,12 @@ pub fn flush(timeout: Duration) -> bool {
     let Some(p) = current() else { return true };
     if cfg!(target_arch = "wasm32") {
         // No threads to wait on: the exporters used there finish synchronously.
-        return p.provider.force_flush().is_ok();
+        return p.provider.force_flush().is_ok() & crate::feedback::flush_sink();
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().name("userspan-flush".into()).spawn(move || {
-        let _ = tx.send(p.provider.force_flush().is_ok());
+        let spans = p.provider.force_flush().is_ok();
+        let _ = tx.send(crate::feedback::flush_sink() && spans);
     });
     spawned.is_ok() && rx.recv_timeout(timeout).unwrap_or(false)
 }
@@ -387,6 +423,7 @@ pub fn flush(timeout: Duration) -> bool {
 /// nothing. Waits at most `timeout` for the final export.
 pub fn shutdown(timeout: Duration) {
     let old = PIPELINE.write().ok().and_then(|mut p| p.take());
+    crate::feedback::shutdown_sink(timeout);
     if let Some(p) = old {
         let _ = p.provider.shutdown_with_timeout(timeout);
         clear_globals();
@@ -422,6 +459,7 @@ pub fn reinit_after_fork() -> Result<()> {
     let (config, origin) = (old.config.clone(), old.exporter);
     std::mem::forget(old);
     if origin == ExporterOrigin::AppBatched {
+        crate::feedback::install_sink(None, true);
         clear_globals();
         return Err(Error::Config(
             "after fork(): the pipeline was built by init_with_batch_exporter, whose exporter cannot be rebuilt \
@@ -429,7 +467,7 @@ pub fn reinit_after_fork() -> Result<()> {
                 .into(),
         ));
     }
-    install(build(config, None)?)
+    install_forgetting(build(config, None)?, true)
 }
 
 /// The exporting processor of the current pipeline, for [`crate::export_host_spans`].

@@ -18,6 +18,13 @@ pub struct Stats {
     pub export_errors: u64,
     /// Values cut to their limit (ids/session/tags over 256 chars, metadata over 4 KiB of JSON).
     pub values_truncated: u64,
+    /// Feedback records ([`crate::feedback::Feedback`]) the exporter accepted (OTLP: the receiver
+    /// answered 2xx; memory / console: stored / printed).
+    pub feedback_sent: u64,
+    /// Feedback records lost: the logs queue was full, or their batch failed after all retries.
+    pub feedback_dropped: u64,
+    /// Feedback comments cut to [`crate::conventions::MAX_FEEDBACK_COMMENT_BYTES`].
+    pub feedback_comments_truncated: u64,
 }
 
 pub(crate) struct Counters {
@@ -26,6 +33,9 @@ pub(crate) struct Counters {
     pub spans_dropped: AtomicU64,
     pub export_errors: AtomicU64,
     pub values_truncated: AtomicU64,
+    pub feedback_sent: AtomicU64,
+    pub feedback_dropped: AtomicU64,
+    pub feedback_comments_truncated: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -34,6 +44,9 @@ pub(crate) static COUNTERS: Counters = Counters {
     spans_dropped: AtomicU64::new(0),
     export_errors: AtomicU64::new(0),
     values_truncated: AtomicU64::new(0),
+    feedback_sent: AtomicU64::new(0),
+    feedback_dropped: AtomicU64::new(0),
+    feedback_comments_truncated: AtomicU64::new(0),
 };
 
 /// Returns the current counters.
@@ -45,6 +58,9 @@ pub fn stats() -> Stats {
         spans_dropped: c.spans_dropped.load(Relaxed),
         export_errors: c.export_errors.load(Relaxed),
         values_truncated: c.values_truncated.load(Relaxed),
+        feedback_sent: c.feedback_sent.load(Relaxed),
+        feedback_dropped: c.feedback_dropped.load(Relaxed),
+        feedback_comments_truncated: c.feedback_comments_truncated.load(Relaxed),
     }
 }
 
@@ -94,6 +110,35 @@ pub(crate) fn count_truncation(what: &str, limit: &str) {
         warn(&format!(
             "userspan: warning: `{what}` was longer than {limit} and was truncated; \
              further truncations are only counted (see stats().values_truncated)"
+        ))
+    });
+}
+
+static COMMENT_WARNING: Once = Once::new();
+
+/// Counts one truncated feedback comment and warns the first time in the process.
+pub(crate) fn count_comment_truncation() {
+    COUNTERS.feedback_comments_truncated.fetch_add(1, Relaxed);
+    COMMENT_WARNING.call_once(|| {
+        warn(&format!(
+            "userspan: warning: a feedback `comment` was longer than {} bytes and was truncated; \
+             further truncations are only counted (see stats().feedback_comments_truncated)",
+            crate::conventions::MAX_FEEDBACK_COMMENT_BYTES
+        ))
+    });
+}
+
+static LOGS_EXPORT_WARNING: Once = Once::new();
+
+/// Counts one failed feedback export of `records` records and warns the first time.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn count_feedback_export_error(records: usize, error: &dyn std::fmt::Display) {
+    COUNTERS.export_errors.fetch_add(1, Relaxed);
+    COUNTERS.feedback_dropped.fetch_add(records as u64, Relaxed);
+    LOGS_EXPORT_WARNING.call_once(|| {
+        warn(&format!(
+            "userspan: warning: exporting feedback failed ({error}); the app is not affected, \
+             further failures are only counted (see stats().feedback_dropped)"
         ))
     });
 }
