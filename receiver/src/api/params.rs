@@ -9,6 +9,9 @@ use axum::extract::Query;
 /// Longest period a bucketed endpoint accepts, in daily buckets.
 pub const MAX_BUCKETS: usize = 1000;
 
+/// Parameters that may be given more than once (`GET /api/users`' `filter`).
+pub const REPEATABLE: &[&str] = &["filter"];
+
 /// Parsed query parameters, checked against the endpoint's allowed names.
 #[derive(Debug)]
 pub struct Params(Vec<(String, String)>);
@@ -24,11 +27,16 @@ impl Params {
                     allowed.join(", ")
                 )));
             }
-            if pairs[..i].iter().any(|(k2, _)| k2 == k) {
+            if !REPEATABLE.contains(&k.as_str()) && pairs[..i].iter().any(|(k2, _)| k2 == k) {
                 return Err(ApiError::bad_request(format!("query parameter {k:?} is given more than once")));
             }
         }
         Ok(Params(pairs))
+    }
+
+    /// Every value of a repeatable parameter, in order (empty values included).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
 
     /// A parameter's raw value (empty values count as absent).

@@ -69,9 +69,15 @@ pub async fn overview(State(st): State<AppState>, headers: HeaderMap, q: Q) -> A
 
 /// `GET /api/users?from&to&q&sort&order&limit&offset` → `{overview, users, rollups, total}`
 pub async fn list(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiResult {
-    let p = Params::new(q, &["from", "to", "q", "sort", "order", "limit", "offset", "project"])?;
+    let p = Params::new(q, &["from", "to", "q", "sort", "order", "limit", "offset", "project", "filter"])?;
     let project = project(&st, &headers, &p)?;
     let period = p.period(true)?;
+    let filters = p
+        .all("filter")
+        .into_iter()
+        .map(crate::metrics::users::parse_filter)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::bad_request)?;
     let sort = p.choice("sort", SORT_COLUMNS, "last_seen")?.to_string();
     let order = p.choice("order", &["asc", "desc"], "desc")?.to_string();
     let limit = p.int("limit", 1, 1000, 50)? as usize;
@@ -81,7 +87,9 @@ pub async fn list(State(st): State<AppState>, headers: HeaderMap, q: Q) -> ApiRe
         let idx = st.index.read();
         let pd = idx.project(&project);
         let ov = overview::overview(pd, &period);
-        let rows = filter_sort(user_rows(pd, &period), &lq);
+        let mut rows = user_rows(pd, &period);
+        rows.retain(|r| filters.iter().all(|f| f.matches(r)));
+        let rows = filter_sort(rows, &lq);
         let roll = rollups(&rows);
         let total = rows.len();
         let page: Vec<_> = rows.into_iter().skip(offset).take(limit).collect();

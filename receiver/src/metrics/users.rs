@@ -546,3 +546,147 @@ pub fn rollups(rows: &[UserRow]) -> BTreeMap<&'static str, Rollup> {
         })
         .collect()
 }
+
+/// One `filter` of `GET /api/users` (`docs/design.md`, "Users-list filters").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// `COLUMN OP NUMBER` on a numeric column ([`FILTER_COLUMNS`]); a `null` matches nothing.
+    Range {
+        /// The column's reader.
+        col: &'static str,
+        /// The operator.
+        op: Op,
+        /// The finite number.
+        value: f64,
+    },
+    /// `user_id_type=VALUE` / `!=`.
+    IdType {
+        /// `=` (true) or `!=`.
+        eq: bool,
+        /// An allowed id type.
+        value: String,
+    },
+    /// `metadata.KEY=VALUE` / `!=` on the latest `user.metadata` (a string as it is, other JSON
+    /// as JSON text; a missing key equals nothing).
+    Metadata {
+        /// The key.
+        key: String,
+        /// `=` (true) or `!=`.
+        eq: bool,
+        /// The value.
+        value: String,
+    },
+}
+
+/// A range operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+/// The numeric columns a range filter may name: every [`ROLLUP_COLUMNS`] column.
+pub const FILTER_COLUMNS: &[&str] = ROLLUP_COLUMNS;
+
+/// Parses one `filter` value; the error names it and what is allowed.
+pub fn parse_filter(text: &str) -> Result<Filter, String> {
+    let bad = |why: String| format!("filter {text:?}: {why}");
+    let allowed = || format!("numeric columns: {}; or user_id_type, metadata.KEY", FILTER_COLUMNS.join(", "));
+    // The first operator in the text; two-character ones before their one-character prefixes.
+    let pos = text
+        .find(['<', '>', '=', '!'])
+        .ok_or_else(|| bad(format!("no operator (one of <, <=, >, >=, =, !=; {})", allowed())))?;
+    let (name, rest) = text.split_at(pos);
+    let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+        (Op::Le, v)
+    } else if let Some(v) = rest.strip_prefix(">=") {
+        (Op::Ge, v)
+    } else if let Some(v) = rest.strip_prefix("!=") {
+        (Op::Ne, v)
+    } else if let Some(v) = rest.strip_prefix('<') {
+        (Op::Lt, v)
+    } else if let Some(v) = rest.strip_prefix('>') {
+        (Op::Gt, v)
+    } else if let Some(v) = rest.strip_prefix('=') {
+        (Op::Eq, v)
+    } else {
+        return Err(bad("no operator (one of <, <=, >, >=, =, !=)".into()));
+    };
+    let name = name.trim();
+    let eq_only = |what: &str| -> Result<bool, String> {
+        match op {
+            Op::Eq => Ok(true),
+            Op::Ne => Ok(false),
+            _ => Err(bad(format!("{what} takes = or != only"))),
+        }
+    };
+    if name == "user_id_type" {
+        let eq = eq_only("user_id_type")?;
+        let v = value.trim();
+        if !userspan::conventions::USER_ID_TYPES.contains(&v) {
+            return Err(bad(format!(
+                "user_id_type must be one of {}, got {v:?}",
+                userspan::conventions::USER_ID_TYPES.join(", ")
+            )));
+        }
+        return Ok(Filter::IdType { eq, value: v.to_string() });
+    }
+    if let Some(key) = name.strip_prefix("metadata.") {
+        if key.is_empty() {
+            return Err(bad("metadata.KEY needs a key".into()));
+        }
+        let eq = eq_only("metadata.KEY")?;
+        return Ok(Filter::Metadata { key: key.to_string(), eq, value: value.to_string() });
+    }
+    let Some(col) = FILTER_COLUMNS.iter().find(|c| **c == name) else {
+        return Err(bad(format!("unknown column {name:?} ({})", allowed())));
+    };
+    let value: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| bad(format!("{value:?} is not a finite number")))?;
+    Ok(Filter::Range { col, op, value })
+}
+
+impl Filter {
+    /// Whether `row` passes.
+    pub fn matches(&self, row: &UserRow) -> bool {
+        match self {
+            Filter::Range { col, op, value } => {
+                let Some(x) = row.number(col) else { return false };
+                match op {
+                    Op::Lt => x < *value,
+                    Op::Le => x <= *value,
+                    Op::Gt => x > *value,
+                    Op::Ge => x >= *value,
+                    Op::Eq => x == *value,
+                    Op::Ne => x != *value,
+                }
+            }
+            Filter::IdType { eq, value } => (row.user_id_type == *value) == *eq,
+            Filter::Metadata { key, eq, value } => {
+                let md = row.metadata_object();
+                let got = md.get(key).filter(|v| !v.is_null()).map(|v| match v {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                match got {
+                    Some(g) => (g == *value) == *eq,
+                    None => !*eq,
+                }
+            }
+        }
+    }
+}
