@@ -55,6 +55,8 @@ before(async () => {
 after(async () => {
   await shutdown();
   await receiver?.stop();
+  // the openai client keeps its sockets alive: close() alone would wait for them forever
+  fake.closeAllConnections();
   await new Promise((r) => fake.close(r));
 });
 

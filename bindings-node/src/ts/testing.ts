@@ -148,10 +148,14 @@ export class Receiver {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-      this.proc.once('exit', () => {
+      const done = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      // 'close' too: with the native addon loaded, the child's end was seen to arrive as 'close'
+      // (exitCode set) without an 'exit' event, which left this promise pending forever.
+      this.proc.once('exit', done);
+      this.proc.once('close', done);
       this.proc.kill('SIGTERM');
     });
   }
