@@ -142,7 +142,16 @@ def test_stats_shape(spans: Any) -> None:
     before = userspan.stats()
     userspan.capture("s", lambda: None)
     after = userspan.stats()
-    assert set(after) == {"spans_started", "spans_exported", "spans_dropped", "export_errors", "values_truncated"}
+    assert set(after) == {
+        "spans_started",
+        "spans_exported",
+        "spans_dropped",
+        "export_errors",
+        "values_truncated",
+        "feedback_sent",
+        "feedback_dropped",
+        "feedback_comments_truncated",
+    }
     assert after["spans_started"] == before["spans_started"] + 1
     assert after["spans_exported"] == before["spans_exported"] + 1
 
