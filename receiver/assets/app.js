@@ -1038,11 +1038,16 @@ async function renderUser(id, p, seq) {
   }
   let d, sessions, traces;
   try {
-    [d, sessions, traces] = await Promise.all([
+    // allSettled, not all: the page renders (and reports ready) only once no request of it is
+    // still in flight, also when one of them failed.
+    const settled = await Promise.allSettled([
       api(base, { type }),
       api(`${base}/sessions`, { type, errors_only: errorsOnly ? 'true' : '' }),
       api(`${base}/traces`, { type, limit: 50, session_id: session, errors_only: errorsOnly ? 'true' : '' }),
     ]);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    [d, sessions, traces] = settled.map((r) => r.value);
   } catch (e) {
     if (seq !== renderSeq || isAuthError(e)) throw e;
     app.replaceChildren(back, errorBox(`Could not load user “${id}”.`, e.message));
