@@ -142,6 +142,20 @@ export interface InitOptions {
    * Node: env `USERSPAN_COMPAT` (comma separated). Default none.
    */
   compat?: 'langfuse'[];
+  /**
+   * Node only (OpenTelemetry JS; the Node package's `otelStatus()` says what it did). Default `true`:
+   * spans of OpenTelemetry JS instrumentations are stamped with the current scope and exported through
+   * userspan's pipeline (a global provider is registered, or the processor is added once to the app's
+   * 1.x provider). WASM: an unknown option (`UserspanTypeError`, `USERSPAN_UNKNOWN_OPTION`).
+   */
+  otel?: boolean;
+  /**
+   * Node only: instrumentations to enable when installed: `true` (all of `INSTRUMENTATIONS`), a list of
+   * names (e.g. `["openai"]`), or `{ openai: OpenAI }` for ESM apps, whose module the instrumentation
+   * cannot patch at load. A missing package is reported in `otelStatus().missing`, never thrown; an
+   * unknown name is a `TypeError`. WASM: an unknown option.
+   */
+  instrument?: boolean | string[] | Record<string, unknown>;
 }
 
 /** Counters since the core was loaded (they survive a new `init`). */

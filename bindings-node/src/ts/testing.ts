@@ -103,7 +103,7 @@ export class Receiver {
    * `init({ endpoint: url, scheduledDelayMs: 100, ...options })`; returns {@link otelStatus}
    * (the OpenTelemetry JS provider and the instrumentations enabled).
    */
-  init(options: InitOptions & { otel?: boolean; instrument?: unknown } = {}): OtelStatus {
+  init(options: InitOptions = {}): OtelStatus {
     init({ scheduledDelayMs: 100, ...options, endpoint: this.url } as InitOptions);
     return otelStatus();
   }
