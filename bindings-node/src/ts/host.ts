@@ -204,6 +204,9 @@ export interface OtelStatus {
 
 let status: OtelStatus = { provider: 'off', instrumentations: [], missing: [] };
 let ownProvider: { shutdown?(): Promise<void> } | undefined;
+// App providers (1.x) that already hold a processor of ours: a later `init` must not add a second
+// one, which would export each of their spans twice.
+const providersWithProcessor = new WeakSet<object>();
 const warned = new Set<string>();
 
 function warnOnce(key: string, message: string): void {
@@ -293,7 +296,10 @@ export function setupOtel(otel: unknown, instrument: unknown): OtelStatus {
     status.provider = 'registered';
   } else if (!isNoop) {
     if (typeof delegate.addSpanProcessor === 'function') {
-      delegate.addSpanProcessor(new UserspanSpanProcessor());
+      if (!providersWithProcessor.has(delegate)) {
+        delegate.addSpanProcessor(new UserspanSpanProcessor());
+        providersWithProcessor.add(delegate);
+      }
       status.provider = 'added';
     } else {
       status.provider = 'app';
